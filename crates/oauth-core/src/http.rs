@@ -1,0 +1,74 @@
+//! HTTP surface of the token service. Handlers are thin: read state, call the domain, render.
+
+use std::sync::Arc;
+
+use actix_web::http::header::{CacheControl, CacheDirective};
+use actix_web::{HttpResponse, web};
+use chrono::Utc;
+
+use crate::Issuer;
+use crate::discovery::{ProviderMetadata, paths};
+use crate::keys::SigningKeys;
+
+/// What the token service's handlers need, shared through `web::Data`.
+pub struct OAuthState {
+    /// The issuer.
+    pub issuer: Issuer,
+    /// Pre-serialised metadata document (it only changes with the issuer).
+    metadata_json: String,
+    /// The live signing keys.
+    pub keys: Arc<SigningKeys>,
+}
+
+impl OAuthState {
+    /// Builds the state for `issuer`.
+    pub fn new(issuer: Issuer, keys: Arc<SigningKeys>) -> Result<Self, serde_json::Error> {
+        let metadata_json = serde_json::to_string(&ProviderMetadata::for_issuer(&issuer))?;
+        Ok(OAuthState {
+            issuer,
+            metadata_json,
+            keys,
+        })
+    }
+}
+
+/// Routes mounted under the issuer's path.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route(paths::OPENID_CONFIGURATION, web::get().to(metadata))
+        .route(paths::JWKS, web::get().to(jwks));
+    cfg.route(paths::OAUTH_AUTHORIZATION_SERVER, web::get().to(metadata));
+}
+
+/// Routes mounted at the host root. RFC 8414 §3 inserts the well-known segment *before* the
+/// issuer's path (`/.well-known/oauth-authorization-server/tenant`), so an issuer with a path
+/// needs this one outside its scope.
+pub fn root_routes(cfg: &mut web::ServiceConfig, issuer: &Issuer) {
+    if !issuer.path().is_empty() {
+        cfg.route(
+            &format!("{}{}", paths::OAUTH_AUTHORIZATION_SERVER, issuer.path()),
+            web::get().to(metadata),
+        );
+    }
+}
+
+fn cacheable(seconds: u32) -> CacheControl {
+    CacheControl(vec![
+        CacheDirective::Public,
+        CacheDirective::MaxAge(seconds),
+    ])
+}
+
+async fn metadata(state: web::Data<OAuthState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(cacheable(3600))
+        .content_type("application/json")
+        .body(state.metadata_json.clone())
+}
+
+async fn jwks(state: web::Data<OAuthState>) -> HttpResponse {
+    // Short cache: relying parties must see a rotated key well before it signs.
+    HttpResponse::Ok()
+        .insert_header(cacheable(300))
+        .content_type("application/jwk-set+json")
+        .json(state.keys.jwks(Utc::now()))
+}

@@ -1,0 +1,19 @@
+//! Tessera's token service: the OAuth 2.0 / OpenID Connect protocol.
+//!
+//! It owns signing keys and their rotation, discovery metadata and the JWKS, and (in later
+//! issues) authorization requests, codes, tokens and client authentication. It asks `authn` for
+//! authentications and never renders a login page; `authn` never signs a token.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod discovery;
+mod error;
+mod http;
+mod issuer;
+pub mod keys;
+
+pub use error::OAuthError;
+pub use http::{OAuthState, root_routes, routes};
+pub use issuer::{Issuer, IssuerError};

@@ -1,0 +1,120 @@
+//! The command line: `tessera serve | migrate | keys list | keys rotate`.
+
+mod keys;
+
+use std::path::PathBuf;
+
+use chrono::Utc;
+use clap::{Parser, Subcommand};
+
+use crate::settings::{Settings, SettingsError};
+use crate::{Application, StartupError, open_store, telemetry};
+
+/// Default settings file, relative to the working directory.
+pub const DEFAULT_CONFIG: &str = "config/tessera.toml";
+
+/// Tessera, an OpenID Connect server for passwordless sign-in.
+#[derive(Debug, Parser)]
+#[command(name = "tessera", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Settings file (TOML). Every setting can also be given as TESSERA_<SECTION>_<KEY>.
+    #[arg(long, global = true, env = "TESSERA_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply pending migrations, then serve HTTP(S) until interrupted.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage token signing keys.
+    Keys {
+        /// What to do with the keys.
+        #[command(subcommand)]
+        action: KeysCommand,
+    },
+}
+
+/// `tessera keys …`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List signing keys with their state.
+    List,
+    /// Add a new key per algorithm; it signs after keys.activation_delay.
+    Rotate,
+}
+
+/// A failed command: one line for the operator, exit status 2.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Bad settings.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    /// Could not start or reach what the command needs.
+    #[error(transparent)]
+    Startup(#[from] StartupError),
+    /// The server stopped with an I/O error.
+    #[error("server stopped: {0}")]
+    Serve(std::io::Error),
+}
+
+impl Cli {
+    /// Loads the settings this invocation names.
+    pub fn settings(&self) -> Result<Settings, SettingsError> {
+        let (path, required) = match &self.config {
+            Some(path) => (path.clone(), true),
+            None => (PathBuf::from(DEFAULT_CONFIG), false),
+        };
+        Settings::load(&path, required, &|name| std::env::var(name).ok())
+    }
+
+    /// Runs the command.
+    pub fn run(self) -> Result<(), CliError> {
+        let settings = self.settings()?;
+        telemetry::init(&settings.log);
+        match self.command {
+            Command::Serve => serve(settings),
+            Command::Migrate => migrate(&settings),
+            Command::Keys { action } => keys::run(action, &settings, Utc::now()),
+        }
+    }
+}
+
+fn serve(settings: Settings) -> Result<(), CliError> {
+    actix_web::rt::System::new().block_on(async move {
+        let scheme = if settings.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let listen = settings.server.listen;
+        let issuer = settings.server.issuer.clone();
+        let app = Application::build(settings).await?;
+        tracing::info!(
+            address = %format!("{scheme}://{}:{}", listen.ip(), app.port()),
+            %issuer,
+            version = env!("CARGO_PKG_VERSION"),
+            "tessera is serving"
+        );
+        app.run().await.map_err(CliError::Serve)
+    })
+}
+
+fn migrate(settings: &Settings) -> Result<(), CliError> {
+    let store = open_store(settings)?;
+    let mut conn = store.conn().map_err(StartupError::from)?;
+    let applied = tessera_store::migrations::run_pending(&mut conn).map_err(StartupError::from)?;
+    if applied.is_empty() {
+        println!("database is up to date");
+    } else {
+        for version in applied {
+            println!("applied {version}");
+        }
+    }
+    Ok(())
+}

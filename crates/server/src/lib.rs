@@ -1,0 +1,18 @@
+//! The `tessera` server: settings, application assembly, middleware, TLS and telemetry.
+//!
+//! It wires the domain crates together and holds no protocol or authentication logic of its
+//! own. [`Application::build`] is used both by `tessera serve` and by the tests, which start
+//! the whole server in-process on an ephemeral port.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+pub mod cli;
+mod http;
+pub mod settings;
+mod startup;
+pub mod telemetry;
+mod tls;
+
+pub use startup::{Application, StartupError, open_store, resolve_kek};

@@ -1,0 +1,38 @@
+use thiserror::Error;
+
+/// Everything that can go wrong talking to PostgreSQL.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// No connection could be obtained (database down, unreachable or pool exhausted).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A statement failed.
+    #[error("database query failed: {0}")]
+    Query(#[from] diesel::result::Error),
+    /// Applying or inspecting migrations failed.
+    #[error("database migration failed: {0}")]
+    Migration(String),
+    /// The blocking task running the statement was cancelled or panicked.
+    #[error("database task failed: {0}")]
+    Task(String),
+}
+
+impl StoreError {
+    /// True when the error means "the database cannot be reached" rather than "this query is wrong".
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Unavailable(_)
+                | StoreError::Query(diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::ClosedConnection,
+                    _,
+                ))
+        )
+    }
+}
+
+impl From<diesel::r2d2::PoolError> for StoreError {
+    fn from(e: diesel::r2d2::PoolError) -> Self {
+        StoreError::Unavailable(e.to_string())
+    }
+}

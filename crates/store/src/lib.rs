@@ -1,0 +1,26 @@
+//! PostgreSQL persistence for Tessera.
+//!
+//! This is the only crate that writes SQL. It knows tables, rows and statements; it does not
+//! know HTTP, OAuth rules or how a sign-in works. The owning domain crates decide what a row
+//! means and when to write it.
+//!
+//! All calls are blocking (diesel). From async code use [`Store::run`], which moves the work to
+//! tokio's blocking pool so request workers never wait on the database.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
+mod error;
+pub mod migrations;
+mod pool;
+pub mod schema;
+pub mod signing_keys;
+pub mod tx;
+
+pub use error::StoreError;
+pub use pool::{PoolSettings, PoolStatus, Store};
+
+/// A pooled PostgreSQL connection.
+pub type PgConn =
+    diesel::r2d2::PooledConnection<diesel::r2d2::ConnectionManager<diesel::PgConnection>>;

@@ -1,0 +1,58 @@
+//! Diesel table definitions, kept by hand in step with `migrations/`.
+#![allow(missing_docs)]
+
+diesel::table! {
+    accounts (account_id) {
+        account_id -> Uuid,
+        username -> Text,
+        email -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        attributes -> Jsonb,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    devices (device_id) {
+        device_id -> Uuid,
+        account_id -> Uuid,
+        device_type -> Text,
+        credential_id -> Bytea,
+        credential -> Jsonb,
+        name -> Text,
+        aaguid -> Nullable<Uuid>,
+        sign_count -> Int8,
+        backup_eligible -> Bool,
+        backup_state -> Bool,
+        created_at -> Timestamptz,
+        last_used_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        alg -> Text,
+        public_jwk -> Jsonb,
+        private_key_ciphertext -> Bytea,
+        created_at -> Timestamptz,
+        activates_at -> Timestamptz,
+        retires_at -> Nullable<Timestamptz>,
+        expires_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    config_versions (version) {
+        version -> Int4,
+        xml -> Text,
+        author -> Text,
+        comment -> Text,
+        diff -> Text,
+        committed_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(devices -> accounts (account_id));
+diesel::allow_tables_to_appear_in_same_query!(accounts, devices, signing_keys, config_versions);

@@ -1,0 +1,89 @@
+//! Developer workflows: `cargo xtask dev | test`.
+//!
+//! `dev` gives a newcomer a running server with development defaults: it finds PostgreSQL
+//! (`DATABASE_URL`, else the local default), starts a private cluster under `target/` when none
+//! answers and the server binaries are installed, creates the database, and runs
+//! `tessera serve`. `test` runs the whole suite.
+
+mod postgres;
+
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, Result, bail};
+
+const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/tessera_dev";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("dev") => dev(&args[1..]),
+        Some("test") => test(&args[1..]),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <command>\n\n\
+                 commands:\n  \
+                 dev     run a local server with development defaults\n  \
+                 test    run the whole test suite"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn run(cmd: &mut Command) -> Result<()> {
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot run {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed ({status})");
+    }
+    Ok(())
+}
+
+fn dev(extra: &[String]) -> Result<()> {
+    let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE_URL.to_owned());
+    let url = postgres::ensure_server(&url)?;
+    postgres::ensure_database(&url)?;
+
+    run(cargo().args(["build", "--package", "tessera-server", "--bin", "tessera"]))?;
+    let listen = std::env::var("TESSERA_SERVER_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".into());
+    let port = listen.rsplit(':').next().unwrap_or("8080");
+    let issuer = std::env::var("TESSERA_SERVER_ISSUER")
+        .unwrap_or_else(|_| format!("http://localhost:{port}"));
+    println!();
+    println!("Tessera (development defaults) on {issuer}");
+    println!("  discovery  {issuer}/.well-known/openid-configuration");
+    println!("  JWKS       {issuer}/oauth/jwks");
+    println!("  health     http://{listen}/readyz   metrics http://{listen}/metrics");
+    println!("  database   {}", postgres::redact(&url));
+    println!("Stop with Ctrl-C.");
+    println!();
+    run(cargo()
+        .args(["run", "--quiet", "--package", "tessera-server", "--bin", "tessera", "--"])
+        .arg("serve")
+        .args(extra)
+        .env("TESSERA_SERVER_DEVELOPMENT", "true")
+        .env("TESSERA_SERVER_LISTEN", &listen)
+        .env("TESSERA_SERVER_ISSUER", &issuer)
+        .env("TESSERA_DATABASE_URL", &url))
+}
+
+fn test(extra: &[String]) -> Result<()> {
+    let admin = std::env::var("TESSERA_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    postgres::ensure_reachable(&admin)?;
+    run(cargo()
+        .args(["test", "--workspace", "--all-targets", "--no-fail-fast"])
+        .args(extra))
+}
