@@ -70,7 +70,15 @@ fn dev(extra: &[String]) -> Result<()> {
     println!("Stop with Ctrl-C.");
     println!();
     run(cargo()
-        .args(["run", "--quiet", "--package", "tessera-server", "--bin", "tessera", "--"])
+        .args([
+            "run",
+            "--quiet",
+            "--package",
+            "tessera-server",
+            "--bin",
+            "tessera",
+            "--",
+        ])
         .arg("serve")
         .args(extra)
         .env("TESSERA_SERVER_DEVELOPMENT", "true")

@@ -111,8 +111,17 @@ fn start_private_cluster(bin: &Path, port: u16) -> Result<()> {
     let dir = std::env::current_dir()?.join("target/pg-dev");
     let data = dir.join("data");
     let user = if is_root() {
-        let exists = |u: &str| Command::new("id").arg(u).output().is_ok_and(|o| o.status.success());
-        Some(if exists("postgres") { "postgres" } else { "nobody" })
+        let exists = |u: &str| {
+            Command::new("id")
+                .arg(u)
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        Some(if exists("postgres") {
+            "postgres"
+        } else {
+            "nobody"
+        })
     } else {
         None
     };
@@ -128,7 +137,12 @@ fn start_private_cluster(bin: &Path, port: u16) -> Result<()> {
     if !data.join("PG_VERSION").exists() {
         crate::run(
             as_cluster_user(bin, "initdb", user)
-                .args(["--auth=trust", "--username=postgres", "--encoding=UTF8", "-D"])
+                .args([
+                    "--auth=trust",
+                    "--username=postgres",
+                    "--encoding=UTF8",
+                    "-D",
+                ])
                 .arg(&data),
         )?;
     }
@@ -165,9 +179,10 @@ pub fn ensure_database(url: &str) -> Result<()> {
         #[allow(dead_code)]
         one: i32,
     }
-    let found: Vec<Found> = diesel::sql_query("SELECT 1 AS one FROM pg_database WHERE datname = $1")
-        .bind::<diesel::sql_types::Text, _>(&name)
-        .load(&mut conn)?;
+    let found: Vec<Found> =
+        diesel::sql_query("SELECT 1 AS one FROM pg_database WHERE datname = $1")
+            .bind::<diesel::sql_types::Text, _>(&name)
+            .load(&mut conn)?;
     if found.is_empty() {
         diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn)?;
         println!("created database {name}");

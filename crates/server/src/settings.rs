@@ -205,11 +205,6 @@ impl Settings {
         Self::from_raw(&raw)
     }
 
-    /// Defaults only (tests adjust the fields they care about).
-    pub fn defaults() -> Result<Self, SettingsError> {
-        Self::from_raw(&defaults())
-    }
-
     fn from_raw(raw: &Raw) -> Result<Self, SettingsError> {
         let get = |key: &str| raw.get(key).map(String::as_str).unwrap_or_default();
         let development = parse_bool("server.development", get("server.development"))?;

@@ -20,7 +20,7 @@ use crate::tls;
 #[derive(Debug, Error)]
 pub enum StartupError {
     /// The database is unreachable or refused the migrations.
-    #[error("database {0}")]
+    #[error("{0}")]
     Database(#[from] tessera_store::StoreError),
     /// Signing keys could not be loaded or generated.
     #[error("signing keys: {0}")]
@@ -116,6 +116,17 @@ impl Application {
     /// Connects to the database, applies migrations, loads (or generates) signing keys, binds
     /// the listen address and assembles the app. Nothing is served until [`Self::run`].
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let addr = settings.server.listen;
+        let listener = TcpListener::bind(addr).map_err(|source| StartupError::Bind {
+            addr: addr.to_string(),
+            source,
+        })?;
+        Self::build_on(settings, listener).await
+    }
+
+    /// As [`Self::build`], on an already bound listener (tests bind port 0 first so that the
+    /// issuer URL can name the port).
+    pub async fn build_on(settings: Settings, listener: TcpListener) -> Result<Self, StartupError> {
         let kek = resolve_kek(&settings)?;
         let store = {
             let settings = settings.clone();
@@ -133,11 +144,9 @@ impl Application {
         };
         let keys = Arc::new(SigningKeys::open(store.clone(), kek, Utc::now()).await?);
 
-        let addr = settings.server.listen;
-        let listener = TcpListener::bind(addr).map_err(|source| StartupError::Bind {
-            addr: addr.to_string(),
-            source,
-        })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| StartupError::Other(e.to_string()))?;
         let port = listener
             .local_addr()
             .map_err(|e| StartupError::Other(e.to_string()))?

@@ -33,6 +33,11 @@ impl StoreError {
 
 impl From<diesel::r2d2::PoolError> for StoreError {
     fn from(e: diesel::r2d2::PoolError) -> Self {
-        StoreError::Unavailable(e.to_string())
+        StoreError::Unavailable(one_line(&e.to_string()))
     }
+}
+
+/// libpq messages span lines ("…refused\n\tIs the server running…"); operators get one.
+pub(crate) fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
 }

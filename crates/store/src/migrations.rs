@@ -34,6 +34,13 @@ pub fn run_pending(conn: &mut PgConnection) -> Result<Vec<String>, StoreError> {
     Ok(applied)
 }
 
+/// How many migrations this build carries.
+pub fn count() -> Result<usize, StoreError> {
+    diesel::migration::MigrationSource::<diesel::pg::Pg>::migrations(&MIGRATIONS)
+        .map(|all| all.len())
+        .map_err(|e| StoreError::Migration(e.to_string()))
+}
+
 /// How many of this build's migrations the database has not applied yet.
 pub fn pending_count(conn: &mut PgConnection) -> Result<usize, StoreError> {
     conn.pending_migrations(MIGRATIONS)

@@ -43,9 +43,9 @@ impl Store {
             .min_idle(Some(0))
             .connection_timeout(settings.connect_timeout)
             .test_on_check_out(true)
-            // r2d2 logs connection errors itself at error level on every retry; the callers
-            // report unavailability once, with context.
-            .error_handler(Box::new(diesel::r2d2::LoggingErrorHandler))
+            // r2d2 would log every failed connection attempt (several a second during an
+            // outage); callers report unavailability once, with context.
+            .error_handler(Box::new(diesel::r2d2::NopErrorHandler))
             .build_unchecked(manager);
         Ok(Store { pool })
     }
@@ -64,9 +64,7 @@ impl Store {
 
     /// A connection, waiting at most `timeout` (health checks use a short one).
     pub fn conn_within(&self, timeout: Duration) -> Result<PgConn, StoreError> {
-        self.pool
-            .get_timeout(timeout)
-            .map_err(|e| StoreError::Unavailable(e.to_string()))
+        self.pool.get_timeout(timeout).map_err(StoreError::from)
     }
 
     /// Runs blocking database work on tokio's blocking pool.

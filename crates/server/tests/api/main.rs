@@ -1,0 +1,7 @@
+//! The server's integration tests: one binary, the whole application on a real database.
+
+mod discovery;
+mod helpers;
+mod operations;
+mod processes;
+mod tls;

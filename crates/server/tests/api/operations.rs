@@ -1,0 +1,148 @@
+//! Liveness, readiness (through a database outage) and metrics.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::copy_bidirectional;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use crate::helpers::{Options, eventually, spawn_app, spawn_app_with};
+
+/// A TCP proxy in front of PostgreSQL that the test can cut and restore, to simulate the
+/// database going away and coming back without touching the shared server.
+struct DbProxy {
+    port: u16,
+    up: Arc<watch::Sender<bool>>,
+}
+
+impl DbProxy {
+    async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (up, _) = watch::channel(true);
+        let up = Arc::new(up);
+        let accept_up = Arc::clone(&up);
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                if !*accept_up.borrow() {
+                    drop(inbound); // refuse while "down"
+                    continue;
+                }
+                let mut down = accept_up.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect("127.0.0.1:5432").await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = down.wait_for(|up| !*up) => {}
+                    }
+                });
+            }
+        });
+        DbProxy { port, up }
+    }
+
+    fn set_up(&self, up: bool) {
+        self.up.send_replace(up);
+    }
+}
+
+#[tokio::test]
+async fn healthz_answers_while_the_process_lives() {
+    let app = spawn_app().await;
+    let res = app.get_root("/healthz").await;
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_turns_503_while_the_database_is_unreachable_and_recovers_without_restart() {
+    let proxy = DbProxy::start().await;
+    let db = tessera_testkit::TestDatabase::new();
+    let via_proxy = tessera_testkit::url_for_database(
+        &format!("postgres://postgres@127.0.0.1:{}/postgres", proxy.port),
+        db.name(),
+    );
+    let app = spawn_app_with(Options {
+        database_url: Some(via_proxy),
+        db: Some(db),
+        env: vec![("TESSERA_DATABASE_CONNECT_TIMEOUT", "1s".into())],
+        ..Options::default()
+    })
+    .await;
+    assert_eq!(app.get_root("/readyz").await.status(), 200);
+
+    proxy.set_up(false);
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            app.get_root("/readyz").await.status() == 503
+        })
+        .await,
+        "readyz never reported the outage"
+    );
+    let res = app.get_root("/readyz").await;
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["reason"], "database unreachable");
+    // The process keeps serving what needs no database.
+    assert_eq!(app.get_root("/healthz").await.status(), 200);
+    assert_eq!(app.get("/oauth/jwks").await.status(), 200);
+
+    proxy.set_up(true);
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            app.get_root("/readyz").await.status() == 200
+        })
+        .await,
+        "readyz did not recover when the database returned"
+    );
+}
+
+#[tokio::test]
+async fn readyz_reports_pending_migrations() {
+    let db = tessera_testkit::TestDatabase::new();
+    let app = spawn_app_with(Options {
+        db: Some(db),
+        ..Options::default()
+    })
+    .await;
+    // Simulate an older schema: forget the last migration.
+    {
+        use diesel::RunQueryDsl;
+        let mut conn = app.db.connect();
+        diesel::sql_query(
+            "DELETE FROM __diesel_schema_migrations WHERE version = (SELECT max(version) FROM __diesel_schema_migrations)",
+        )
+        .execute(&mut conn)
+        .unwrap();
+    }
+    let res = app.get_root("/readyz").await;
+    assert_eq!(res.status(), 503);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert!(
+        body["reason"].as_str().unwrap().contains("pending"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_status_and_show_the_pool() {
+    let app = spawn_app().await;
+    for _ in 0..3 {
+        app.get("/oauth/jwks").await;
+    }
+    app.get("/nothing-here").await;
+    let text = app.get_root("/metrics").await.text().await.unwrap();
+    assert!(
+        text.contains(
+            r#"tessera_http_requests_total{method="GET",route="/oauth/jwks",status="200"} 3"#
+        ),
+        "{text}"
+    );
+    assert!(text.contains(r#"route="unmatched",status="404""#), "{text}");
+    assert!(text.contains("tessera_http_request_duration_seconds_bucket"));
+    assert!(text.contains("tessera_db_pool_connections_in_use"));
+}
