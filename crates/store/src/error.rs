@@ -12,6 +12,9 @@ pub enum StoreError {
     /// Applying or inspecting migrations failed.
     #[error("database migration failed: {0}")]
     Migration(String),
+    /// A write lost a race with another writer (optimistic concurrency).
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// The blocking task running the statement was cancelled or panicked.
     #[error("database task failed: {0}")]
     Task(String),

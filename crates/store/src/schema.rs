@@ -55,4 +55,21 @@ diesel::table! {
 }
 
 diesel::joinable!(devices -> accounts (account_id));
-diesel::allow_tables_to_appear_in_same_query!(accounts, devices, signing_keys, config_versions);
+diesel::allow_tables_to_appear_in_same_query!(
+    accounts,
+    devices,
+    signing_keys,
+    config_versions,
+    config_candidate
+);
+
+diesel::table! {
+    config_candidate (singleton) {
+        singleton -> Bool,
+        base_version -> Int4,
+        mode -> Text,
+        xml -> Text,
+        uploaded_by -> Text,
+        uploaded_at -> Timestamptz,
+    }
+}

@@ -10,7 +10,6 @@
 //! `published (activates_at in the future) → signing → retired (a successor signs) → expired
 //! (no token it signed is still valid; gone from the JWKS)`.
 
-mod kek;
 mod material;
 
 use std::collections::HashMap;
@@ -24,7 +23,7 @@ use tessera_store::signing_keys::{self, SigningKeyRow, SigningKeyStamp};
 use tessera_store::{PgConn, Store, StoreError};
 use thiserror::Error;
 
-pub use kek::{KekError, KeyEncryptionKey};
+pub use tessera_admin::secrets::{KekError, KeyEncryptionKey};
 
 /// The JWS algorithms Tessera signs with. RS256 is required by OpenID Connect Discovery;
 /// ES256 is smaller and ~20x cheaper to sign.

@@ -73,6 +73,21 @@ impl KeyEncryptionKey {
         Ok(sealed)
     }
 
+    /// A 32-byte subkey for `purpose` (HMAC-SHA-256 of the purpose under this key), so one
+    /// configured secret serves several uses without reusing key material.
+    pub fn derive(&self, purpose: &[u8]) -> Result<Vec<u8>, KekError> {
+        let key =
+            openssl::pkey::PKey::hmac(&self.0).map_err(|e| KekError::Crypto(e.to_string()))?;
+        let mut signer = openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &key)
+            .map_err(|e| KekError::Crypto(e.to_string()))?;
+        signer
+            .update(purpose)
+            .map_err(|e| KekError::Crypto(e.to_string()))?;
+        signer
+            .sign_to_vec()
+            .map_err(|e| KekError::Crypto(e.to_string()))
+    }
+
     /// Opens a value sealed by [`KeyEncryptionKey::seal`] with the same context.
     pub fn open(&self, context: &[u8], sealed: &[u8]) -> Result<Vec<u8>, KekError> {
         if sealed.len() < NONCE_LEN + TAG_LEN {

@@ -1,0 +1,551 @@
+//! From a checked (and merged) tree to the typed [`Configuration`], collecting every problem.
+
+use std::time::Duration;
+
+use super::model::*;
+use super::tree::{Node, Problem, Problems};
+use crate::secrets::ConfigSecrets;
+
+/// Shortest client secret accepted: secrets are compared by keyed digest, not a slow hash, so
+/// they must be high-entropy.
+pub const MIN_CLIENT_SECRET_LEN: usize = 32;
+
+struct Ctx<'a> {
+    problems: Vec<Problem>,
+    secrets: &'a ConfigSecrets,
+}
+
+impl Ctx<'_> {
+    fn problem(&mut self, path: &str, node: &Node, message: impl Into<String>) {
+        self.problems.push(Problem::new(path, node.line, message));
+    }
+
+    fn text(&mut self, node: &Node, path: &str, name: &str) -> Option<String> {
+        let child = node.child(name)?;
+        let text = child.text.clone().unwrap_or_default();
+        if text.is_empty() {
+            self.problem(&format!("{path}/{name}"), child, "must not be empty");
+            return None;
+        }
+        Some(text)
+    }
+
+    fn boolean(&mut self, node: &Node, path: &str, name: &str, default: bool) -> bool {
+        let Some(child) = node.child(name) else {
+            return default;
+        };
+        match child.text.as_deref() {
+            Some("true") => true,
+            Some("false") => false,
+            other => {
+                self.problem(
+                    &format!("{path}/{name}"),
+                    child,
+                    format!("{:?} is not true or false", other.unwrap_or_default()),
+                );
+                default
+            }
+        }
+    }
+
+    fn number<T: std::str::FromStr>(&mut self, node: &Node, path: &str, name: &str) -> Option<T> {
+        let child = node.child(name)?;
+        let text = child.text.as_deref().unwrap_or_default();
+        match text.parse::<T>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                self.problem(
+                    &format!("{path}/{name}"),
+                    child,
+                    format!("{text:?} is not a non-negative whole number"),
+                );
+                None
+            }
+        }
+    }
+
+    fn seconds(&mut self, node: &Node, path: &str, name: &str) -> Option<Duration> {
+        let secs: u64 = self.number(node, path, name)?;
+        if secs == 0 {
+            self.problem(&format!("{path}/{name}"), node, "must be at least 1 second");
+            return None;
+        }
+        Some(Duration::from_secs(secs))
+    }
+
+    fn values(node: &Node, name: &str) -> Vec<String> {
+        node.children_named(name)
+            .filter_map(|c| c.text.clone())
+            .collect()
+    }
+
+    fn lifetimes(&mut self, node: &Node, path: &str) -> Lifetimes {
+        Lifetimes {
+            authorization_code: self.seconds(node, path, "authorization-code-ttl"),
+            access_token: self.seconds(node, path, "access-token-ttl"),
+            id_token: self.seconds(node, path, "id-token-ttl"),
+            refresh_token: self.seconds(node, path, "refresh-token-ttl"),
+            refresh_token_max_rolling_lifetime: self.seconds(
+                node,
+                path,
+                "refresh-token-max-rolling-lifetime",
+            ),
+        }
+    }
+}
+
+fn key(node: &Node) -> String {
+    node.child_text("id").unwrap_or_default().to_owned()
+}
+
+/// Builds the typed configuration from a tree. Client secrets given in clear become digests
+/// and SMTP passwords are sealed here, so no clear secret outlives the upload.
+pub fn read_model(root: &Node, secrets: &ConfigSecrets) -> Result<Configuration, Problems> {
+    let mut ctx = Ctx {
+        problems: Vec::new(),
+        secrets,
+    };
+    let mut config = Configuration {
+        default_email_provider: root
+            .at(&[
+                "environments",
+                "environment",
+                "services",
+                "zones",
+                "default-zone",
+            ])
+            .and_then(|zone| {
+                ctx.text(
+                    zone,
+                    "/environments/environment/services/zones/default-zone",
+                    "email-provider",
+                )
+            }),
+        ..Configuration::default()
+    };
+
+    if let Some(providers) = root.at(&["facilities", "email-providers"]) {
+        for node in providers.children_named("email-provider") {
+            let path = format!("/facilities/email-providers/email-provider[{}]", key(node));
+            if let Some(provider) = read_email_provider(&mut ctx, node, &path) {
+                config.email_providers.push(provider);
+            }
+        }
+    }
+    if let Some(managers) = root.at(&["processing", "account-managers"]) {
+        for node in managers.children_named("account-manager") {
+            let path = format!(
+                "/processing/account-managers/account-manager[{}]",
+                key(node)
+            );
+            config.account_managers.push(AccountManager {
+                id: key(node),
+                description: node.child_text("description").map(str::to_owned),
+                account_data_source: node.child_text("account-data-source").map(str::to_owned),
+                username_is_email: ctx.boolean(node, &path, "username-is-email", false),
+            });
+        }
+    }
+    if let Some(profiles) = root.child("profiles") {
+        for node in profiles.children_named("profile") {
+            read_profile(&mut ctx, node, &mut config);
+        }
+    }
+    if ctx.problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(Problems(ctx.problems))
+    }
+}
+
+fn read_email_provider(ctx: &mut Ctx, node: &Node, path: &str) -> Option<EmailProvider> {
+    let Some(smtp) = node.child("smtp") else {
+        ctx.problem(path, node, "an email provider needs an <smtp> block");
+        return None;
+    };
+    let spath = format!("{path}/smtp");
+    let host = ctx.text(smtp, &spath, "smtp-host");
+    let port = ctx.number::<u16>(smtp, &spath, "smtp-port").unwrap_or(25);
+    let sender = ctx.text(smtp, &spath, "default-sender");
+    if host.is_none() {
+        ctx.problem(&spath, smtp, "<smtp-host> is required");
+    }
+    if sender.is_none() {
+        ctx.problem(&spath, smtp, "<default-sender> is required");
+    }
+    let tls = match smtp.child("tls") {
+        None => SmtpTls::default(),
+        Some(t) => match SmtpTls::parse(t.text.as_deref().unwrap_or_default()) {
+            Some(tls) => tls,
+            None => {
+                ctx.problem(
+                    &format!("{spath}/tls"),
+                    t,
+                    "must be none, opportunistic, starttls or tls",
+                );
+                SmtpTls::default()
+            }
+        },
+    };
+    let id = key(node);
+    // A password given in clear wins over a sealed one (it is the newer upload).
+    let sealed_password = match (
+        smtp.child_text("password"),
+        smtp.child_text("sealed-password"),
+    ) {
+        (Some(clear), _) => match ctx.secrets.seal(&format!("smtp:{id}"), clear) {
+            Ok(sealed) => Some(sealed),
+            Err(e) => {
+                ctx.problem(&format!("{spath}/password"), smtp, e.to_string());
+                None
+            }
+        },
+        (None, Some(sealed)) => {
+            if ctx.secrets.open(&format!("smtp:{id}"), sealed).is_err() {
+                ctx.problem(
+                    &format!("{spath}/sealed-password"),
+                    smtp,
+                    "cannot be opened with this server's key-encryption key; give <password> instead",
+                );
+            }
+            Some(sealed.to_owned())
+        }
+        (None, None) => None,
+    };
+    Some(EmailProvider {
+        description: node.child_text("description").map(str::to_owned),
+        smtp: Smtp {
+            host: host?,
+            port,
+            tls,
+            default_sender: sender?,
+            username: smtp.child_text("username").map(str::to_owned),
+            sealed_password,
+        },
+        id,
+    })
+}
+
+fn read_profile(ctx: &mut Ctx, node: &Node, config: &mut Configuration) {
+    let id = key(node);
+    let path = format!("/profiles/profile[{id}]");
+    let kind = node
+        .child_text("type")
+        .map(|t| t.rsplit(':').next().unwrap_or(t).to_owned());
+    let settings = node.child("settings");
+    match kind.as_deref() {
+        Some("authentication-service") => {
+            if let Some(other) = &config.authentication_profile {
+                ctx.problem(
+                    &path,
+                    node,
+                    format!(
+                        "only one authentication-service profile is supported ({other} exists)"
+                    ),
+                );
+                return;
+            }
+            if settings
+                .and_then(|s| s.child("authorization-server"))
+                .is_some()
+            {
+                ctx.problem(
+                    &format!("{path}/settings/authorization-server"),
+                    node,
+                    "belongs in an oauth-service profile",
+                );
+            }
+            config.authentication_profile = Some(id.clone());
+            if let Some(list) =
+                settings.and_then(|s| s.at(&["authentication-service", "authenticators"]))
+            {
+                let base = format!("{path}/settings/authentication-service/authenticators");
+                for a in list.children_named("authenticator") {
+                    let apath = format!("{base}/authenticator[{}]", key(a));
+                    if let Some(authenticator) = read_authenticator(ctx, a, &apath) {
+                        config.authenticators.push(authenticator);
+                    }
+                }
+            }
+        }
+        Some("oauth-service") => {
+            if let Some(other) = &config.token_profile {
+                ctx.problem(
+                    &path,
+                    node,
+                    format!("only one oauth-service profile is supported ({other} exists)"),
+                );
+                return;
+            }
+            if settings
+                .and_then(|s| s.child("authentication-service"))
+                .is_some()
+            {
+                ctx.problem(
+                    &format!("{path}/settings/authentication-service"),
+                    node,
+                    "belongs in an authentication-service profile",
+                );
+            }
+            config.token_profile = Some(id.clone());
+            if let Some(server) = settings.and_then(|s| s.child("authorization-server")) {
+                let spath = format!("{path}/settings/authorization-server");
+                config.token_settings = TokenSettings {
+                    lifetimes: ctx.lifetimes(server, &spath),
+                    require_pairwise_subject_identifiers: server
+                        .child("openid-connect")
+                        .map(|oidc| {
+                            ctx.boolean(
+                                oidc,
+                                &format!("{spath}/openid-connect"),
+                                "require-pairwise-subject-identifiers",
+                                false,
+                            )
+                        })
+                        .unwrap_or(false),
+                };
+                if let Some(clients) = server.at(&["client-store", "config-backed"]) {
+                    for c in clients.children_named("client") {
+                        let cpath =
+                            format!("{spath}/client-store/config-backed/client[{}]", key(c));
+                        if let Some(client) = read_client(ctx, c, &cpath, config.token_settings) {
+                            config.clients.push(client);
+                        }
+                    }
+                }
+            }
+        }
+        Some(other) => ctx.problem(
+            &format!("{path}/type"),
+            node,
+            format!("unsupported profile type {other:?} (authentication-service or oauth-service)"),
+        ),
+        None => ctx.problem(&path, node, "a profile needs a <type>"),
+    }
+}
+
+fn read_authenticator(ctx: &mut Ctx, node: &Node, path: &str) -> Option<Authenticator> {
+    let typed: Vec<&Node> = node
+        .children
+        .iter()
+        .filter(|c| super::schema::AUTHENTICATOR_TYPES.contains(&c.name.as_str()))
+        .collect();
+    let [block] = typed.as_slice() else {
+        ctx.problem(
+            path,
+            node,
+            format!(
+                "an authenticator needs exactly one of <html-form>, <passkeys>, <email>, <username> (found {})",
+                typed.len()
+            ),
+        );
+        return None;
+    };
+    let bpath = format!("{path}/{}", block.name);
+    let reference = |name: &str| {
+        block
+            .child_text(name)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let kind = match block.name.as_str() {
+        "html-form" => AuthenticatorKind::HtmlForm(HtmlForm {
+            account_manager: reference("account-manager"),
+            credential_manager: reference("credential-manager"),
+            password_only: ctx.boolean(block, &bpath, "password-only", false),
+        }),
+        "passkeys" => {
+            let d = Passkeys::default();
+            AuthenticatorKind::Passkeys(Passkeys {
+                account_manager: reference("account-manager"),
+                allow_registration_during_login: ctx.boolean(
+                    block,
+                    &bpath,
+                    "allow-registration-during-login",
+                    d.allow_registration_during_login,
+                ),
+                enable_discoverable_credentials: ctx.boolean(
+                    block,
+                    &bpath,
+                    "enable-discoverable-credentials",
+                    d.enable_discoverable_credentials,
+                ),
+                require_user_to_set_alias: ctx.boolean(
+                    block,
+                    &bpath,
+                    "require-user-to-set-alias",
+                    d.require_user_to_set_alias,
+                ),
+                user_display_name_attribute: reference("user-display-name-attribute")
+                    .unwrap_or(d.user_display_name_attribute),
+            })
+        }
+        "email" => {
+            let d = Email::default();
+            AuthenticatorKind::Email(Email {
+                account_manager: reference("account-manager"),
+                delivery: if block.child("send-otp-as-code").is_some() {
+                    EmailDelivery::Code
+                } else {
+                    EmailDelivery::Link
+                },
+                email_provider: reference("email-provider"),
+                max_challenges_sent: ctx
+                    .number(block, &bpath, "max-challenges-sent")
+                    .unwrap_or(d.max_challenges_sent),
+                max_allowed_attempts: ctx
+                    .number(block, &bpath, "max-allowed-attempts")
+                    .unwrap_or(d.max_allowed_attempts),
+                otp_lifetime: ctx
+                    .seconds(block, &bpath, "otp-lifetime")
+                    .unwrap_or(d.otp_lifetime),
+                allow_inactive_accounts: ctx.boolean(
+                    block,
+                    &bpath,
+                    "allow-inactive-accounts",
+                    d.allow_inactive_accounts,
+                ),
+            })
+        }
+        _ => {
+            let d = Username::default();
+            AuthenticatorKind::Username(Username {
+                auto_submit_preferred_user_name: ctx.boolean(
+                    block,
+                    &bpath,
+                    "auto-submit-preferred-user-name",
+                    d.auto_submit_preferred_user_name,
+                ),
+                remember_username: ctx.boolean(
+                    block,
+                    &bpath,
+                    "remember-username",
+                    d.remember_username,
+                ),
+            })
+        }
+    };
+    Some(Authenticator {
+        id: key(node),
+        description: node.child_text("description").map(str::to_owned),
+        required_for_registration: node
+            .child_text("required-authenticator-for-registration")
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned),
+        kind,
+    })
+}
+
+fn read_client(ctx: &mut Ctx, node: &Node, path: &str, _profile: TokenSettings) -> Option<Client> {
+    let id = key(node);
+    let public = ctx.boolean(node, path, "no-authentication", false);
+    let authentication = match (
+        public,
+        node.child("secret"),
+        node.child_text("secret-digest"),
+    ) {
+        (true, None, None) => ClientAuthentication::None,
+        (true, _, _) => {
+            ctx.problem(
+                path,
+                node,
+                "a client with <no-authentication>true</no-authentication> cannot have a secret",
+            );
+            return None;
+        }
+        (false, Some(secret), _) => {
+            let value = secret.text.as_deref().unwrap_or_default();
+            if value.chars().count() < MIN_CLIENT_SECRET_LEN {
+                ctx.problem(
+                    &format!("{path}/secret"),
+                    secret,
+                    format!("must be at least {MIN_CLIENT_SECRET_LEN} characters (it is compared by keyed digest, so it must be random)"),
+                );
+                return None;
+            }
+            match ctx.secrets.digest(&id, value) {
+                Ok(digest) => ClientAuthentication::SecretDigest(digest),
+                Err(e) => {
+                    ctx.problem(&format!("{path}/secret"), secret, e.to_string());
+                    return None;
+                }
+            }
+        }
+        (false, None, Some(digest)) => {
+            if !ConfigSecrets::is_digest(digest) {
+                ctx.problem(
+                    &format!("{path}/secret-digest"),
+                    node,
+                    "is not a digest exported by Tessera",
+                );
+                return None;
+            }
+            ClientAuthentication::SecretDigest(digest.to_owned())
+        }
+        (false, None, None) => {
+            ctx.problem(path, node, "a client needs a <secret> (confidential) or <no-authentication>true</no-authentication> (public)");
+            return None;
+        }
+    };
+    let capabilities = node
+        .child("capabilities")
+        .map(|c| Capabilities {
+            code: c.child("code").is_some(),
+            client_credentials: c.child("client-credentials").is_some(),
+            refresh: c.child("refresh").is_some(),
+        })
+        .unwrap_or_default();
+    let require_pkce = node
+        .child("proof-key")
+        .map(|p| ctx.boolean(p, &format!("{path}/proof-key"), "require-proof-key", true))
+        .unwrap_or(true);
+    let auth = node.child("user-authentication");
+    let id_token_algorithm = match node.child("id-token-signing-algorithm") {
+        None => IdTokenAlgorithm::default(),
+        Some(alg) => match alg.text.as_deref() {
+            Some("RS256") => IdTokenAlgorithm::Rs256,
+            Some("ES256") => IdTokenAlgorithm::Es256,
+            other => {
+                ctx.problem(
+                    &format!("{path}/id-token-signing-algorithm"),
+                    alg,
+                    format!("{:?} is not RS256 or ES256", other.unwrap_or_default()),
+                );
+                IdTokenAlgorithm::default()
+            }
+        },
+    };
+    Some(Client {
+        name: node.child_text("client-name").map(str::to_owned),
+        description: node.child_text("description").map(str::to_owned),
+        authentication,
+        redirect_uris: Ctx::values(node, "redirect-uris"),
+        post_logout_redirect_uris: auth
+            .map(|a| Ctx::values(a, "allowed-post-logout-redirect-uris"))
+            .unwrap_or_default(),
+        allowed_origins: Ctx::values(node, "allowed-origins"),
+        scopes: Ctx::values(node, "scope"),
+        audience: Ctx::values(node, "audience"),
+        capabilities,
+        require_pkce,
+        allowed_authenticators: auth
+            .map(|a| Ctx::values(a, "allowed-authenticators"))
+            .unwrap_or_default(),
+        // The container alone asks for pairwise subjects; its sector defaults to the client.
+        sector_identifier: node.child("use-pairwise-subject-identifiers").map(|p| {
+            p.child_text("sector-identifier")
+                .filter(|s| !s.is_empty())
+                .unwrap_or(&id)
+                .to_owned()
+        }),
+        lifetimes: ctx.lifetimes(node, path),
+        id_token_algorithm,
+        validate_port_on_loopback: ctx.boolean(
+            node,
+            path,
+            "validate-port-on-loopback-interfaces",
+            false,
+        ),
+        id,
+    })
+}

@@ -1,0 +1,377 @@
+//! Changes to the configuration: staged uploads, diffs, commits, rollbacks, RESTCONF edits and
+//! the initial configuration. Every write goes through [`ConfigService`], which validates, keeps
+//! history linear (409 on a stale base) and switches this instance's [`ActiveConfig`] at once;
+//! other instances follow through [`ConfigService::refresh`].
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use tessera_store::config::{self as rows, ConfigVersionRow};
+use tessera_store::{Store, StoreError};
+use thiserror::Error;
+
+use crate::active::{ActiveConfig, Snapshot};
+use crate::config::model::Configuration;
+use crate::config::{self, Change, Problems, ReadError, Root, UploadMode};
+use crate::secrets::{ConfigSecrets, KekError};
+
+/// Why a configuration change was refused.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// Larger than 1 MiB.
+    #[error("the document is larger than {} bytes", config::MAX_DOCUMENT_BYTES)]
+    TooLarge,
+    /// Not UTF-8.
+    #[error("the document is not valid UTF-8")]
+    NotUtf8,
+    /// Malformed, unsupported or inconsistent; every problem is listed.
+    #[error("invalid configuration: {0}")]
+    Invalid(Problems),
+    /// Based on a version that is no longer the newest.
+    #[error("{0}")]
+    Conflict(String),
+    /// Nothing to act on.
+    #[error("{0}")]
+    NotFound(String),
+    /// Secrets could not be handled.
+    #[error(transparent)]
+    Secret(#[from] KekError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for ConfigError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(m) => ConfigError::Conflict(format!(
+                "{m}: the active configuration changed meanwhile; upload again"
+            )),
+            other => ConfigError::Store(other),
+        }
+    }
+}
+
+impl From<ReadError> for ConfigError {
+    fn from(e: ReadError) -> Self {
+        match e {
+            ReadError::TooLarge => ConfigError::TooLarge,
+            ReadError::NotUtf8 => ConfigError::NotUtf8,
+            ReadError::Invalid(p) => ConfigError::Invalid(p),
+        }
+    }
+}
+
+/// A staged candidate as shown to an operator.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CandidateView {
+    /// Version it is based on.
+    pub base_version: i32,
+    /// How it was uploaded.
+    pub mode: String,
+    /// Who uploaded it.
+    pub uploaded_by: String,
+    /// When (RFC 3339).
+    pub uploaded_at: String,
+    /// Changes against its base.
+    pub changes: Vec<Change>,
+    /// What a commit would refuse (empty: it would succeed).
+    pub problems: Vec<config::Problem>,
+}
+
+/// A committed version.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct VersionInfo {
+    /// Number.
+    pub version: i32,
+    /// Author.
+    pub author: String,
+    /// Comment.
+    pub comment: String,
+    /// When (RFC 3339).
+    pub committed_at: String,
+    /// Changes against the previous version.
+    pub diff: Vec<String>,
+}
+
+/// The result of a commit.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CommitOutcome {
+    /// The new version.
+    pub version: i32,
+    /// What changed.
+    pub changes: Vec<Change>,
+}
+
+/// Reads and writes the configuration history.
+#[derive(Clone)]
+pub struct ConfigService {
+    store: Store,
+    secrets: ConfigSecrets,
+    active: Arc<ActiveConfig>,
+}
+
+impl ConfigService {
+    /// Loads the newest version (committing `initial_xml` as version 1 on an empty database).
+    pub async fn open(
+        store: Store,
+        secrets: ConfigSecrets,
+        initial_xml: String,
+    ) -> Result<Self, ConfigError> {
+        let s = secrets.clone();
+        let snapshot = store
+            .run(move |conn| Ok(load_or_initialise(conn, &s, &initial_xml)))
+            .await??;
+        Ok(ConfigService {
+            store,
+            secrets,
+            active: Arc::new(ActiveConfig::new(snapshot)),
+        })
+    }
+
+    /// The live configuration.
+    pub fn active(&self) -> &Arc<ActiveConfig> {
+        &self.active
+    }
+
+    /// The secrets helper (client secret digests).
+    pub fn secrets(&self) -> &ConfigSecrets {
+        &self.secrets
+    }
+
+    /// Picks up a version committed by another instance; true if one was installed.
+    pub async fn refresh(&self) -> Result<bool, ConfigError> {
+        let current = self.active.version();
+        let latest = self.store.run(|conn| rows::latest_version(conn)).await?;
+        if latest <= current {
+            return Ok(false);
+        }
+        let row = self
+            .store
+            .run(move |conn| rows::version(conn, latest))
+            .await?
+            .ok_or_else(|| ConfigError::NotFound(format!("version {latest}")))?;
+        let config = config::parse(&row.xml, &self.secrets)?;
+        self.active.install(Snapshot::new(row.version, config));
+        Ok(true)
+    }
+
+    async fn newest(&self) -> Result<(i32, Configuration), ConfigError> {
+        let row = self.store.run(|conn| rows::latest(conn)).await?;
+        match row {
+            Some(row) => Ok((row.version, config::parse(&row.xml, &self.secrets)?)),
+            None => Ok((0, Configuration::default())),
+        }
+    }
+
+    /// Stages an upload as the candidate and returns what it would change.
+    pub async fn upload(
+        &self,
+        document: Vec<u8>,
+        mode: UploadMode,
+        author: &str,
+    ) -> Result<CandidateView, ConfigError> {
+        let (base_version, base) = self.newest().await?;
+        let candidate = config::apply(&base, &document, mode, &self.secrets)?;
+        let xml = config::export(&candidate, Root::Config);
+        let author = author.to_owned();
+        self.store
+            .run(move |conn| rows::put_candidate(conn, base_version, mode.as_str(), &xml, &author))
+            .await?;
+        self.candidate()
+            .await?
+            .ok_or_else(|| ConfigError::NotFound("the candidate vanished".into()))
+    }
+
+    /// The staged candidate with its diff, if any.
+    pub async fn candidate(&self) -> Result<Option<CandidateView>, ConfigError> {
+        let Some(row) = self.store.run(|conn| rows::candidate(conn)).await? else {
+            return Ok(None);
+        };
+        let candidate = config::parse(&row.xml, &self.secrets)?;
+        let base_version = row.base_version;
+        let base = match self
+            .store
+            .run(move |conn| rows::version(conn, base_version))
+            .await?
+        {
+            Some(base) => config::parse(&base.xml, &self.secrets)?,
+            None => Configuration::default(),
+        };
+        let problems = match config::validate(&candidate) {
+            Ok(()) => Vec::new(),
+            Err(Problems(p)) => p,
+        };
+        Ok(Some(CandidateView {
+            base_version: row.base_version,
+            mode: row.mode,
+            uploaded_by: row.uploaded_by,
+            uploaded_at: row.uploaded_at.to_rfc3339(),
+            changes: config::diff(&base, &candidate),
+            problems,
+        }))
+    }
+
+    /// Drops the candidate.
+    pub async fn discard(&self) -> Result<(), ConfigError> {
+        if self.store.run(|conn| rows::delete_candidate(conn)).await? {
+            Ok(())
+        } else {
+            Err(ConfigError::NotFound(
+                "there is no candidate to discard".into(),
+            ))
+        }
+    }
+
+    /// Validates the candidate and makes it the next version.
+    pub async fn commit(&self, comment: &str, author: &str) -> Result<CommitOutcome, ConfigError> {
+        let row = self
+            .store
+            .run(|conn| rows::candidate(conn))
+            .await?
+            .ok_or_else(|| {
+                ConfigError::NotFound("there is no candidate to commit; upload first".into())
+            })?;
+        let candidate = config::parse(&row.xml, &self.secrets)?;
+        config::validate(&candidate).map_err(ConfigError::Invalid)?;
+        self.append(candidate, row.base_version, comment, author, true)
+            .await
+    }
+
+    /// Commits the content of version `k` as a new version.
+    pub async fn rollback(
+        &self,
+        k: i32,
+        comment: &str,
+        author: &str,
+    ) -> Result<CommitOutcome, ConfigError> {
+        let old = self
+            .store
+            .run(move |conn| rows::version(conn, k))
+            .await?
+            .ok_or_else(|| ConfigError::NotFound(format!("there is no version {k}")))?;
+        let config = config::parse(&old.xml, &self.secrets)?;
+        config::validate(&config).map_err(ConfigError::Invalid)?;
+        let (latest, _) = self.newest().await?;
+        let comment = if comment.trim().is_empty() {
+            format!("rollback to version {k}")
+        } else {
+            comment.to_owned()
+        };
+        self.append(config, latest, &comment, author, false).await
+    }
+
+    /// RESTCONF edit: merge (PATCH) or replace (PUT) and commit in one step.
+    pub async fn edit_and_commit(
+        &self,
+        document: Vec<u8>,
+        mode: UploadMode,
+        author: &str,
+    ) -> Result<CommitOutcome, ConfigError> {
+        let (latest, base) = self.newest().await?;
+        let config = config::apply(&base, &document, mode, &self.secrets)?;
+        config::validate(&config).map_err(ConfigError::Invalid)?;
+        let comment = format!(
+            "RESTCONF {}",
+            if mode == UploadMode::Merge {
+                "PATCH"
+            } else {
+                "PUT"
+            }
+        );
+        self.append(config, latest, &comment, author, false).await
+    }
+
+    async fn append(
+        &self,
+        config: Configuration,
+        expected_latest: i32,
+        comment: &str,
+        author: &str,
+        from_candidate: bool,
+    ) -> Result<CommitOutcome, ConfigError> {
+        let base_version = expected_latest;
+        let base = match self
+            .store
+            .run(move |conn| rows::version(conn, base_version))
+            .await?
+        {
+            Some(row) => config::parse(&row.xml, &self.secrets)?,
+            None => Configuration::default(),
+        };
+        let changes = config::diff(&base, &config);
+        let row = ConfigVersionRow {
+            version: expected_latest + 1,
+            xml: config::export(&config, Root::Config),
+            author: author.to_owned(),
+            comment: comment.to_owned(),
+            diff: changes
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n"),
+            committed_at: Utc::now(),
+        };
+        let version = row.version;
+        self.store
+            .run(move |conn| rows::append_version(conn, &row, expected_latest, from_candidate))
+            .await?;
+        self.active.install(Snapshot::new(version, config));
+        tracing::info!(version, author, "configuration committed");
+        Ok(CommitOutcome { version, changes })
+    }
+
+    /// History, newest first.
+    pub async fn versions(&self) -> Result<Vec<VersionInfo>, ConfigError> {
+        let rows = self.store.run(|conn| rows::versions(conn)).await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| VersionInfo {
+                version: r.version,
+                author: r.author,
+                comment: r.comment,
+                committed_at: r.committed_at.to_rfc3339(),
+                diff: r.diff.lines().map(str::to_owned).collect(),
+            })
+            .collect())
+    }
+
+    /// The active configuration as XML.
+    pub fn export(&self, root: Root) -> String {
+        config::export(&self.active.load().config, root)
+    }
+}
+
+fn load_or_initialise(
+    conn: &mut tessera_store::PgConn,
+    secrets: &ConfigSecrets,
+    initial_xml: &str,
+) -> Result<Snapshot, ConfigError> {
+    if let Some(row) = rows::latest(conn)? {
+        let config = config::parse(&row.xml, secrets)?;
+        return Ok(Snapshot::new(row.version, config));
+    }
+    let config = config::parse(initial_xml, secrets)?;
+    config::validate(&config).map_err(ConfigError::Invalid)?;
+    let row = ConfigVersionRow {
+        version: 1,
+        xml: config::export(&config, Root::Config),
+        author: "system".into(),
+        comment: "initial configuration".into(),
+        diff: String::new(),
+        committed_at: Utc::now(),
+    };
+    match rows::append_version(conn, &row, 0, false) {
+        Ok(()) => Ok(Snapshot::new(1, config)),
+        // Another instance initialised it first: use theirs.
+        Err(StoreError::Conflict(_)) => {
+            let row =
+                rows::latest(conn)?.ok_or_else(|| ConfigError::NotFound("version 1".into()))?;
+            Ok(Snapshot::new(
+                row.version,
+                config::parse(&row.xml, secrets)?,
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
