@@ -17,4 +17,4 @@ mod secrets_kek;
 mod service;
 
 pub use active::{ActiveConfig, Snapshot};
-pub use service::{CommitOutcome, ConfigError, ConfigService, VersionInfo};
+pub use service::{CandidateView, CommitOutcome, ConfigError, ConfigService, VersionInfo};

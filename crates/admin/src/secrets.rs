@@ -53,6 +53,16 @@ impl ConfigSecrets {
         )?)
     }
 
+    /// A 32-byte key for `purpose` (e.g. signing admin session cookies).
+    pub fn subkey(&self, purpose: &str) -> Result<Vec<u8>, KekError> {
+        self.kek.derive(purpose.as_bytes())
+    }
+
+    /// HMAC-SHA-256 of `message` under `key`.
+    pub fn mac(key: &[u8], message: &[u8]) -> Result<Vec<u8>, KekError> {
+        hmac(key, message)
+    }
+
     /// The stored form of a client secret: `hmac-sha256:<base64>`.
     pub fn digest(&self, client_id: &str, secret: &str) -> Result<String, KekError> {
         let mut message = Vec::with_capacity(client_id.len() + secret.len() + 1);

@@ -15,4 +15,4 @@ mod startup;
 pub mod telemetry;
 mod tls;
 
-pub use startup::{Application, StartupError, open_store, resolve_kek};
+pub use startup::{Application, BASE_XML, StartupError, open_config, open_store, resolve_kek};

@@ -28,6 +28,23 @@ pub struct Settings {
     pub keys: KeySettings,
     /// `[log]`
     pub log: LogSettings,
+    /// `[admin]`
+    pub admin: AdminSettings,
+}
+
+/// `[admin]`
+#[derive(Debug, Clone)]
+pub struct AdminSettings {
+    /// Admin username.
+    pub username: String,
+    /// argon2 PHC hash of the admin password (`tessera admin hash-password`).
+    pub password_hash: Option<String>,
+    /// SHA-256 (hex) of the admin bearer token.
+    pub token_sha256: Option<Vec<u8>>,
+    /// Configuration committed as version 1 on an empty database (`None`: the built-in demo).
+    pub initial_config: Option<PathBuf>,
+    /// How often each instance looks for configuration versions committed elsewhere.
+    pub refresh_interval: Duration,
 }
 
 /// `[server]`
@@ -177,6 +194,11 @@ const SCHEMA: &[(&str, &str, Kind, &str)] = &[
     ("keys", "activation_delay", Kind::Str, "1h"),
     ("keys", "retention", Kind::Str, "25h"),
     ("keys", "refresh_interval", Kind::Str, "1s"),
+    ("admin", "username", Kind::Str, "admin"),
+    ("admin", "password_hash", Kind::Str, ""),
+    ("admin", "token_sha256", Kind::Str, ""),
+    ("admin", "initial_config", Kind::Str, ""),
+    ("admin", "refresh_interval", Kind::Str, "500ms"),
     ("log", "format", Kind::Str, "pretty"),
     ("log", "filter", Kind::Str, "info"),
 ];
@@ -309,7 +331,48 @@ impl Settings {
             filter: get("log.filter").to_owned(),
         };
 
+        let password_hash = match get("admin.password_hash") {
+            "" => None,
+            h if h.starts_with("$argon2") => Some(h.to_owned()),
+            _ => {
+                return Err(err(
+                    "admin.password_hash",
+                    "must be an argon2 PHC string (make one with `tessera admin hash-password`)",
+                ));
+            }
+        };
+        let token_sha256 = match get("admin.token_sha256") {
+            "" => None,
+            hex => Some(decode_hex(hex).filter(|b| b.len() == 32).ok_or_else(|| {
+                err(
+                    "admin.token_sha256",
+                    "must be 64 hex digits (the SHA-256 of the token, e.g. `printf %s TOKEN | sha256sum`)",
+                )
+            })?),
+        };
+        let admin = AdminSettings {
+            username: get("admin.username").to_owned(),
+            password_hash,
+            token_sha256,
+            initial_config: Some(get("admin.initial_config"))
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from),
+            refresh_interval: parse_duration("admin.refresh_interval", raw)?,
+        };
+        if admin.username.is_empty() {
+            return Err(err("admin.username", "must not be empty"));
+        }
+        if admin.refresh_interval < Duration::from_millis(50)
+            || admin.refresh_interval > Duration::from_secs(1)
+        {
+            return Err(err(
+                "admin.refresh_interval",
+                "must be between 50ms and 1s (instances switch within one second)",
+            ));
+        }
+
         Ok(Settings {
+            admin,
             server,
             tls,
             database,
@@ -421,6 +484,17 @@ fn parse_duration(key: &str, raw: &Raw) -> Result<Duration, SettingsError> {
             format!("{value:?} is not a duration (e.g. \"30s\", \"5m\", \"1h\")"),
         )
     })
+}
+
+fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+    let hex = hex.trim();
+    if hex.len() % 2 != 0 {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 fn parse_list(value: &str) -> Vec<String> {

@@ -6,6 +6,9 @@ use std::sync::Arc;
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use chrono::Utc;
+use tessera_admin::ConfigService;
+use tessera_admin::http::{AdminAuth, AdminCredentials, AdminState};
+use tessera_admin::secrets::ConfigSecrets;
 use tessera_oauth_core::keys::{KeyEncryptionKey, SigningKeys};
 use tessera_oauth_core::{OAuthState, root_routes, routes};
 use tessera_store::{PoolSettings, Store, migrations};
@@ -14,6 +17,10 @@ use tracing_actix_web::TracingLogger;
 
 use crate::http::{self, AppMetrics, RequestSpans};
 use crate::settings::{KekSource, Settings};
+
+/// The demo configuration committed as version 1 on an empty database, unless
+/// `admin.initial_config` names another file.
+pub const BASE_XML: &str = include_str!("../../../config/base.xml");
 use crate::tls;
 
 /// Why the server could not start. Each is reported as one line and exit status 2.
@@ -44,6 +51,9 @@ pub enum StartupError {
         /// Why.
         source: std::io::Error,
     },
+    /// The configuration could not be loaded or initialised.
+    #[error("configuration: {0}")]
+    Config(#[from] tessera_admin::ConfigError),
     /// Anything else while assembling the app.
     #[error("{0}")]
     Other(String),
@@ -110,6 +120,40 @@ pub struct Application {
     server: Server,
     store: Store,
     keys: Arc<SigningKeys>,
+    config: ConfigService,
+}
+
+/// Opens the configuration history, committing the initial configuration on an empty database.
+pub async fn open_config(
+    settings: &Settings,
+    store: Store,
+    kek: KeyEncryptionKey,
+) -> Result<ConfigService, StartupError> {
+    let initial = match &settings.admin.initial_config {
+        Some(path) => std::fs::read_to_string(path).map_err(|e| {
+            StartupError::Other(format!(
+                "invalid setting admin.initial_config ({}): {e}",
+                path.display()
+            ))
+        })?,
+        None => BASE_XML.to_owned(),
+    };
+    let secrets = ConfigSecrets::new(kek).map_err(|e| StartupError::Other(e.to_string()))?;
+    Ok(ConfigService::open(store, secrets, initial).await?)
+}
+
+fn admin_credentials(settings: &Settings) -> AdminCredentials {
+    let admin = &settings.admin;
+    if settings.server.development && admin.password_hash.is_none() && admin.token_sha256.is_none()
+    {
+        tracing::warn!("development mode: the admin credentials are admin / admin");
+        return AdminCredentials::Development;
+    }
+    AdminCredentials::Configured {
+        username: admin.username.clone(),
+        password_hash: admin.password_hash.clone(),
+        token_sha256: admin.token_sha256.clone(),
+    }
 }
 
 impl Application {
@@ -142,7 +186,8 @@ impl Application {
             .await
             .map_err(|e| StartupError::Other(e.to_string()))??
         };
-        let keys = Arc::new(SigningKeys::open(store.clone(), kek, Utc::now()).await?);
+        let keys = Arc::new(SigningKeys::open(store.clone(), kek.clone(), Utc::now()).await?);
+        let config = open_config(&settings, store.clone(), kek).await?;
 
         let addr = listener
             .local_addr()
@@ -159,6 +204,14 @@ impl Application {
         let metrics = web::Data::new(
             AppMetrics::new(store.clone()).map_err(|e| StartupError::Other(e.to_string()))?,
         );
+        let admin = web::Data::new(
+            AdminState::new(
+                config.clone(),
+                AdminAuth::new(admin_credentials(&settings)),
+                settings.server.issuer.is_https(),
+            )
+            .map_err(|e| StartupError::Other(format!("admin templates: {e}")))?,
+        );
         let ops = web::Data::new(http::OpsState {
             store: store.clone(),
         });
@@ -172,6 +225,7 @@ impl Application {
                 .app_data(oauth.clone())
                 .app_data(metrics.clone())
                 .app_data(ops.clone())
+                .app_data(admin.clone())
                 .app_data(web::PayloadConfig::new(body_limit))
                 .app_data(web::FormConfig::default().limit(body_limit))
                 .app_data(web::JsonConfig::default().limit(body_limit))
@@ -180,6 +234,7 @@ impl Application {
                 .wrap(actix_web::middleware::from_fn(http::echo_request_id))
                 .wrap(TracingLogger::<RequestSpans>::new())
                 .configure(http::ops_routes)
+                .configure(tessera_admin::http::routes)
                 .configure(|cfg| root_routes(cfg, &issuer))
                 .service(web::scope(issuer.path()).configure(routes))
                 .default_service(web::to(http::not_found))
@@ -201,12 +256,26 @@ impl Application {
         })?
         .run();
 
-        spawn_key_refresher(Arc::clone(&keys), settings.keys.refresh_interval);
+        let refreshing = Arc::clone(&keys);
+        spawn_refresher("signing keys", settings.keys.refresh_interval, move || {
+            let keys = Arc::clone(&refreshing);
+            async move { keys.refresh().await }
+        });
+        let refreshing = config.clone();
+        spawn_refresher(
+            "configuration",
+            settings.admin.refresh_interval,
+            move || {
+                let config = refreshing.clone();
+                async move { config.refresh().await }
+            },
+        );
         Ok(Application {
             port,
             server,
             store,
             keys,
+            config,
         })
     }
 
@@ -225,6 +294,11 @@ impl Application {
         &self.keys
     }
 
+    /// The configuration service.
+    pub fn config(&self) -> &ConfigService {
+        &self.config
+    }
+
     /// A handle that can stop the server.
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()
@@ -236,27 +310,32 @@ impl Application {
     }
 }
 
-/// Polls the key table so rotations made by other instances (or `tessera keys rotate`) are
-/// served without a restart. Failures are logged once per outage, not once per poll.
-fn spawn_key_refresher(keys: Arc<SigningKeys>, every: std::time::Duration) {
+/// Polls for changes made by other instances, so they are served without a restart.
+/// Failures are logged once per outage, not once per poll.
+fn spawn_refresher<F, Fut, E>(what: &'static str, every: std::time::Duration, mut poll: F)
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<bool, E>> + Send,
+    E: std::fmt::Display,
+{
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(every);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut failing = false;
         loop {
             ticker.tick().await;
-            match keys.refresh().await {
+            match poll().await {
                 Ok(changed) => {
                     if failing {
-                        tracing::info!("signing keys reachable again");
+                        tracing::info!(what, "reachable again");
                     }
                     if changed {
-                        tracing::info!("signing keys changed; reloaded");
+                        tracing::info!(what, "changed elsewhere; reloaded");
                     }
                     failing = false;
                 }
                 Err(e) if !failing => {
-                    tracing::warn!(error = %e, "cannot refresh signing keys; serving cached keys");
+                    tracing::warn!(what, error = %e, "cannot refresh; serving the cached copy");
                     failing = true;
                 }
                 Err(_) => {}

@@ -1,1 +1,63 @@
-//! Admin HTTP surface.
+//! The admin HTTP surface: the JSON/RESTCONF API (`/admin/api/…`) and the admin pages
+//! (`/admin`). Handlers are thin: authenticate, call [`ConfigService`], render.
+
+mod api;
+mod auth;
+mod error;
+mod pages;
+mod session;
+
+use actix_web::web;
+
+pub use auth::{AdminAuth, AdminCredentials, hash_password};
+pub use error::AdminError;
+
+use crate::ConfigService;
+
+/// What the admin handlers share.
+pub struct AdminState {
+    /// Configuration history and the active configuration.
+    pub service: ConfigService,
+    /// Who may use the admin surface.
+    pub auth: AdminAuth,
+    /// Page templates.
+    pub(crate) templates: tera::Tera,
+    /// Mark cookies `Secure` (the issuer is https).
+    pub secure_cookies: bool,
+    /// Signs admin session cookies and CSRF tokens.
+    pub(crate) session_key: Vec<u8>,
+}
+
+impl AdminState {
+    /// Builds the state; fails only if an embedded template is broken.
+    pub fn new(
+        service: ConfigService,
+        auth: AdminAuth,
+        secure_cookies: bool,
+    ) -> Result<Self, tera::Error> {
+        let session_key = service
+            .secrets()
+            .subkey("tessera/admin-session/v1")
+            .map_err(|e| tera::Error::msg(e.to_string()))?;
+        Ok(AdminState {
+            session_key,
+            service,
+            auth,
+            templates: pages::templates()?,
+            secure_cookies,
+        })
+    }
+}
+
+/// Registers `/admin` and `/admin/api`.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/admin/api")
+            // Our own size check answers 413 with a JSON body; this only caps what is read.
+            .app_data(web::PayloadConfig::new(
+                crate::config::MAX_DOCUMENT_BYTES + 64 * 1024,
+            ))
+            .configure(api::routes),
+    )
+    .service(web::scope("/admin").configure(pages::routes));
+}

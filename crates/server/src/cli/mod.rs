@@ -1,6 +1,9 @@
 //! The command line: `tessera serve | migrate | keys list | keys rotate`.
 
+mod config;
 mod keys;
+
+pub use config::{AdminCommand, ConfigCommand};
 
 use std::path::PathBuf;
 
@@ -32,6 +35,18 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Upload, review, commit and roll back the configuration XML.
+    Config {
+        /// What to do with the configuration.
+        #[command(subcommand)]
+        action: ConfigCommand,
+    },
+    /// Admin utilities.
+    Admin {
+        /// What to do.
+        #[command(subcommand)]
+        action: AdminCommand,
+    },
     /// Manage token signing keys.
     Keys {
         /// What to do with the keys.
@@ -58,6 +73,9 @@ pub enum CliError {
     /// Could not start or reach what the command needs.
     #[error(transparent)]
     Startup(#[from] StartupError),
+    /// A command failed; the message says why.
+    #[error("{0}")]
+    Failed(String),
     /// The server stopped with an I/O error.
     #[error("server stopped: {0}")]
     Serve(std::io::Error),
@@ -75,12 +93,22 @@ impl Cli {
 
     /// Runs the command.
     pub fn run(self) -> Result<(), CliError> {
+        // These need no settings (offline tools).
+        match self.command {
+            Command::Admin { action } => return config::run_admin(action),
+            Command::Config {
+                action: ConfigCommand::Validate { file, partial },
+            } => return config::validate(&file, partial),
+            _ => {}
+        }
         let settings = self.settings()?;
         telemetry::init(&settings.log);
         match self.command {
             Command::Serve => serve(settings),
             Command::Migrate => migrate(&settings),
             Command::Keys { action } => keys::run(action, &settings, Utc::now()),
+            Command::Config { action } => config::run(action, &settings),
+            Command::Admin { .. } => Ok(()),
         }
     }
 }
@@ -117,4 +145,14 @@ fn migrate(settings: &Settings) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

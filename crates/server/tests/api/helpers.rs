@@ -21,6 +21,7 @@ pub struct TestApp {
     pub db: TestDatabase,
     pub client: reqwest::Client,
     pub app_keys: std::sync::Arc<tessera_oauth_core::keys::SigningKeys>,
+    pub config: tessera_admin::ConfigService,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -102,6 +103,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         .expect("application starts");
     let handle = app.handle();
     let app_keys = app.keys().clone();
+    let config = app.config().clone();
     tokio::spawn(app.run());
     TestApp {
         origin,
@@ -113,6 +115,7 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
             .build()
             .unwrap(),
         app_keys,
+        config,
         handle,
     }
 }
@@ -175,10 +178,10 @@ pub fn tessera(database_url: &str, kek: &str) -> Command {
 
 /// Starts `tessera serve` on a free port and waits until `/readyz` answers 200.
 /// Returns the process and the time from spawn to ready.
-pub async fn serve_process(database_url: &str, kek: &str) -> (Process, Duration) {
+pub async fn serve_process(mut command: Command) -> (Process, Duration) {
     let port = free_port();
     let started = Instant::now();
-    let child = tessera(database_url, kek)
+    let child = command
         .env("TESSERA_SERVER_LISTEN", format!("127.0.0.1:{port}"))
         .env("TESSERA_SERVER_ISSUER", format!("http://127.0.0.1:{port}"))
         .env("TESSERA_SERVER_WORKERS", "1")

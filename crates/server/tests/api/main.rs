@@ -1,5 +1,7 @@
 //! The server's integration tests: one binary, the whole application on a real database.
 
+mod admin;
+mod browser;
 mod discovery;
 mod helpers;
 mod operations;

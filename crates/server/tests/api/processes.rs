@@ -109,8 +109,8 @@ async fn jwks_of(port: u16) -> serde_json::Value {
 async fn two_instances_publish_one_jwks_and_both_serve_a_rotation_without_restart() {
     let db = TestDatabase::new();
     let kek = KeyEncryptionKey::generate_base64().unwrap();
-    let (a, a_ready) = serve_process(db.url(), &kek).await;
-    let (b, b_ready) = serve_process(db.url(), &kek).await;
+    let (a, a_ready) = serve_process(tessera(db.url(), &kek)).await;
+    let (b, b_ready) = serve_process(tessera(db.url(), &kek)).await;
     eprintln!("startup to ready: first {a_ready:?} (fresh database), second {b_ready:?}");
 
     let before = kids(&jwks_of(a.port).await);
@@ -146,6 +146,6 @@ async fn two_instances_publish_one_jwks_and_both_serve_a_rotation_without_restar
 
     // A restart keeps the same keys.
     drop(a);
-    let (a2, _) = serve_process(db.url(), &kek).await;
+    let (a2, _) = serve_process(tessera(db.url(), &kek)).await;
     assert_eq!(kids(&jwks_of(a2.port).await), after);
 }

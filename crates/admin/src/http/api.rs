@@ -1,0 +1,208 @@
+//! `/admin/api`: staged upload, diff, commit, rollback, versions, export, and the
+//! RESTCONF-compatible data resource.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+
+use super::{AdminError, AdminState};
+use crate::config::{Root, UploadMode};
+
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/candidate", web::post().to(upload))
+        .route("/candidate", web::get().to(candidate))
+        .route("/candidate", web::delete().to(discard))
+        .route("/commit", web::post().to(commit))
+        .route("/versions", web::get().to(versions))
+        .route("/rollback/{version}", web::post().to(rollback))
+        .route("/export", web::get().to(export))
+        .route("/restconf/data", web::get().to(restconf_get))
+        .route("/restconf/data", web::patch().to(restconf_patch))
+        .route("/restconf/data", web::put().to(restconf_put));
+}
+
+#[derive(Deserialize)]
+struct ModeQuery {
+    mode: Option<String>,
+}
+
+fn xml_body(req: &HttpRequest) -> Result<(), AdminError> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    if matches!(
+        essence,
+        "application/xml" | "text/xml" | "application/yang-data+xml"
+    ) {
+        Ok(())
+    } else {
+        Err(AdminError::UnsupportedMediaType(format!(
+            "send the configuration as application/xml or application/yang-data+xml, not {essence:?}"
+        )))
+    }
+}
+
+/// `POST /admin/api/candidate?mode=merge|replace` with an XML body: stage a candidate.
+async fn upload(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+    query: web::Query<ModeQuery>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AdminError> {
+    let author = state.auth.authenticate(&req).await?;
+    xml_body(&req)?;
+    let mode = match query.mode.as_deref() {
+        Some("merge") | None => UploadMode::Merge,
+        Some("replace") => UploadMode::Replace,
+        Some(other) => {
+            return Err(AdminError::BadRequest(format!(
+                "mode must be merge or replace, not {other:?}"
+            )));
+        }
+    };
+    let view = state.service.upload(body.to_vec(), mode, &author).await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+async fn candidate(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AdminError> {
+    state.auth.authenticate(&req).await?;
+    match state.service.candidate().await? {
+        Some(view) => Ok(HttpResponse::Ok().json(view)),
+        None => Err(crate::ConfigError::NotFound("there is no candidate".into()).into()),
+    }
+}
+
+async fn discard(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AdminError> {
+    state.auth.authenticate(&req).await?;
+    state.service.discard().await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize, Default)]
+struct CommentBody {
+    #[serde(default)]
+    comment: String,
+}
+
+fn comment_of(body: &web::Bytes) -> Result<String, AdminError> {
+    if body.is_empty() {
+        return Ok(String::new());
+    }
+    serde_json::from_slice::<CommentBody>(body)
+        .map(|b| b.comment)
+        .map_err(|e| {
+            AdminError::BadRequest(format!("expected a JSON body {{\"comment\": \"…\"}}: {e}"))
+        })
+}
+
+/// `POST /admin/api/commit` `{"comment": "…"}`.
+async fn commit(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, AdminError> {
+    let author = state.auth.authenticate(&req).await?;
+    let outcome = state.service.commit(&comment_of(&body)?, &author).await?;
+    Ok(HttpResponse::Ok().json(outcome))
+}
+
+async fn rollback(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AdminError> {
+    let author = state.auth.authenticate(&req).await?;
+    let version: i32 = path.parse().map_err(|_| {
+        AdminError::BadRequest(format!("{:?} is not a version number", path.as_str()))
+    })?;
+    let outcome = state
+        .service
+        .rollback(version, &comment_of(&body)?, &author)
+        .await?;
+    Ok(HttpResponse::Ok().json(outcome))
+}
+
+async fn versions(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AdminError> {
+    state.auth.authenticate(&req).await?;
+    Ok(HttpResponse::Ok().json(state.service.versions().await?))
+}
+
+fn xml_response(content_type: &str, xml: String, version: i32) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header(("X-Config-Version", version.to_string()))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(xml)
+}
+
+async fn export(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AdminError> {
+    state.auth.authenticate(&req).await?;
+    let version = state.service.active().version();
+    Ok(xml_response(
+        "application/xml",
+        state.service.export(Root::Config),
+        version,
+    ))
+}
+
+async fn restconf_get(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AdminError> {
+    state.auth.authenticate(&req).await?;
+    let version = state.service.active().version();
+    Ok(xml_response(
+        "application/yang-data+xml",
+        state.service.export(Root::Data),
+        version,
+    ))
+}
+
+async fn restconf_edit(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+    body: web::Bytes,
+    mode: UploadMode,
+) -> Result<HttpResponse, AdminError> {
+    let author = state.auth.authenticate(&req).await?;
+    xml_body(&req)?;
+    state
+        .service
+        .edit_and_commit(body.to_vec(), mode, &author)
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// RESTCONF `PATCH`: merge and commit (204).
+async fn restconf_patch(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, AdminError> {
+    restconf_edit(state, req, body, UploadMode::Merge).await
+}
+
+/// RESTCONF `PUT`: replace and commit (204).
+async fn restconf_put(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, AdminError> {
+    restconf_edit(state, req, body, UploadMode::Replace).await
+}

@@ -1,0 +1,80 @@
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::json;
+
+use crate::ConfigError;
+
+/// Errors of the admin API, mapped once to HTTP with a JSON body.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// Missing or wrong credentials.
+    #[error("admin authentication required")]
+    Unauthorized,
+    /// The request itself is wrong (bad mode, wrong content type).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The content type is not XML.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// A configuration change was refused.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+impl ResponseError for AdminError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AdminError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AdminError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AdminError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AdminError::Config(e) => match e {
+                ConfigError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+                ConfigError::NotUtf8 | ConfigError::Invalid(_) => StatusCode::BAD_REQUEST,
+                ConfigError::Conflict(_) => StatusCode::CONFLICT,
+                ConfigError::NotFound(_) => StatusCode::NOT_FOUND,
+                ConfigError::Store(s) if s.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
+                ConfigError::Store(_) | ConfigError::Secret(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            },
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let body = match self {
+            AdminError::Unauthorized => json!({
+                "error": "unauthorized",
+                "error_description": "Admin credentials are required (HTTP Basic or a bearer token)."
+            }),
+            AdminError::Config(ConfigError::Invalid(problems)) => json!({
+                "error": "invalid_configuration",
+                "error_description": format!("{} problem(s) in the configuration", problems.0.len()),
+                "problems": problems.0,
+            }),
+            AdminError::Config(ConfigError::Store(_) | ConfigError::Secret(_)) => {
+                tracing::error!(error = %self, "admin request failed");
+                json!({ "error": "server_error", "error_description": "The change could not be completed; nothing was committed." })
+            }
+            other => json!({
+                "error": match status {
+                    StatusCode::CONFLICT => "conflict",
+                    StatusCode::NOT_FOUND => "not_found",
+                    StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+                    _ => "invalid_request",
+                },
+                "error_description": other.to_string(),
+            }),
+        };
+        let mut response = HttpResponse::build(status);
+        if status == StatusCode::UNAUTHORIZED {
+            response.insert_header((
+                header::WWW_AUTHENTICATE,
+                "Basic realm=\"tessera-admin\", charset=\"UTF-8\"",
+            ));
+        }
+        response
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(body)
+    }
+}

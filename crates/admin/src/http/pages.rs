@@ -1,0 +1,461 @@
+//! `/admin`: sign in, Changes → Upload (Merge or Replace), review the diff, Commit with a
+//! comment, history with rollback. Plain HTML forms (no JavaScript), CSRF tokens on every form.
+
+use actix_multipart::Multipart;
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::TryStreamExt;
+use serde::Deserialize;
+use tera::Context;
+
+use super::AdminState;
+use super::session::{self, Session};
+use crate::ConfigError;
+use crate::config::{MAX_DOCUMENT_BYTES, Problem, UploadMode};
+
+pub(super) fn templates() -> Result<tera::Tera, tera::Error> {
+    let mut tera = tera::Tera::default();
+    tera.add_raw_templates(vec![
+        ("layout.html", include_str!("../../templates/layout.html")),
+        ("login.html", include_str!("../../templates/login.html")),
+        (
+            "dashboard.html",
+            include_str!("../../templates/dashboard.html"),
+        ),
+        ("changes.html", include_str!("../../templates/changes.html")),
+    ])?;
+    Ok(tera)
+}
+
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("", web::get().to(dashboard))
+        .route("/", web::get().to(dashboard))
+        .route("/login", web::get().to(login_page))
+        .route("/login", web::post().to(login))
+        .route("/logout", web::post().to(logout))
+        .route("/upload", web::post().to(upload))
+        .route("/changes", web::get().to(changes))
+        .route("/commit", web::post().to(commit))
+        .route("/discard", web::post().to(discard))
+        .route("/rollback", web::post().to(rollback))
+        .route("/static/admin.css", web::get().to(stylesheet));
+}
+
+/// What a page shows besides its own data.
+#[derive(Default)]
+struct Message {
+    notice: Option<String>,
+    error: Option<String>,
+    problems: Vec<Problem>,
+}
+
+impl Message {
+    fn error(e: &ConfigError) -> Self {
+        match e {
+            ConfigError::Invalid(problems) => Message {
+                error: Some(format!(
+                    "The configuration has {} problem(s); nothing was changed.",
+                    problems.0.len()
+                )),
+                problems: problems.0.clone(),
+                ..Message::default()
+            },
+            ConfigError::Store(_) | ConfigError::Secret(_) => {
+                tracing::error!(error = %e, "admin page action failed");
+                Message {
+                    error: Some(
+                        "The change could not be completed; nothing was committed. Try again."
+                            .into(),
+                    ),
+                    ..Message::default()
+                }
+            }
+            other => Message {
+                error: Some(other.to_string()),
+                ..Message::default()
+            },
+        }
+    }
+}
+
+fn status_of(e: &ConfigError) -> StatusCode {
+    match e {
+        ConfigError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ConfigError::Conflict(_) => StatusCode::CONFLICT,
+        ConfigError::NotFound(_) => StatusCode::NOT_FOUND,
+        ConfigError::Store(_) | ConfigError::Secret(_) => StatusCode::SERVICE_UNAVAILABLE,
+        ConfigError::Invalid(_) | ConfigError::NotUtf8 => StatusCode::BAD_REQUEST,
+    }
+}
+
+fn render(
+    state: &AdminState,
+    status: StatusCode,
+    template: &str,
+    mut ctx: Context,
+    message: Message,
+) -> HttpResponse {
+    ctx.insert("notice", &message.notice);
+    ctx.insert("error", &message.error);
+    ctx.insert("problems", &message.problems);
+    match state.templates.render(template, &ctx) {
+        Ok(html) => HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .body(html),
+        Err(e) => {
+            tracing::error!(error = %e, template, "cannot render admin page");
+            HttpResponse::InternalServerError().body("The page could not be rendered.")
+        }
+    }
+}
+
+fn see_other(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to))
+        .finish()
+}
+
+fn signed_in_context(state: &AdminState, session: &Session) -> Context {
+    let mut ctx = Context::new();
+    ctx.insert("signed_in", &true);
+    ctx.insert("csrf", &session.csrf(state));
+    ctx.insert("username", &session.username);
+    ctx
+}
+
+#[derive(Deserialize)]
+struct NoticeQuery {
+    done: Option<String>,
+}
+
+fn notice_for(query: &NoticeQuery) -> Option<String> {
+    let done = query.done.as_deref()?;
+    Some(match done.split_once('-') {
+        Some(("committed", v)) => {
+            format!("Committed version {v}. Every instance switches to it within a second.")
+        }
+        Some(("rolledback", v)) => format!("Rolled back: committed version {v}."),
+        _ if done == "discarded" => "The candidate was discarded.".into(),
+        _ if done == "uploaded" => "Uploaded. Review the changes, then commit.".into(),
+        _ => return None,
+    })
+}
+
+async fn dashboard_page(
+    state: &AdminState,
+    session: &Session,
+    status: StatusCode,
+    message: Message,
+) -> HttpResponse {
+    let mut ctx = signed_in_context(state, session);
+    let versions = match state.service.versions().await {
+        Ok(v) => v,
+        Err(e) => {
+            return render(
+                state,
+                status_of(&e),
+                "dashboard.html",
+                ctx,
+                Message::error(&e),
+            );
+        }
+    };
+    let has_candidate = matches!(state.service.candidate().await, Ok(Some(_)));
+    ctx.insert("active_version", &state.service.active().version());
+    ctx.insert("versions", &versions);
+    ctx.insert("has_candidate", &has_candidate);
+    render(state, status, "dashboard.html", ctx, message)
+}
+
+async fn dashboard(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+    query: web::Query<NoticeQuery>,
+) -> HttpResponse {
+    let Some(session) = session::current(&state, &req) else {
+        return see_other("/admin/login");
+    };
+    let message = Message {
+        notice: notice_for(&query),
+        ..Message::default()
+    };
+    dashboard_page(&state, &session, StatusCode::OK, message).await
+}
+
+async fn login_page(state: web::Data<AdminState>, req: HttpRequest) -> HttpResponse {
+    if session::current(&state, &req).is_some() {
+        return see_other("/admin");
+    }
+    login_form(&state, &req, StatusCode::OK, Message::default())
+}
+
+fn login_form(
+    state: &AdminState,
+    req: &HttpRequest,
+    status: StatusCode,
+    message: Message,
+) -> HttpResponse {
+    let (token, cookie) = session::login_token(state, req);
+    let mut ctx = Context::new();
+    ctx.insert("signed_in", &false);
+    ctx.insert("csrf", &token);
+    let mut response = render(state, status, "login.html", ctx, message);
+    if let Some(cookie) = cookie {
+        let _ = response.add_cookie(&cookie);
+    }
+    response
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    username: String,
+    password: String,
+    csrf: String,
+}
+
+async fn login(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+    form: web::Form<LoginForm>,
+) -> HttpResponse {
+    if !session::check_login_token(&req, &form.csrf) {
+        let message = Message {
+            error: Some("The sign-in form expired. Please try again.".into()),
+            ..Message::default()
+        };
+        return login_form(&state, &req, StatusCode::BAD_REQUEST, message);
+    }
+    match state
+        .auth
+        .check_password(&form.username, &form.password)
+        .await
+    {
+        Ok(username) => {
+            let mut response = see_other("/admin");
+            let _ = response.add_cookie(&session::start(&state, &username));
+            let _ = response.add_cookie(&session::clear(&state, session::LOGIN_COOKIE));
+            response
+        }
+        Err(_) => {
+            let message = Message {
+                error: Some("Wrong username or password.".into()),
+                ..Message::default()
+            };
+            login_form(&state, &req, StatusCode::UNAUTHORIZED, message)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+/// The session of a state-changing request, if signed in and its CSRF token is right.
+fn guarded(state: &AdminState, req: &HttpRequest, csrf: &str) -> Result<Session, HttpResponse> {
+    let Some(session) = session::current(state, req) else {
+        return Err(see_other("/admin/login"));
+    };
+    if !session.check_csrf(state, csrf) {
+        return Err(HttpResponse::Forbidden()
+            .content_type("text/plain; charset=utf-8")
+            .body("This form has expired or did not come from this site. Go back, reload and try again."));
+    }
+    Ok(session)
+}
+
+async fn logout(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+    form: web::Form<CsrfForm>,
+) -> HttpResponse {
+    if let Err(response) = guarded(&state, &req, &form.csrf) {
+        return response;
+    }
+    let mut response = see_other("/admin/login");
+    let _ = response.add_cookie(&session::clear(&state, session::SESSION_COOKIE));
+    response
+}
+
+async fn read_field(
+    field: &mut actix_multipart::Field,
+    limit: usize,
+) -> Result<Vec<u8>, ConfigError> {
+    let mut data = Vec::new();
+    while let Some(chunk) = field
+        .try_next()
+        .await
+        .map_err(|e| ConfigError::NotFound(format!("the upload was interrupted: {e}")))?
+    {
+        if data.len() + chunk.len() > limit {
+            return Err(ConfigError::TooLarge);
+        }
+        data.extend_from_slice(&chunk);
+    }
+    Ok(data)
+}
+
+async fn upload(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+    mut payload: Multipart,
+) -> HttpResponse {
+    let (mut csrf, mut mode, mut file) = (String::new(), String::new(), None);
+    loop {
+        let field = match payload.try_next().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(_) => return HttpResponse::BadRequest().body("The upload could not be read."),
+        };
+        let mut field = field;
+        let name = field.name().unwrap_or_default().to_owned();
+        let data = match read_field(&mut field, MAX_DOCUMENT_BYTES).await {
+            Ok(data) => data,
+            Err(e) => {
+                let Some(session) = session::current(&state, &req) else {
+                    return see_other("/admin/login");
+                };
+                return dashboard_page(&state, &session, status_of(&e), Message::error(&e)).await;
+            }
+        };
+        match name.as_str() {
+            "csrf" => csrf = String::from_utf8_lossy(&data).into_owned(),
+            "mode" => mode = String::from_utf8_lossy(&data).into_owned(),
+            "file" => file = Some(data),
+            _ => {}
+        }
+    }
+    let session = match guarded(&state, &req, &csrf) {
+        Ok(session) => session,
+        Err(response) => return response,
+    };
+    let mode = if mode == "replace" {
+        UploadMode::Replace
+    } else {
+        UploadMode::Merge
+    };
+    let Some(file) = file.filter(|f| !f.is_empty()) else {
+        let message = Message {
+            error: Some("Choose a configuration file to upload.".into()),
+            ..Message::default()
+        };
+        return dashboard_page(&state, &session, StatusCode::BAD_REQUEST, message).await;
+    };
+    match state.service.upload(file, mode, &session.username).await {
+        Ok(_) => see_other("/admin/changes?done=uploaded"),
+        Err(e) => dashboard_page(&state, &session, status_of(&e), Message::error(&e)).await,
+    }
+}
+
+async fn changes_page(
+    state: &AdminState,
+    session: &Session,
+    status: StatusCode,
+    message: Message,
+) -> HttpResponse {
+    let mut ctx = signed_in_context(state, session);
+    match state.service.candidate().await {
+        Ok(candidate) => {
+            ctx.insert("candidate", &candidate);
+            render(state, status, "changes.html", ctx, message)
+        }
+        Err(e) => {
+            ctx.insert("candidate", &Option::<()>::None);
+            render(
+                state,
+                status_of(&e),
+                "changes.html",
+                ctx,
+                Message::error(&e),
+            )
+        }
+    }
+}
+
+async fn changes(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+    query: web::Query<NoticeQuery>,
+) -> HttpResponse {
+    let Some(session) = session::current(&state, &req) else {
+        return see_other("/admin/login");
+    };
+    let message = Message {
+        notice: notice_for(&query),
+        ..Message::default()
+    };
+    changes_page(&state, &session, StatusCode::OK, message).await
+}
+
+#[derive(Deserialize)]
+struct CommitForm {
+    csrf: String,
+    comment: String,
+}
+
+async fn commit(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+    form: web::Form<CommitForm>,
+) -> HttpResponse {
+    let session = match guarded(&state, &req, &form.csrf) {
+        Ok(session) => session,
+        Err(response) => return response,
+    };
+    match state
+        .service
+        .commit(form.comment.trim(), &session.username)
+        .await
+    {
+        Ok(outcome) => see_other(&format!("/admin?done=committed-{}", outcome.version)),
+        Err(e) => changes_page(&state, &session, status_of(&e), Message::error(&e)).await,
+    }
+}
+
+async fn discard(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+    form: web::Form<CsrfForm>,
+) -> HttpResponse {
+    let session = match guarded(&state, &req, &form.csrf) {
+        Ok(session) => session,
+        Err(response) => return response,
+    };
+    match state.service.discard().await {
+        Ok(()) => see_other("/admin?done=discarded"),
+        Err(e) => changes_page(&state, &session, status_of(&e), Message::error(&e)).await,
+    }
+}
+
+#[derive(Deserialize)]
+struct RollbackForm {
+    csrf: String,
+    version: i32,
+}
+
+async fn rollback(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+    form: web::Form<RollbackForm>,
+) -> HttpResponse {
+    let session = match guarded(&state, &req, &form.csrf) {
+        Ok(session) => session,
+        Err(response) => return response,
+    };
+    match state
+        .service
+        .rollback(form.version, "", &session.username)
+        .await
+    {
+        Ok(outcome) => see_other(&format!("/admin?done=rolledback-{}", outcome.version)),
+        Err(e) => dashboard_page(&state, &session, status_of(&e), Message::error(&e)).await,
+    }
+}
+
+async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(include_str!("../../templates/admin.css"))
+}
