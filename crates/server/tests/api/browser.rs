@@ -93,14 +93,23 @@ impl Browser {
         .unwrap();
     }
 
-    pub async fn text(&self) -> String {
-        self.client
-            .find(Locator::Css("body"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
+    /// Waits until the page (after a navigation) shows `expected`; returns the page text.
+    /// Polling is needed because a click returns before the next page has loaded.
+    pub async fn wait_for(&self, expected: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let mut last = String::new();
+        while Instant::now() < deadline {
+            if let Ok(body) = self.client.find(Locator::Css("body")).await
+                && let Ok(text) = body.text().await
+            {
+                if text.contains(expected) {
+                    return text;
+                }
+                last = text;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the page never showed {expected:?}; it showed:\n{last}");
     }
 
     pub async fn fill(&self, css: &str, value: &str) {
@@ -156,23 +165,19 @@ async fn the_admin_page_uploads_reviews_commits_and_rolls_back_a_configuration()
     b.fill("#username", "admin").await;
     b.fill("#password", "wrong-password").await;
     b.click("button[type=submit]").await;
-    assert!(b.text().await.contains("Wrong username or password."));
+    b.wait_for("Wrong username or password.").await;
     b.shot("sign-in-refused").await;
     b.fill("#username", "admin").await;
     b.fill("#password", "admin").await;
     b.click("button[type=submit]").await;
-    assert!(b.text().await.contains("Active version 1"));
+    b.wait_for("Active version 1").await;
     b.shot("configuration").await;
 
     b.fill("#file", file.to_str().unwrap()).await;
     b.click("#mode-merge").await;
     b.click("form[action='/admin/upload'] button[type=submit]")
         .await;
-    let changes = b.text().await;
-    assert!(
-        changes.contains("Uploaded. Review the changes"),
-        "{changes}"
-    );
+    let changes = b.wait_for("Uploaded. Review the changes").await;
     assert!(changes.contains("client[demo-web-client]/user-authentication/allowed-authenticators"));
     assert!(!changes.contains("A commit would be refused"));
     b.shot("changes").await;
@@ -186,7 +191,7 @@ async fn the_admin_page_uploads_reviews_commits_and_rolls_back_a_configuration()
         .await;
     b.click("form[action='/admin/commit'] button[type=submit]")
         .await;
-    assert!(b.text().await.contains("Committed version 2"));
+    b.wait_for("Committed version 2").await;
     b.shot("committed").await;
     let active = app.config.active().load();
     assert_eq!(
@@ -198,7 +203,7 @@ async fn the_admin_page_uploads_reviews_commits_and_rolls_back_a_configuration()
     );
 
     b.click("button[aria-label='Roll back to version 1']").await;
-    assert!(b.text().await.contains("Rolled back: committed version 3"));
+    b.wait_for("Rolled back: committed version 3").await;
     b.shot("rolled-back").await;
     assert_eq!(app.config.active().version(), 3);
     assert_eq!(app.config.export(tessera_admin::config::Root::Config), v1);
@@ -222,11 +227,11 @@ async fn an_invalid_upload_shows_its_problems_on_the_page_and_changes_nothing() 
     b.fill("#username", "admin").await;
     b.fill("#password", "admin").await;
     b.click("button[type=submit]").await;
+    b.wait_for("Active version 1").await;
     b.fill("#file", file.to_str().unwrap()).await;
     b.click("form[action='/admin/upload'] button[type=submit]")
         .await;
-    let text = b.text().await;
-    assert!(text.contains("1 problem(s)"), "{text}");
+    let text = b.wait_for("1 problem(s)").await;
     assert!(
         text.contains("line 2: /nacm: unknown or unsupported element <nacm>"),
         "{text}"
