@@ -18,12 +18,14 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("dev") => dev(&args[1..]),
         Some("test") => test(&args[1..]),
+        Some("bench") => bench(&args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
                  commands:\n  \
                  dev     run a local server with development defaults\n  \
-                 test    run the whole test suite"
+                 test    run the whole test suite\n  \
+                 bench   run a benchmark: config"
             );
             return ExitCode::from(2);
         }
@@ -65,6 +67,9 @@ fn dev(extra: &[String]) -> Result<()> {
     println!("Tessera (development defaults) on {issuer}");
     println!("  discovery  {issuer}/.well-known/openid-configuration");
     println!("  JWKS       {issuer}/oauth/jwks");
+    println!(
+        "  admin      http://localhost:{port}/admin   (development credentials: admin / admin)"
+    );
     println!("  health     http://{listen}/readyz   metrics http://{listen}/metrics");
     println!("  database   {}", postgres::redact(&url));
     println!("Stop with Ctrl-C.");
@@ -94,4 +99,19 @@ fn test(extra: &[String]) -> Result<()> {
     run(cargo()
         .args(["test", "--workspace", "--all-targets", "--no-fail-fast"])
         .args(extra))
+}
+
+fn bench(args: &[String]) -> Result<()> {
+    match args.first().map(String::as_str) {
+        Some("config") => run(cargo().args([
+            "run",
+            "--release",
+            "--quiet",
+            "--package",
+            "tessera-admin",
+            "--example",
+            "config_bench",
+        ])),
+        _ => bail!("usage: cargo xtask bench config"),
+    }
 }

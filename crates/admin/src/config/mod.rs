@@ -51,19 +51,30 @@ pub fn apply(
     secrets: &ConfigSecrets,
 ) -> Result<Configuration, ReadError> {
     let (_, upload) = xml::read_bytes(document)?;
+    apply_tree(base, &upload, mode, secrets)
+}
+
+fn apply_tree(
+    base: &Configuration,
+    upload: &Node,
+    mode: UploadMode,
+    secrets: &ConfigSecrets,
+) -> Result<Configuration, ReadError> {
     let mut tree = match mode {
         UploadMode::Merge => write::write_model(base),
         UploadMode::Replace => Node::new("config"),
     };
-    merge::merge(&mut tree, &upload).map_err(ReadError::Invalid)?;
+    merge::merge(&mut tree, upload).map_err(ReadError::Invalid)?;
     read::read_model(&tree, secrets).map_err(ReadError::Invalid)
 }
 
-/// Parses a stored (exported) document into a configuration.
+/// Parses a stored (exported) document into a configuration. Stored versions may exceed the
+/// upload limit (an export is more verbose than the file it came from).
 pub fn parse(document: &str, secrets: &ConfigSecrets) -> Result<Configuration, ReadError> {
-    apply(
+    let (_, tree) = xml::read(document)?;
+    apply_tree(
         &Configuration::default(),
-        document.as_bytes(),
+        &tree,
         UploadMode::Replace,
         secrets,
     )

@@ -376,3 +376,23 @@ fn diff_lists_changed_paths() {
     );
     assert!(diff(&after, &after).is_empty());
 }
+
+#[test]
+fn a_stored_configuration_larger_than_the_upload_limit_still_loads() {
+    let s = secrets();
+    let mut config = base(&s);
+    let template = config.clients[0].clone();
+    for i in 0..3000 {
+        let mut c = template.clone();
+        c.id = format!("generated-client-{i}");
+        config.clients.push(c);
+    }
+    let exported = export(&config, Root::Config);
+    assert!(exported.len() > MAX_DOCUMENT_BYTES);
+    assert_eq!(parse(&exported, &s).unwrap(), config);
+    // Uploading it is still refused.
+    assert_eq!(
+        apply(&config, exported.as_bytes(), UploadMode::Replace, &s).unwrap_err(),
+        ReadError::TooLarge
+    );
+}

@@ -57,11 +57,9 @@ pub fn read_bytes(bytes: &[u8]) -> Result<(Root, Node), ReadError> {
     read(text)
 }
 
-/// Reads and checks a document.
+/// Reads and checks a document of any size (stored versions; uploads go through
+/// [`read_bytes`], which enforces the upload limit).
 pub fn read(text: &str) -> Result<(Root, Node), ReadError> {
-    if text.len() > MAX_DOCUMENT_BYTES {
-        return Err(ReadError::TooLarge);
-    }
     let mut problems = Vec::new();
     let mut reader = NsReader::from_str(text);
     reader.config_mut().trim_text(true);

@@ -1,0 +1,118 @@
+//! The configuration history on the real PostgreSQL server.
+
+use tessera_admin::config::UploadMode;
+use tessera_admin::secrets::{ConfigSecrets, KeyEncryptionKey};
+use tessera_admin::{ConfigError, ConfigService};
+use tessera_testkit::TestDatabase;
+
+const BASE: &str = include_str!("../../../config/base.xml");
+const UPGRADE: &str = include_str!("../../../config/upgrade-authentication.xml");
+
+fn secrets() -> ConfigSecrets {
+    ConfigSecrets::new(
+        KeyEncryptionKey::from_base64(&KeyEncryptionKey::generate_base64().unwrap()).unwrap(),
+    )
+    .unwrap()
+}
+
+fn rename(name: &str) -> Vec<u8> {
+    format!(
+        r#"<data xmlns="urn:ietf:params:xml:ns:yang:ietf-restconf"><profiles xmlns="https://curity.se/ns/conf/base"><profile><id>token-service</id><settings><authorization-server xmlns="https://curity.se/ns/conf/profile/oauth"><client-store><config-backed><client><id>demo-web-client</id><client-name>{name}</client-name></client></config-backed></client-store></authorization-server></settings></profile></profiles></data>"#
+    )
+    .into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_initialising_an_empty_database_agree_on_version_1() {
+    let db = TestDatabase::new();
+    let s = secrets();
+    let opens = (0..4).map(|_| ConfigService::open(db.store(), s.clone(), BASE.to_owned()));
+    let services = futures_util::future::join_all(opens).await;
+    for service in &services {
+        assert_eq!(service.as_ref().unwrap().active().version(), 1);
+    }
+    let versions = services[0].as_ref().unwrap().versions().await.unwrap();
+    assert_eq!(versions.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_commits_keep_the_history_linear_and_losers_get_a_conflict() {
+    let db = TestDatabase::new();
+    let s = secrets();
+    let first = ConfigService::open(db.store(), s.clone(), BASE.to_owned())
+        .await
+        .unwrap();
+    let mut instances = vec![first];
+    for _ in 0..5 {
+        instances.push(
+            ConfigService::open(db.store(), s.clone(), BASE.to_owned())
+                .await
+                .unwrap(),
+        );
+    }
+    let edits = instances.iter().enumerate().map(|(i, service)| {
+        service.edit_and_commit(rename(&format!("name {i}")), UploadMode::Merge, "test")
+    });
+    let results = futures_util::future::join_all(edits).await;
+    let won = results.iter().filter(|r| r.is_ok()).count();
+    assert!(won >= 1);
+    for r in &results {
+        if let Err(e) = r {
+            assert!(matches!(e, ConfigError::Conflict(_)), "{e}");
+        }
+    }
+    let versions = instances[0].versions().await.unwrap();
+    assert_eq!(versions.len(), 1 + won);
+    let numbers: Vec<i32> = versions.iter().map(|v| v.version).rev().collect();
+    assert_eq!(numbers, (1..=(1 + won as i32)).collect::<Vec<_>>());
+    // Every instance converges on the newest version.
+    for service in &instances {
+        service.refresh().await.unwrap();
+        assert_eq!(service.active().version(), 1 + won as i32);
+    }
+}
+
+#[tokio::test]
+async fn a_commit_without_a_candidate_or_with_a_stale_one_changes_nothing() {
+    let db = TestDatabase::new();
+    let service = ConfigService::open(db.store(), secrets(), BASE.to_owned())
+        .await
+        .unwrap();
+    assert!(matches!(
+        service.commit("nothing", "t").await,
+        Err(ConfigError::NotFound(_))
+    ));
+    service
+        .upload(UPGRADE.as_bytes().to_vec(), UploadMode::Merge, "t")
+        .await
+        .unwrap();
+    service
+        .edit_and_commit(rename("meanwhile"), UploadMode::Merge, "t")
+        .await
+        .unwrap();
+    assert!(matches!(
+        service.commit("stale", "t").await,
+        Err(ConfigError::Conflict(_))
+    ));
+    assert_eq!(service.active().version(), 2);
+    // The stale candidate is still there to look at, and can be discarded.
+    assert!(service.candidate().await.unwrap().is_some());
+    service.discard().await.unwrap();
+    assert!(service.candidate().await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_database_sealed_under_another_key_encryption_key_is_refused_at_open() {
+    let db = TestDatabase::new();
+    let service = ConfigService::open(db.store(), secrets(), BASE.to_owned())
+        .await
+        .unwrap();
+    service
+        .edit_and_commit(UPGRADE.as_bytes().to_vec(), UploadMode::Merge, "t")
+        .await
+        .unwrap();
+    let Err(e) = ConfigService::open(db.store(), secrets(), BASE.to_owned()).await else {
+        panic!("opened a configuration sealed under another key");
+    };
+    assert!(e.to_string().contains("sealed-password"), "{e}");
+}
