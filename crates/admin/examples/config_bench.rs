@@ -61,7 +61,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let service = ConfigService::open(db.store(), secrets.clone(), BASE.to_owned()).await?;
             let t = Instant::now();
             service.upload(document.clone().into_bytes(), UploadMode::Merge, "bench").await?;
-            let outcome = service.commit("bench", "bench").await?;
+            let outcome = service.commit("bench", "bench", None).await?;
             runs.push(t.elapsed());
             assert_eq!(service.active().load().config.clients.len(), 1006);
             black_box(outcome);

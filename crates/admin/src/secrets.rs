@@ -26,7 +26,7 @@ impl std::fmt::Debug for ConfigSecrets {
     }
 }
 
-fn hmac(key: &[u8], message: &[u8]) -> Result<Vec<u8>, KekError> {
+pub(crate) fn hmac(key: &[u8], message: &[u8]) -> Result<Vec<u8>, KekError> {
     let key = PKey::hmac(key).map_err(|e| KekError::Crypto(e.to_string()))?;
     let mut signer =
         Signer::new(MessageDigest::sha256(), &key).map_err(|e| KekError::Crypto(e.to_string()))?;

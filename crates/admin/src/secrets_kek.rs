@@ -76,16 +76,7 @@ impl KeyEncryptionKey {
     /// A 32-byte subkey for `purpose` (HMAC-SHA-256 of the purpose under this key), so one
     /// configured secret serves several uses without reusing key material.
     pub fn derive(&self, purpose: &[u8]) -> Result<Vec<u8>, KekError> {
-        let key =
-            openssl::pkey::PKey::hmac(&self.0).map_err(|e| KekError::Crypto(e.to_string()))?;
-        let mut signer = openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &key)
-            .map_err(|e| KekError::Crypto(e.to_string()))?;
-        signer
-            .update(purpose)
-            .map_err(|e| KekError::Crypto(e.to_string()))?;
-        signer
-            .sign_to_vec()
-            .map_err(|e| KekError::Crypto(e.to_string()))
+        crate::secrets::hmac(&self.0, purpose)
     }
 
     /// Opens a value sealed by [`KeyEncryptionKey::seal`] with the same context.

@@ -65,6 +65,9 @@ impl From<ReadError> for ConfigError {
 /// A staged candidate as shown to an operator.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CandidateView {
+    /// Identifies this candidate; pass it to commit so a candidate staged meanwhile by someone
+    /// else is not committed unseen.
+    pub id: String,
     /// Version it is based on.
     pub base_version: i32,
     /// How it was uploaded.
@@ -203,6 +206,7 @@ impl ConfigService {
             Err(Problems(p)) => p,
         };
         Ok(Some(CandidateView {
+            id: candidate_id(&row.xml),
             base_version: row.base_version,
             mode: row.mode,
             uploaded_by: row.uploaded_by,
@@ -223,8 +227,14 @@ impl ConfigService {
         }
     }
 
-    /// Validates the candidate and makes it the next version.
-    pub async fn commit(&self, comment: &str, author: &str) -> Result<CommitOutcome, ConfigError> {
+    /// Validates the candidate and makes it the next version. With `expected_id`, only the
+    /// candidate the caller reviewed is committed.
+    pub async fn commit(
+        &self,
+        comment: &str,
+        author: &str,
+        expected_id: Option<&str>,
+    ) -> Result<CommitOutcome, ConfigError> {
         let row = self
             .store
             .run(|conn| rows::candidate(conn))
@@ -232,9 +242,14 @@ impl ConfigService {
             .ok_or_else(|| {
                 ConfigError::NotFound("there is no candidate to commit; upload first".into())
             })?;
+        if expected_id.is_some_and(|id| id != candidate_id(&row.xml)) {
+            return Err(ConfigError::Conflict(
+                "the candidate changed since you reviewed it; review it again".into(),
+            ));
+        }
         let candidate = config::parse(&row.xml, &self.secrets)?;
         config::validate(&candidate).map_err(ConfigError::Invalid)?;
-        self.append(candidate, row.base_version, comment, author, true)
+        self.append(candidate, row.base_version, comment, author, Some(row.xml))
             .await
     }
 
@@ -258,7 +273,7 @@ impl ConfigService {
         } else {
             comment.to_owned()
         };
-        self.append(config, latest, &comment, author, false).await
+        self.append(config, latest, &comment, author, None).await
     }
 
     /// RESTCONF edit: merge (PATCH) or replace (PUT) and commit in one step.
@@ -279,7 +294,7 @@ impl ConfigService {
                 "PUT"
             }
         );
-        self.append(config, latest, &comment, author, false).await
+        self.append(config, latest, &comment, author, None).await
     }
 
     async fn append(
@@ -288,8 +303,9 @@ impl ConfigService {
         expected_latest: i32,
         comment: &str,
         author: &str,
-        from_candidate: bool,
+        from_candidate: Option<String>,
     ) -> Result<CommitOutcome, ConfigError> {
+        check_comment(comment)?;
         let base_version = expected_latest;
         let base = match self
             .store
@@ -300,9 +316,19 @@ impl ConfigService {
             None => Configuration::default(),
         };
         let changes = config::diff(&base, &config);
+        let xml = config::export(&config, Root::Config);
+        // What is stored must read back: a version that cannot be parsed would stop every
+        // instance from loading the configuration.
+        if config::parse(&xml, &self.secrets)? != config {
+            return Err(ConfigError::Invalid(Problems(vec![config::Problem::new(
+                "/",
+                0,
+                "the configuration does not survive export (please report this)",
+            )])));
+        }
         let row = ConfigVersionRow {
             version: expected_latest + 1,
-            xml: config::export(&config, Root::Config),
+            xml,
             author: author.to_owned(),
             comment: comment.to_owned(),
             diff: changes
@@ -314,7 +340,9 @@ impl ConfigService {
         };
         let version = row.version;
         self.store
-            .run(move |conn| rows::append_version(conn, &row, expected_latest, from_candidate))
+            .run(move |conn| {
+                rows::append_version(conn, &row, expected_latest, from_candidate.as_deref())
+            })
             .await?;
         self.active.install(Snapshot::new(version, config));
         tracing::info!(version, author, "configuration committed");
@@ -361,7 +389,7 @@ fn load_or_initialise(
         diff: String::new(),
         committed_at: Utc::now(),
     };
-    match rows::append_version(conn, &row, 0, false) {
+    match rows::append_version(conn, &row, 0, None) {
         Ok(()) => Ok(Snapshot::new(1, config)),
         // Another instance initialised it first: use theirs.
         Err(StoreError::Conflict(_)) => {
@@ -373,5 +401,29 @@ fn load_or_initialise(
             ))
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// A short stable identifier of a candidate's content.
+fn candidate_id(xml: &str) -> String {
+    openssl::hash::hash(openssl::hash::MessageDigest::sha256(), xml.as_bytes())
+        .map(|d| d.iter().take(12).map(|b| format!("{b:02x}")).collect())
+        .unwrap_or_default()
+}
+
+/// Comments are stored and shown as text: bounded, no control characters but newlines.
+fn check_comment(comment: &str) -> Result<(), ConfigError> {
+    let problem = if comment.chars().count() > 1000 {
+        Some("must be at most 1000 characters")
+    } else if comment.chars().any(|c| c.is_control() && c != '\n') {
+        Some("must not contain control characters")
+    } else {
+        None
+    };
+    match problem {
+        Some(message) => Err(ConfigError::Invalid(Problems(vec![config::Problem::new(
+            "comment", 0, message,
+        )]))),
+        None => Ok(()),
     }
 }

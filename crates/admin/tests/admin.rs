@@ -79,7 +79,7 @@ async fn a_commit_without_a_candidate_or_with_a_stale_one_changes_nothing() {
         .await
         .unwrap();
     assert!(matches!(
-        service.commit("nothing", "t").await,
+        service.commit("nothing", "t", None).await,
         Err(ConfigError::NotFound(_))
     ));
     service
@@ -91,7 +91,7 @@ async fn a_commit_without_a_candidate_or_with_a_stale_one_changes_nothing() {
         .await
         .unwrap();
     assert!(matches!(
-        service.commit("stale", "t").await,
+        service.commit("stale", "t", None).await,
         Err(ConfigError::Conflict(_))
     ));
     assert_eq!(service.active().version(), 2);
@@ -115,4 +115,56 @@ async fn a_database_sealed_under_another_key_encryption_key_is_refused_at_open()
         panic!("opened a configuration sealed under another key");
     };
     assert!(e.to_string().contains("sealed-password"), "{e}");
+}
+
+#[tokio::test]
+async fn only_the_reviewed_candidate_is_committed() {
+    let db = TestDatabase::new();
+    let service = ConfigService::open(db.store(), secrets(), BASE.to_owned())
+        .await
+        .unwrap();
+    let reviewed = service
+        .upload(rename("first").clone(), UploadMode::Merge, "alice")
+        .await;
+    // RESTCONF bodies use <data>; the candidate upload accepts either root.
+    let reviewed = reviewed.unwrap();
+    // Someone else stages another candidate before alice commits.
+    service
+        .upload(UPGRADE.as_bytes().to_vec(), UploadMode::Merge, "bob")
+        .await
+        .unwrap();
+    let outcome = service
+        .commit("alice's change", "alice", Some(&reviewed.id))
+        .await;
+    assert!(
+        matches!(outcome, Err(ConfigError::Conflict(_))),
+        "{outcome:?}"
+    );
+    assert_eq!(service.active().version(), 1);
+    // Bob's candidate is still there; committing it by its id works.
+    let current = service.candidate().await.unwrap().unwrap();
+    assert_eq!(current.uploaded_by, "bob");
+    service
+        .commit("bob's change", "bob", Some(&current.id))
+        .await
+        .unwrap();
+    assert_eq!(service.active().version(), 2);
+}
+
+#[tokio::test]
+async fn a_comment_with_control_characters_is_refused() {
+    let db = TestDatabase::new();
+    let service = ConfigService::open(db.store(), secrets(), BASE.to_owned())
+        .await
+        .unwrap();
+    service
+        .upload(UPGRADE.as_bytes().to_vec(), UploadMode::Merge, "t")
+        .await
+        .unwrap();
+    let outcome = service.commit("bad\u{0}comment", "t", None).await;
+    assert!(
+        matches!(outcome, Err(ConfigError::Invalid(_))),
+        "{outcome:?}"
+    );
+    assert_eq!(service.active().version(), 1);
 }

@@ -85,13 +85,14 @@ pub fn versions(conn: &mut PgConnection) -> Result<Vec<ConfigVersionRow>, StoreE
 }
 
 /// Appends `row` as the next version, provided the newest is still `expected_latest`;
-/// otherwise [`StoreError::Conflict`]. With `clear_candidate_based_on`, the candidate made
-/// from that version is removed in the same transaction.
+/// otherwise [`StoreError::Conflict`]. With `from_candidate` (the candidate's XML as read by the
+/// caller), the staged candidate must still be exactly that one, and it is removed in the same
+/// transaction: a candidate uploaded meanwhile is never committed unseen, nor lost.
 pub fn append_version(
     conn: &mut PgConnection,
     row: &ConfigVersionRow,
     expected_latest: i32,
-    clear_candidate: bool,
+    from_candidate: Option<&str>,
 ) -> Result<(), StoreError> {
     crate::tx::transaction(conn, |conn| {
         diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
@@ -108,7 +109,18 @@ pub fn append_version(
             .values(row)
             .execute(conn)
             .map_err(StoreError::from)?;
-        if clear_candidate {
+        if let Some(expected_xml) = from_candidate {
+            let staged: Option<String> = config_candidate::table
+                .select(config_candidate::xml)
+                .for_update()
+                .first(conn)
+                .optional()
+                .map_err(StoreError::from)?;
+            if staged.as_deref() != Some(expected_xml) {
+                return Err(StoreError::Conflict(
+                    "the candidate was replaced or discarded meanwhile".into(),
+                ));
+            }
             diesel::delete(config_candidate::table)
                 .execute(conn)
                 .map_err(StoreError::from)?;

@@ -66,6 +66,10 @@ fn merge_children(
                     .iter()
                     .position(|c| c.name == child.name && key_of(c, field) == key)
             }
+            // A valueless leaf-list element addresses the whole leaf-list.
+            Kind::LeafList if child.text.is_none() => {
+                target.children.iter().position(|c| c.name == child.name)
+            }
             Kind::LeafList => target
                 .children
                 .iter()
@@ -97,29 +101,17 @@ fn merge_children(
                 "cannot create: the element already exists",
             )),
             (Op::Replace, Some(i)) => {
-                target.children[i] = clean(child);
+                if matches!(field.kind, Kind::LeafList) && child.text.is_none() {
+                    target.children.retain(|c| c.name != child.name);
+                } else {
+                    target.children[i] = build(child, field, &child_path, problems);
+                }
             }
             (Op::Create | Op::Replace | Op::Merge, None) => {
                 if !(matches!(field.kind, Kind::LeafList) && child.text.is_none()) {
-                    let mut fresh = Node {
-                        children: Vec::new(),
-                        ..clean(child)
-                    };
-                    // Recurse so nested operations inside a new element are still checked.
-                    match &field.kind {
-                        Kind::Container(sub) | Kind::List { fields: sub, .. } => {
-                            merge_children(
-                                &mut fresh,
-                                child,
-                                sub,
-                                &child_path,
-                                op_inside(op),
-                                problems,
-                            );
-                        }
-                        _ => fresh = clean(child),
-                    }
-                    target.children.push(fresh);
+                    target
+                        .children
+                        .push(build(child, field, &child_path, problems));
                 }
             }
             (Op::Merge, Some(i)) => match &field.kind {
@@ -140,10 +132,19 @@ fn merge_children(
     }
 }
 
-/// Below a created or replaced element, children are simply created.
-fn op_inside(op: Op) -> Op {
-    match op {
-        Op::Create | Op::Replace => Op::Merge,
-        other => other,
+/// A new element from an uploaded one. Its subtree is merged into an empty element, so the
+/// operations inside it still apply (a `remove` inside a replaced client removes nothing rather
+/// than adding the value).
+fn build(child: &Node, field: &Field, path: &str, problems: &mut Vec<Problem>) -> Node {
+    match &field.kind {
+        Kind::Container(sub) | Kind::List { fields: sub, .. } => {
+            let mut fresh = Node {
+                children: Vec::new(),
+                ..clean(child)
+            };
+            merge_children(&mut fresh, child, sub, path, Op::Merge, problems);
+            fresh
+        }
+        _ => clean(child),
     }
 }

@@ -396,3 +396,81 @@ fn a_stored_configuration_larger_than_the_upload_limit_still_loads() {
         ReadError::TooLarge
     );
 }
+
+#[test]
+fn a_repeated_leaf_or_an_operation_on_a_key_is_refused_rather_than_silently_winning() {
+    let s = secrets();
+    let config = base(&s);
+    let renamed = doc(&format!(
+        "{CLIENTS}<client><id>demo-web-client</id><id>demo-mobile-client</id></client>{CLIENTS_END}"
+    ));
+    let p = problems(apply(&config, &renamed, UploadMode::Merge, &s).unwrap_err());
+    assert!(
+        p[0].message.contains("<id> appears more than once"),
+        "{p:?}"
+    );
+    let keyless = doc(&format!(
+        r#"{CLIENTS}<client><id nc:operation="delete">demo-web-client</id></client>{CLIENTS_END}"#
+    ));
+    let p = problems(apply(&config, &keyless, UploadMode::Merge, &s).unwrap_err());
+    assert!(p[0].message.contains("cannot carry an operation"), "{p:?}");
+}
+
+#[test]
+fn hostile_documents_are_refused_cheaply() {
+    let s = secrets();
+    let config = base(&s);
+    let deep = format!(
+        "<config xmlns=\"http://tail-f.com/ns/config/1.0\">{}",
+        "<a>".repeat(300_000)
+    );
+    let p = problems(apply(&config, deep.as_bytes(), UploadMode::Merge, &s).unwrap_err());
+    assert!(
+        p.iter().any(|p| p.message.contains("nested more than")),
+        "{p:?}"
+    );
+    let two_roots = b"<config xmlns=\"http://tail-f.com/ns/config/1.0\"/><config xmlns=\"http://tail-f.com/ns/config/1.0\"/>";
+    let p = problems(apply(&config, two_roots, UploadMode::Merge, &s).unwrap_err());
+    assert!(p[0].message.contains("after the root"), "{p:?}");
+    let trailing = b"<config xmlns=\"http://tail-f.com/ns/config/1.0\"/>trailing";
+    let p = problems(apply(&config, trailing, UploadMode::Merge, &s).unwrap_err());
+    assert!(p[0].message.contains("outside the root"), "{p:?}");
+    let control = doc(&format!(
+        "{CLIENTS}<client><id>demo-web-client</id><client-name>a\u{1}b</client-name></client>{CLIENTS_END}"
+    ));
+    let p = problems(apply(&config, &control, UploadMode::Merge, &s).unwrap_err());
+    assert!(p[0].message.contains("control characters"), "{p:?}");
+}
+
+#[test]
+fn operations_inside_a_replaced_element_still_apply() {
+    let s = secrets();
+    let config = base(&s);
+    let replace = doc(&format!(
+        r#"{CLIENTS}<client nc:operation="replace"><id>demo-web-client</id><no-authentication>true</no-authentication>
+        <redirect-uris>http://localhost:3000/callback</redirect-uris>
+        <redirect-uris nc:operation="remove">http://localhost:4000/callback</redirect-uris>
+        <capabilities><code/></capabilities></client>{CLIENTS_END}"#
+    ));
+    let replaced = apply(&config, &replace, UploadMode::Merge, &s).unwrap();
+    assert_eq!(
+        replaced.client("demo-web-client").unwrap().redirect_uris,
+        ["http://localhost:3000/callback"]
+    );
+}
+
+#[test]
+fn deleting_a_whole_leaf_list_clears_it() {
+    let s = secrets();
+    let config = base(&s);
+    let clear = doc(&format!(
+        r#"{CLIENTS}<client><id>demo-web-client</id><scope nc:operation="delete"/></client>{CLIENTS_END}"#
+    ));
+    let cleared = apply(&config, &clear, UploadMode::Merge, &s).unwrap();
+    assert!(cleared.client("demo-web-client").unwrap().scopes.is_empty());
+    let missing = doc(&format!(
+        r#"{CLIENTS}<client><id>demo-api-client</id><allowed-origins nc:operation="delete"/></client>{CLIENTS_END}"#
+    ));
+    let p = problems(apply(&config, &missing, UploadMode::Merge, &s).unwrap_err());
+    assert!(p[0].message.contains("cannot delete"), "{p:?}");
+}

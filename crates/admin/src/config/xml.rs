@@ -15,6 +15,10 @@ use super::tree::{Node, Op, Problem, Problems};
 /// Largest accepted document.
 pub const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
 
+/// Deepest nesting accepted: the schema is about a dozen levels deep, and bounding it keeps a
+/// hostile document from costing memory per level.
+const MAX_DEPTH: usize = 32;
+
 /// Which root element a document has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Root {
@@ -87,6 +91,18 @@ pub fn read(text: &str) -> Result<(Root, Node), ReadError> {
                     "/",
                     line,
                     "document type declarations (DTDs) and entities are not allowed",
+                ));
+                break;
+            }
+            Event::Start(_) | Event::Empty(_) if root.is_some() => {
+                problems.push(Problem::new("/", line, "content after the root element"));
+                break;
+            }
+            Event::Start(_) if stack.len() >= MAX_DEPTH => {
+                problems.push(Problem::new(
+                    current_path(&stack),
+                    line,
+                    format!("elements are nested more than {MAX_DEPTH} levels deep"),
                 ));
                 break;
             }
@@ -330,11 +346,24 @@ static ID_IN_REFERENCE: Field = Field {
 };
 
 fn add_text(stack: &mut [Frame], value: String, line: u32, problems: &mut Vec<Problem>) {
-    let Some(frame) = stack.last_mut() else {
-        return;
-    };
     let value = value.trim();
     if value.is_empty() {
+        return;
+    }
+    let Some(frame) = stack.last_mut() else {
+        problems.push(Problem::new("/", line, "text outside the root element"));
+        return;
+    };
+    // XML 1.0 forbids most control characters; PostgreSQL text forbids NUL.
+    if value
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    {
+        problems.push(Problem::new(
+            &frame.path,
+            line,
+            "control characters are not allowed",
+        ));
         return;
     }
     match frame.field.map(|f| &f.kind) {
@@ -419,6 +448,33 @@ fn close(frame: Frame, stack: &mut [Frame], problems: &mut Vec<Problem>) -> Opti
             }
         }
         Kind::Flag | Kind::Container(_) => {}
+    }
+    // One value per leaf, flag or container: a second copy would silently win in a merge
+    // (and a second <id> would rename a list entry).
+    if !matches!(field.kind, Kind::List { .. } | Kind::LeafList)
+        && parent.node.children.iter().any(|c| c.name == node.name)
+    {
+        problems.push(Problem::new(
+            &path,
+            node.line,
+            format!("<{}> appears more than once", node.name),
+        ));
+        return None;
+    }
+    if let Kind::List { key, .. } = &field.kind
+        && node
+            .children
+            .iter()
+            .any(|c| c.name == *key && c.op.is_some())
+    {
+        problems.push(Problem::new(
+            format!("{path}/{key}"),
+            node.line,
+            format!(
+                "the key <{key}> cannot carry an operation; put it on <{}>",
+                node.name
+            ),
+        ));
     }
     parent.node.children.push(node);
     None

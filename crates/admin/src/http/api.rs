@@ -91,17 +91,20 @@ async fn discard(
 struct CommentBody {
     #[serde(default)]
     comment: String,
+    /// The `id` of the reviewed candidate (optional).
+    #[serde(default)]
+    candidate: Option<String>,
 }
 
-fn comment_of(body: &web::Bytes) -> Result<String, AdminError> {
+fn body_of(body: &web::Bytes) -> Result<CommentBody, AdminError> {
     if body.is_empty() {
-        return Ok(String::new());
+        return Ok(CommentBody::default());
     }
-    serde_json::from_slice::<CommentBody>(body)
-        .map(|b| b.comment)
-        .map_err(|e| {
-            AdminError::BadRequest(format!("expected a JSON body {{\"comment\": \"…\"}}: {e}"))
-        })
+    serde_json::from_slice::<CommentBody>(body).map_err(|e| {
+        AdminError::BadRequest(format!(
+            "expected a JSON body {{\"comment\": \"…\", \"candidate\": \"<id>\"}}: {e}"
+        ))
+    })
 }
 
 /// `POST /admin/api/commit` `{"comment": "…"}`.
@@ -111,7 +114,11 @@ async fn commit(
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
     let author = state.auth.authenticate(&req).await?;
-    let outcome = state.service.commit(&comment_of(&body)?, &author).await?;
+    let body = body_of(&body)?;
+    let outcome = state
+        .service
+        .commit(&body.comment, &author, body.candidate.as_deref())
+        .await?;
     Ok(HttpResponse::Ok().json(outcome))
 }
 
@@ -127,7 +134,7 @@ async fn rollback(
     })?;
     let outcome = state
         .service
-        .rollback(version, &comment_of(&body)?, &author)
+        .rollback(version, &body_of(&body)?.comment, &author)
         .await?;
     Ok(HttpResponse::Ok().json(outcome))
 }

@@ -54,9 +54,12 @@ impl AdminAuth {
     ) -> Result<String, AdminError> {
         let (expected_user, hash) = match &self.credentials {
             AdminCredentials::Development => {
-                let ok = openssl::memcmp::eq(username.as_bytes(), b"admin")
-                    & (password.len() == 5 && openssl::memcmp::eq(password.as_bytes(), b"admin"));
-                return if username.len() == 5 && ok {
+                // Lengths first: memcmp::eq requires equal lengths.
+                let ok = username.len() == 5
+                    && password.len() == 5
+                    && openssl::memcmp::eq(username.as_bytes(), b"admin")
+                        & openssl::memcmp::eq(password.as_bytes(), b"admin");
+                return if ok {
                     Ok("admin".into())
                 } else {
                     Err(AdminError::Unauthorized)
@@ -71,11 +74,12 @@ impl AdminAuth {
                 password_hash.clone().ok_or(AdminError::Unauthorized)?,
             ),
         };
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| AdminError::Unauthorized)?;
+        // Bounded wait: a flood of password attempts gets "busy", not an ever-growing queue.
+        let _permit =
+            tokio::time::timeout(std::time::Duration::from_secs(3), self.permits.acquire())
+                .await
+                .map_err(|_| AdminError::Busy)?
+                .map_err(|_| AdminError::Busy)?;
         let password = password.to_owned();
         // Always hash, even for a wrong username, so timing does not reveal which was wrong.
         let verified = tokio::task::spawn_blocking(move || {
@@ -111,6 +115,29 @@ impl AdminAuth {
             Ok(format!("{username} (token)"))
         } else {
             Err(AdminError::Unauthorized)
+        }
+    }
+
+    /// What the credentials are: admin sessions are signed under a key bound to it, so
+    /// changing the password (or username, or token) ends every session.
+    pub fn fingerprint(&self) -> String {
+        match &self.credentials {
+            AdminCredentials::Development => "development".into(),
+            AdminCredentials::Configured {
+                username,
+                password_hash,
+                token_sha256,
+            } => {
+                let token: String = token_sha256
+                    .iter()
+                    .flatten()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                format!(
+                    "{username}\n{}\n{token}",
+                    password_hash.as_deref().unwrap_or_default()
+                )
+            }
         }
     }
 

@@ -11,6 +11,9 @@ pub enum AdminError {
     /// Missing or wrong credentials.
     #[error("admin authentication required")]
     Unauthorized,
+    /// Too many password checks at once.
+    #[error("too many sign-in attempts at once; try again shortly")]
+    Busy,
     /// The request itself is wrong (bad mode, wrong content type).
     #[error("{0}")]
     BadRequest(String),
@@ -27,6 +30,7 @@ impl ResponseError for AdminError {
         match self {
             AdminError::Unauthorized => StatusCode::UNAUTHORIZED,
             AdminError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AdminError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             AdminError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AdminError::Config(e) => match e {
                 ConfigError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -61,12 +65,16 @@ impl ResponseError for AdminError {
                     StatusCode::NOT_FOUND => "not_found",
                     StatusCode::PAYLOAD_TOO_LARGE => "too_large",
                     StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+                    StatusCode::SERVICE_UNAVAILABLE => "temporarily_unavailable",
                     _ => "invalid_request",
                 },
                 "error_description": other.to_string(),
             }),
         };
         let mut response = HttpResponse::build(status);
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.insert_header((header::RETRY_AFTER, "1"));
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.insert_header((
                 header::WWW_AUTHENTICATE,

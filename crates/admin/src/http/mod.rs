@@ -38,6 +38,7 @@ impl AdminState {
         let session_key = service
             .secrets()
             .subkey("tessera/admin-session/v1")
+            .and_then(|key| crate::secrets::ConfigSecrets::mac(&key, auth.fingerprint().as_bytes()))
             .map_err(|e| tera::Error::msg(e.to_string()))?;
         Ok(AdminState {
             session_key,

@@ -301,7 +301,12 @@ async fn upload(
     req: HttpRequest,
     mut payload: Multipart,
 ) -> HttpResponse {
+    // Nothing is read for a visitor without a session.
+    if session::current(&state, &req).is_none() {
+        return see_other("/admin/login");
+    }
     let (mut csrf, mut mode, mut file) = (String::new(), String::new(), None);
+    let mut budget = MAX_DOCUMENT_BYTES + 4096; // the file plus two small fields
     loop {
         let field = match payload.try_next().await {
             Ok(Some(field)) => field,
@@ -310,8 +315,11 @@ async fn upload(
         };
         let mut field = field;
         let name = field.name().unwrap_or_default().to_owned();
-        let data = match read_field(&mut field, MAX_DOCUMENT_BYTES).await {
-            Ok(data) => data,
+        let data = match read_field(&mut field, budget).await {
+            Ok(data) => {
+                budget -= data.len();
+                data
+            }
             Err(e) => {
                 let Some(session) = session::current(&state, &req) else {
                     return see_other("/admin/login");
@@ -392,6 +400,7 @@ async fn changes(
 struct CommitForm {
     csrf: String,
     comment: String,
+    candidate: String,
 }
 
 async fn commit(
@@ -405,7 +414,11 @@ async fn commit(
     };
     match state
         .service
-        .commit(form.comment.trim(), &session.username)
+        .commit(
+            form.comment.trim(),
+            &session.username,
+            Some(&form.candidate),
+        )
         .await
     {
         Ok(outcome) => see_other(&format!("/admin?done=committed-{}", outcome.version)),

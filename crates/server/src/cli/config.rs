@@ -174,7 +174,7 @@ async fn run_online(command: ConfigCommand, service: &ConfigService) -> Result<(
         },
         ConfigCommand::Commit { message } => {
             let outcome = service
-                .commit(&message, &author())
+                .commit(&message, &author(), None)
                 .await
                 .map_err(|e| failed("commit", e))?;
             println!(

@@ -292,4 +292,12 @@ async fn admin_forms_without_a_valid_csrf_token_are_refused() {
         .await
         .unwrap();
     assert_eq!(login_without_token.status(), 400);
+    // Odd-length development credentials are refused, not a crash.
+    let res = reqwest::Client::new()
+        .get(format!("{}/admin/api/versions", app.origin))
+        .basic_auth("adm", Some("x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
 }
