@@ -9,6 +9,7 @@ use chrono::Utc;
 use crate::Issuer;
 use crate::discovery::{ProviderMetadata, paths};
 use crate::keys::SigningKeys;
+use crate::token_endpoint;
 
 /// What the token service's handlers need, shared through `web::Data`.
 pub struct OAuthState {
@@ -18,16 +19,27 @@ pub struct OAuthState {
     metadata_json: String,
     /// The live signing keys.
     pub keys: Arc<SigningKeys>,
+    /// The live configuration (clients).
+    pub config: Arc<tessera_admin::ActiveConfig>,
+    /// Client secret verification.
+    pub secrets: tessera_admin::secrets::ConfigSecrets,
 }
 
 impl OAuthState {
     /// Builds the state for `issuer`.
-    pub fn new(issuer: Issuer, keys: Arc<SigningKeys>) -> Result<Self, serde_json::Error> {
+    pub fn new(
+        issuer: Issuer,
+        keys: Arc<SigningKeys>,
+        config: Arc<tessera_admin::ActiveConfig>,
+        secrets: tessera_admin::secrets::ConfigSecrets,
+    ) -> Result<Self, serde_json::Error> {
         let metadata_json = serde_json::to_string(&ProviderMetadata::for_issuer(&issuer))?;
         Ok(OAuthState {
             issuer,
             metadata_json,
             keys,
+            config,
+            secrets,
         })
     }
 }
@@ -35,7 +47,8 @@ impl OAuthState {
 /// Routes mounted under the issuer's path.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route(paths::OPENID_CONFIGURATION, web::get().to(metadata))
-        .route(paths::JWKS, web::get().to(jwks));
+        .route(paths::JWKS, web::get().to(jwks))
+        .route(paths::TOKEN, web::post().to(token_endpoint::token));
     cfg.route(paths::OAUTH_AUTHORIZATION_SERVER, web::get().to(metadata));
 }
 

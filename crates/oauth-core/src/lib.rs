@@ -8,12 +8,18 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod access_token;
+mod client_auth;
 pub mod discovery;
 mod error;
 mod http;
 mod issuer;
 pub mod keys;
+mod params;
+mod token_endpoint;
+mod token_error;
 
 pub use error::OAuthError;
 pub use http::{OAuthState, root_routes, routes};
 pub use issuer::{Issuer, IssuerError};
+pub use token_error::{TokenError, TokenErrorCode};

@@ -198,8 +198,13 @@ impl Application {
             .port();
 
         let oauth = web::Data::new(
-            OAuthState::new(settings.server.issuer.clone(), Arc::clone(&keys))
-                .map_err(|e| StartupError::Other(e.to_string()))?,
+            OAuthState::new(
+                settings.server.issuer.clone(),
+                Arc::clone(&keys),
+                Arc::clone(config.active()),
+                config.secrets().clone(),
+            )
+            .map_err(|e| StartupError::Other(e.to_string()))?,
         );
         let metrics = web::Data::new(
             AppMetrics::new(store.clone()).map_err(|e| StartupError::Other(e.to_string()))?,

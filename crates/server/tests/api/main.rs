@@ -7,3 +7,4 @@ mod helpers;
 mod operations;
 mod processes;
 mod tls;
+mod token;
