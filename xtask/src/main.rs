@@ -5,6 +5,7 @@
 //! answers and the server binaries are installed, creates the database, and runs
 //! `tessera serve`. `test` runs the whole suite.
 
+mod bench;
 mod postgres;
 
 use std::process::{Command, ExitCode};
@@ -25,7 +26,7 @@ fn main() -> ExitCode {
                  commands:\n  \
                  dev     run a local server with development defaults\n  \
                  test    run the whole test suite\n  \
-                 bench   run a benchmark: config"
+                 bench   run a benchmark: oauth [SECONDS] | config"
             );
             return ExitCode::from(2);
         }
@@ -103,15 +104,8 @@ fn test(extra: &[String]) -> Result<()> {
 
 fn bench(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
-        Some("config") => run(cargo().args([
-            "run",
-            "--release",
-            "--quiet",
-            "--package",
-            "tessera-admin",
-            "--example",
-            "config_bench",
-        ])),
-        _ => bail!("usage: cargo xtask bench config"),
+        Some("oauth") => bench::oauth(&args[1..]),
+        Some("config") => bench::config(),
+        _ => bail!("usage: cargo xtask bench oauth [SECONDS] | config"),
     }
 }

@@ -189,3 +189,17 @@ pub fn ensure_database(url: &str) -> Result<()> {
     }
     Ok(())
 }
+
+/// Drops the database named in `url` (benchmarks clean up after themselves).
+pub fn drop_database(url: &str) -> Result<()> {
+    let mut u = Url::parse(url)?;
+    let name = u.path().trim_start_matches('/').to_owned();
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        bail!("database name {name:?} must be letters, digits and underscores");
+    }
+    u.set_path("/postgres");
+    let mut conn = PgConnection::establish(u.as_str())
+        .with_context(|| format!("cannot connect to {}", redact(u.as_str())))?;
+    diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn)?;
+    Ok(())
+}
