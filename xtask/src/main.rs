@@ -60,6 +60,7 @@ fn dev(extra: &[String]) -> Result<()> {
     postgres::ensure_database(&url)?;
 
     run(cargo().args(["build", "--package", "tessera-server", "--bin", "tessera"]))?;
+    seed_accounts(&url)?;
     let listen = std::env::var("TESSERA_SERVER_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".into());
     let port = listen.rsplit(':').next().unwrap_or("8080");
     let issuer = std::env::var("TESSERA_SERVER_ISSUER")
@@ -108,4 +109,45 @@ fn bench(args: &[String]) -> Result<()> {
         Some("config") => bench::config(),
         _ => bail!("usage: cargo xtask bench oauth [SECONDS] | config"),
     }
+}
+
+/// The seeds' test users, created once (their password is `Password1`, for development only).
+fn seed_accounts(url: &str) -> Result<()> {
+    use std::io::Write;
+    let tessera = || {
+        let mut cmd = Command::new("target/debug/tessera");
+        cmd.env("TESSERA_SERVER_DEVELOPMENT", "true")
+            .env("TESSERA_DATABASE_URL", url);
+        cmd
+    };
+    run(tessera().arg("migrate").stdout(std::process::Stdio::null()))?;
+    for (user, given, family) in [("kim", "Kim", "Anderson"), ("dana", "Dana", "Brown")] {
+        let mut child = tessera()
+            .args([
+                "account",
+                "create",
+                "--if-missing",
+                "--password-stdin",
+                "--username",
+                user,
+            ])
+            .args([
+                "--email",
+                &format!("{user}@example.com"),
+                "--given-name",
+                given,
+                "--family-name",
+                family,
+            ])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .context("running tessera account create")?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(b"Password1\n")?;
+        }
+        if !child.wait()?.success() {
+            bail!("could not create the development account {user}");
+        }
+    }
+    Ok(())
 }

@@ -8,3 +8,6 @@
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
+
+pub mod accounts;
+pub mod password;

@@ -9,13 +9,14 @@
 )]
 
 pub mod access_token;
+pub mod authorize;
 mod client_auth;
 pub mod discovery;
 mod error;
 mod http;
 mod issuer;
 pub mod keys;
-mod params;
+pub mod params;
 mod token_endpoint;
 mod token_error;
 

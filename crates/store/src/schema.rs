@@ -55,13 +55,6 @@ diesel::table! {
 }
 
 diesel::joinable!(devices -> accounts (account_id));
-diesel::allow_tables_to_appear_in_same_query!(
-    accounts,
-    devices,
-    signing_keys,
-    config_versions,
-    config_candidate
-);
 
 diesel::table! {
     config_candidate (singleton) {
@@ -73,3 +66,23 @@ diesel::table! {
         uploaded_at -> Timestamptz,
     }
 }
+
+diesel::table! {
+    password_credentials (account_id) {
+        account_id -> Uuid,
+        hash -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(password_credentials -> accounts (account_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    accounts,
+    devices,
+    signing_keys,
+    config_versions,
+    config_candidate,
+    password_credentials
+);

@@ -1,8 +1,10 @@
 //! The command line: `tessera serve | migrate | keys list | keys rotate`.
 
+mod account;
 mod config;
 mod keys;
 
+pub use account::AccountCommand;
 pub use config::{AdminCommand, ConfigCommand};
 
 use std::path::PathBuf;
@@ -40,6 +42,12 @@ pub enum Command {
         /// What to do with the configuration.
         #[command(subcommand)]
         action: ConfigCommand,
+    },
+    /// Manage accounts.
+    Account {
+        /// What to do.
+        #[command(subcommand)]
+        action: AccountCommand,
     },
     /// Admin utilities.
     Admin {
@@ -108,6 +116,7 @@ impl Cli {
             Command::Migrate => migrate(&settings),
             Command::Keys { action } => keys::run(action, &settings, Utc::now()),
             Command::Config { action } => config::run(action, &settings),
+            Command::Account { action } => account::run(action, &settings),
             Command::Admin { .. } => Ok(()),
         }
     }

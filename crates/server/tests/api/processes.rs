@@ -149,3 +149,49 @@ async fn two_instances_publish_one_jwks_and_both_serve_a_rotation_without_restar
     let (a2, _) = serve_process(tessera(db.url(), &kek)).await;
     assert_eq!(kids(&jwks_of(a2.port).await), after);
 }
+
+fn create_account(db: &str, kek: &str, extra: &[&str]) -> std::process::Output {
+    use std::io::Write;
+    let mut child = tessera(db, kek)
+        .args(["account", "create", "--password-stdin", "--username", "kim"])
+        .args(["--email", "kim@example.com"])
+        .args(extra)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"Password1\n")
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn account_create_stores_an_argon2id_hash_and_refuses_a_taken_username() {
+    let db = TestDatabase::new();
+    let kek = KeyEncryptionKey::generate_base64().unwrap();
+    let first = create_account(db.url(), &kek, &[]);
+    assert!(first.status.success(), "{}", stderr_line(&first));
+    let again = create_account(db.url(), &kek, &[]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(
+        stderr_line(&again).contains("already taken"),
+        "{}",
+        stderr_line(&again)
+    );
+    let seeded = create_account(db.url(), &kek, &["--if-missing"]);
+    assert!(seeded.status.success());
+    let mut conn = db.store().conn().unwrap();
+    let account = tessera_store::accounts::by_username(&mut conn, "kim")
+        .unwrap()
+        .unwrap();
+    let hash = tessera_store::accounts::password_hash(&mut conn, account.account_id)
+        .unwrap()
+        .unwrap();
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    assert!(!hash.contains("Password1"));
+}

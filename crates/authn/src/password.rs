@@ -1,0 +1,150 @@
+//! Password hashing: argon2id with the OWASP parameters (19 MiB, 2 passes, 1 lane — the argon2
+//! crate's defaults), on tokio's blocking pool, at most as many at once as there are cores, so
+//! password checks can never stall other endpoints. An unknown user costs the same as a wrong
+//! password: a dummy hash is verified instead.
+
+use std::sync::Arc;
+
+use argon2::password_hash::{PasswordHasher as _, SaltString, rand_core::OsRng};
+use argon2::{Argon2, PasswordHash, PasswordVerifier};
+use tokio::sync::Semaphore;
+
+/// Longest password accepted (argon2 would take more, but a megabyte password is an attack).
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+/// Shortest password accepted (NIST SP 800-63B).
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
+/// Why a password operation failed.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PasswordError {
+    /// Too short or too long.
+    #[error("the password must be {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_BYTES} characters")]
+    Policy,
+    /// The hashing task failed.
+    #[error("password hashing failed: {0}")]
+    Hashing(String),
+}
+
+/// Hashes and verifies passwords on a bounded pool.
+#[derive(Clone)]
+pub struct Passwords {
+    permits: Arc<Semaphore>,
+    dummy_hash: Arc<String>,
+}
+
+impl std::fmt::Debug for Passwords {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Passwords")
+            .field("available", &self.permits.available_permits())
+            .finish()
+    }
+}
+
+fn hash_now(password: &str) -> Result<String, PasswordError> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| PasswordError::Hashing(e.to_string()))
+}
+
+/// Checks the length rules.
+pub fn check_policy(password: &str) -> Result<(), PasswordError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS || password.len() > MAX_PASSWORD_BYTES {
+        return Err(PasswordError::Policy);
+    }
+    Ok(())
+}
+
+impl Passwords {
+    /// A pool allowing `concurrency` hashes at once (use the number of cores).
+    pub fn new(concurrency: usize) -> Result<Self, PasswordError> {
+        Ok(Passwords {
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            dummy_hash: Arc::new(hash_now("tessera-dummy-password-for-timing")?),
+        })
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, PasswordError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| PasswordError::Hashing(e.to_string()))?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| PasswordError::Hashing(e.to_string()))
+    }
+
+    /// The argon2id PHC string of `password` (after the policy check).
+    pub async fn hash(&self, password: String) -> Result<String, PasswordError> {
+        check_policy(&password)?;
+        self.blocking(move || hash_now(&password)).await?
+    }
+
+    /// True when `password` matches `stored`; with no stored hash (unknown user, no password)
+    /// a dummy hash is checked so that the answer takes as long and is always false.
+    pub async fn verify(
+        &self,
+        password: String,
+        stored: Option<String>,
+    ) -> Result<bool, PasswordError> {
+        let real = stored.is_some();
+        let hash = stored.unwrap_or_else(|| self.dummy_hash.as_ref().clone());
+        if password.len() > MAX_PASSWORD_BYTES {
+            return Ok(false);
+        }
+        let matches = self
+            .blocking(move || {
+                PasswordHash::new(&hash)
+                    .map(|parsed| {
+                        Argon2::default()
+                            .verify_password(password.as_bytes(), &parsed)
+                            .is_ok()
+                    })
+                    .unwrap_or(false)
+            })
+            .await?;
+        Ok(real && matches)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_hash_verifies_its_password_only() {
+        let passwords = Passwords::new(2).unwrap();
+        let hash = passwords.hash("correct horse".into()).await.unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(
+            passwords
+                .verify("correct horse".into(), Some(hash.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !passwords
+                .verify("wrong horse".into(), Some(hash))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !passwords
+                .verify("tessera-dummy-password-for-timing".into(), None)
+                .await
+                .unwrap()
+        );
+    }
+
+    #[test]
+    fn short_and_huge_passwords_break_the_policy() {
+        assert_eq!(check_policy("short"), Err(PasswordError::Policy));
+        assert_eq!(check_policy(&"x".repeat(2000)), Err(PasswordError::Policy));
+        assert!(check_policy("long enough").is_ok());
+    }
+}

@@ -1,0 +1,93 @@
+//! `tessera account create`.
+
+use std::io::Read;
+
+use clap::{Args, Subcommand};
+use tessera_authn::accounts::{self, AccountDetails, AccountError};
+use tessera_authn::password::Passwords;
+
+use super::CliError;
+use crate::settings::Settings;
+use crate::{StartupError, open_store};
+
+/// `tessera account …`
+#[derive(Debug, Subcommand)]
+pub enum AccountCommand {
+    /// Create an account (the password, if any, is read from stdin).
+    Create(CreateArgs),
+}
+
+/// `tessera account create`
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Username (unique, case-insensitively).
+    #[arg(long)]
+    username: String,
+    /// Email address (unique, case-insensitively).
+    #[arg(long)]
+    email: Option<String>,
+    /// Phone number.
+    #[arg(long)]
+    phone: Option<String>,
+    /// Given name.
+    #[arg(long)]
+    given_name: Option<String>,
+    /// Family name.
+    #[arg(long)]
+    family_name: Option<String>,
+    /// Read a password from stdin (one line) and store its argon2id hash.
+    #[arg(long)]
+    password_stdin: bool,
+    /// Succeed without changes when the username already exists (for seed scripts).
+    #[arg(long)]
+    if_missing: bool,
+}
+
+pub(super) fn run(command: AccountCommand, settings: &Settings) -> Result<(), CliError> {
+    let AccountCommand::Create(args) = command;
+    let password = if args.password_stdin {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_to_string(&mut line)
+            .map_err(|e| CliError::Failed(format!("cannot read the password from stdin: {e}")))?;
+        Some(line.trim_end_matches(['\n', '\r']).to_owned())
+    } else {
+        None
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+    runtime.block_on(async move {
+        let store = open_store(settings)?;
+        let pending = store
+            .run(|conn| tessera_store::migrations::pending_count(conn))
+            .await
+            .map_err(StartupError::from)?;
+        if pending > 0 {
+            return Err(StartupError::Other(format!(
+                "database schema is {pending} migration(s) behind: run `tessera migrate` first"
+            ))
+            .into());
+        }
+        let passwords = Passwords::new(1).map_err(|e| CliError::Failed(e.to_string()))?;
+        let details = AccountDetails {
+            username: args.username.clone(),
+            email: args.email,
+            phone: args.phone,
+            given_name: args.given_name,
+            family_name: args.family_name,
+        };
+        match accounts::create(&store, &passwords, details, password).await {
+            Ok(id) => {
+                println!("created account {} ({id})", args.username);
+                Ok(())
+            }
+            Err(AccountError::UsernameTaken) if args.if_missing => {
+                println!("account {} already exists", args.username);
+                Ok(())
+            }
+            Err(e) => Err(CliError::Failed(format!("account {}: {e}", args.username))),
+        }
+    })
+}
