@@ -15,7 +15,24 @@ use tessera_store::{PoolSettings, Store};
 
 /// Serialises template creation and cloning across test processes.
 const TEMPLATE_LOCK: i64 = 0x7465_7373_7465_6d70;
-const TEMPLATE_NAME: &str = "tessera_test_template";
+/// The template's name carries a fingerprint of this build's migrations, so checkouts with
+/// different schemas (branches, CI next to a developer's runs) never share a template.
+fn template_name() -> &'static str {
+    static NAME: OnceLock<String> = OnceLock::new();
+    NAME.get_or_init(|| {
+        use diesel::migration::MigrationSource;
+        let names: Vec<String> =
+            MigrationSource::<diesel::pg::Pg>::migrations(&tessera_store::migrations::MIGRATIONS)
+                .map(|all| all.iter().map(|m| m.name().to_string()).collect())
+                .unwrap_or_default();
+        // FNV-1a: stable across runs and platforms, unlike the std hasher.
+        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+        for byte in names.join("\n").bytes() {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        format!("tessera_test_template_{hash:016x}")
+    })
+}
 
 /// A throw-away database, dropped (with any remaining connections) when this value drops.
 pub struct TestDatabase {
@@ -74,18 +91,19 @@ fn ensure_template(admin: &str) {
             .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL at {admin}: {e}"));
         lock(&mut conn);
         let exists = diesel::sql_query(format!(
-            "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = '{TEMPLATE_NAME}') AS exists"
+            "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = '{}') AS exists",
+            template_name()
         ))
         .get_result::<Exists>(&mut conn)
         .expect("query pg_database")
         .exists;
         if !exists {
-            diesel::sql_query(format!("CREATE DATABASE {TEMPLATE_NAME}"))
+            diesel::sql_query(format!("CREATE DATABASE {}", template_name()))
                 .execute(&mut conn)
                 .expect("create the template database");
         }
         {
-            let mut tpl = PgConnection::establish(&url_for_database(admin, TEMPLATE_NAME))
+            let mut tpl = PgConnection::establish(&url_for_database(admin, template_name()))
                 .expect("connect to the template database");
             tessera_store::migrations::run_pending(&mut tpl).expect("migrate the template");
         }
@@ -101,8 +119,11 @@ impl TestDatabase {
         let name = format!("tessera_test_{}", uuid::Uuid::new_v4().simple());
         let mut conn = PgConnection::establish(&admin).expect("connect to the test server");
         lock(&mut conn);
-        let created = diesel::sql_query(format!("CREATE DATABASE {name} TEMPLATE {TEMPLATE_NAME}"))
-            .execute(&mut conn);
+        let created = diesel::sql_query(format!(
+            "CREATE DATABASE {name} TEMPLATE {}",
+            template_name()
+        ))
+        .execute(&mut conn);
         unlock(&mut conn);
         created.expect("clone the template database");
         TestDatabase {
