@@ -10,4 +10,15 @@
 )]
 
 pub mod accounts;
+pub mod flow;
+pub mod http;
 pub mod password;
+
+/// 256 random bits, base64url: cookie secrets, session ids.
+pub fn random_token() -> Result<String, tessera_store::StoreError> {
+    use base64::Engine;
+    let mut bytes = [0u8; 32];
+    openssl::rand::rand_bytes(&mut bytes)
+        .map_err(|e| tessera_store::StoreError::Task(format!("random: {e}")))?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}

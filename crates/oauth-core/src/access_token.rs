@@ -19,6 +19,19 @@ pub struct AccessTokenClaims<'a> {
     pub client: &'a Client,
     /// Granted scopes.
     pub scopes: &'a [String],
+    /// The user's authentication, when a user is involved.
+    pub authentication: Option<UserAuthentication<'a>>,
+}
+
+/// `auth_time`, `acr` and `amr` of the user behind a token.
+#[derive(Debug, Clone, Copy)]
+pub struct UserAuthentication<'a> {
+    /// When the user authenticated.
+    pub auth_time: DateTime<Utc>,
+    /// Which authenticator.
+    pub acr: Option<&'a str>,
+    /// Methods.
+    pub amr: &'a [String],
 }
 
 /// A signed access token and its lifetime.
@@ -81,6 +94,13 @@ pub fn issue(
     set(&mut payload, "client_id", claims.client.id.clone().into())?;
     if !claims.scopes.is_empty() {
         set(&mut payload, "scope", claims.scopes.join(" ").into())?;
+    }
+    if let Some(user) = claims.authentication {
+        set(&mut payload, "auth_time", user.auth_time.timestamp().into())?;
+        if let Some(acr) = user.acr {
+            set(&mut payload, "acr", acr.into())?;
+        }
+        set(&mut payload, "amr", serde_json::json!(user.amr))?;
     }
     let token = keys.sign(SigningAlgorithm::Es256, "at+jwt", &payload, now)?;
     Ok(IssuedAccessToken {

@@ -23,6 +23,12 @@ pub struct OAuthState {
     pub config: Arc<tessera_admin::ActiveConfig>,
     /// Client secret verification.
     pub secrets: tessera_admin::secrets::ConfigSecrets,
+    /// Database (codes, flows, sessions).
+    pub store: tessera_store::Store,
+    /// Subject derivation.
+    pub subjects: crate::subject::Subjects,
+    /// Mark cookies `Secure`.
+    pub secure_cookies: bool,
 }
 
 impl OAuthState {
@@ -32,14 +38,20 @@ impl OAuthState {
         keys: Arc<SigningKeys>,
         config: Arc<tessera_admin::ActiveConfig>,
         secrets: tessera_admin::secrets::ConfigSecrets,
-    ) -> Result<Self, serde_json::Error> {
-        let metadata_json = serde_json::to_string(&ProviderMetadata::for_issuer(&issuer))?;
+        store: tessera_store::Store,
+    ) -> Result<Self, String> {
+        let metadata_json = serde_json::to_string(&ProviderMetadata::for_issuer(&issuer))
+            .map_err(|e| e.to_string())?;
+        let subjects = crate::subject::Subjects::new(&secrets).map_err(|e| e.to_string())?;
         Ok(OAuthState {
+            secure_cookies: issuer.is_https(),
             issuer,
             metadata_json,
             keys,
             config,
             secrets,
+            store,
+            subjects,
         })
     }
 }
@@ -48,7 +60,19 @@ impl OAuthState {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route(paths::OPENID_CONFIGURATION, web::get().to(metadata))
         .route(paths::JWKS, web::get().to(jwks))
-        .route(paths::TOKEN, web::post().to(token_endpoint::token));
+        .route(paths::TOKEN, web::post().to(token_endpoint::token))
+        .route(
+            paths::AUTHORIZE,
+            web::get().to(crate::authorize::endpoint::authorize),
+        )
+        .route(
+            paths::AUTHORIZE,
+            web::post().to(crate::authorize::endpoint::authorize),
+        )
+        .route(
+            "/oauth/authorize/resume",
+            web::get().to(crate::authorize::endpoint::resume),
+        );
     cfg.route(paths::OAUTH_AUTHORIZATION_SERVER, web::get().to(metadata));
 }
 

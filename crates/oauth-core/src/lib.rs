@@ -14,9 +14,11 @@ mod client_auth;
 pub mod discovery;
 mod error;
 mod http;
+mod id_token;
 mod issuer;
 pub mod keys;
 pub mod params;
+pub mod subject;
 mod token_endpoint;
 mod token_error;
 

@@ -20,6 +20,8 @@ struct TokenResponse<'a> {
     expires_in: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_token: Option<String>,
 }
 
 fn no_store(body: &impl Serialize) -> HttpResponse {
@@ -55,7 +57,8 @@ pub async fn token(
     let (client, method) = client_auth::authenticate(&req, &params, &snapshot, &state.secrets)?;
     match grant_type {
         "client_credentials" => client_credentials(&state, &snapshot, client, method, &params),
-        "authorization_code" | "refresh_token" => Err(TokenError::new(
+        "authorization_code" => authorization_code(&state, &snapshot, client, &params).await,
+        "refresh_token" => Err(TokenError::new(
             TokenErrorCode::UnsupportedGrantType,
             format!("The {grant_type} grant is not available yet on this server."),
         )),
@@ -111,6 +114,7 @@ fn client_credentials(
             subject: &client.id,
             client,
             scopes: &scopes,
+            authentication: None,
         },
         Utc::now(),
     )
@@ -126,5 +130,117 @@ fn client_credentials(
         token_type: "Bearer",
         expires_in: issued.expires_in,
         scope: (!scopes.is_empty()).then(|| scopes.join(" ")),
+        id_token: None,
+    }))
+}
+
+fn invalid_grant(description: &str) -> TokenError {
+    TokenError::new(TokenErrorCode::InvalidGrant, description)
+}
+
+fn server_error(e: impl std::fmt::Display) -> TokenError {
+    tracing::error!(error = %e, "cannot complete a token request");
+    TokenError::new(
+        TokenErrorCode::ServerError,
+        "The token could not be issued.",
+    )
+}
+
+/// The authorization code grant (RFC 6749 §4.1.3, RFC 7636 §4.6): the code is redeemed in one
+/// statement — exactly one of any number of concurrent redemptions succeeds.
+async fn authorization_code(
+    state: &OAuthState,
+    snapshot: &tessera_admin::Snapshot,
+    client: &Client,
+    params: &Params,
+) -> Result<HttpResponse, TokenError> {
+    if !client.capabilities.code {
+        return Err(TokenError::new(
+            TokenErrorCode::UnauthorizedClient,
+            "This client may not use the authorization_code grant.",
+        ));
+    }
+    let code = params.require("code")?;
+    let hash = tessera_authn::flow::secret_hash(code);
+    let now = Utc::now();
+    let row = state
+        .store
+        .run(move |conn| tessera_store::signin::redeem_code(conn, &hash, now))
+        .await
+        .map_err(|e| {
+            if e.is_unavailable() {
+                TokenError::new(TokenErrorCode::TemporarilyUnavailable, "Try again shortly.")
+            } else {
+                server_error(e)
+            }
+        })?
+        .ok_or_else(|| invalid_grant("The code is invalid, expired or already used."))?;
+    if row.client_id != client.id {
+        return Err(invalid_grant("The code was issued to another client."));
+    }
+    if params.get("redirect_uri") != Some(row.redirect_uri.as_str()) {
+        return Err(invalid_grant(
+            "redirect_uri does not match the authorization request.",
+        ));
+    }
+    match (&row.code_challenge, params.get("code_verifier")) {
+        (Some(challenge), Some(verifier)) => {
+            if !crate::authorize::verify_s256(verifier, challenge) {
+                return Err(invalid_grant(
+                    "code_verifier does not match the code_challenge.",
+                ));
+            }
+        }
+        (Some(_), None) => return Err(invalid_grant("code_verifier is missing.")),
+        (None, Some(_)) => {
+            return Err(invalid_grant(
+                "The authorization request had no code_challenge.",
+            ));
+        }
+        (None, None) => {}
+    }
+    let subject = state.subjects.for_client(row.account_id, client);
+    let issued = access_token::issue(
+        &state.keys,
+        &state.issuer,
+        snapshot,
+        &AccessTokenClaims {
+            subject: &subject,
+            client,
+            scopes: &row.scopes,
+            authentication: Some(access_token::UserAuthentication {
+                auth_time: row.auth_time,
+                acr: row.acr.as_deref(),
+                amr: &row.amr,
+            }),
+        },
+        now,
+    )
+    .map_err(server_error)?;
+    let id_token = if row.scopes.iter().any(|s| s == "openid") {
+        Some(
+            crate::id_token::issue(
+                &state.keys,
+                &state.issuer,
+                snapshot,
+                &crate::id_token::IdTokenSubject {
+                    client,
+                    subject: &subject,
+                    code: &row,
+                    access_token: &issued.token,
+                },
+                now,
+            )
+            .map_err(server_error)?,
+        )
+    } else {
+        None
+    };
+    Ok(no_store(&TokenResponse {
+        access_token: &issued.token,
+        token_type: "Bearer",
+        expires_in: issued.expires_in,
+        scope: (!row.scopes.is_empty()).then(|| row.scopes.join(" ")),
+        id_token,
     }))
 }

@@ -9,6 +9,7 @@ use chrono::Utc;
 use tessera_admin::ConfigService;
 use tessera_admin::http::{AdminAuth, AdminCredentials, AdminState};
 use tessera_admin::secrets::ConfigSecrets;
+use tessera_authn::http::AuthnState;
 use tessera_oauth_core::keys::{KeyEncryptionKey, SigningKeys};
 use tessera_oauth_core::{OAuthState, root_routes, routes};
 use tessera_store::{PoolSettings, Store, migrations};
@@ -203,6 +204,7 @@ impl Application {
                 Arc::clone(&keys),
                 Arc::clone(config.active()),
                 config.secrets().clone(),
+                store.clone(),
             )
             .map_err(|e| StartupError::Other(e.to_string()))?,
         );
@@ -216,6 +218,25 @@ impl Application {
                 settings.server.issuer.is_https(),
             )
             .map_err(|e| StartupError::Other(format!("admin templates: {e}")))?,
+        );
+        let passwords = tessera_authn::password::Passwords::new(
+            std::thread::available_parallelism().map_or(2, |n| n.get()),
+        )
+        .map_err(|e| StartupError::Other(e.to_string()))?;
+        let csrf_key = config
+            .secrets()
+            .subkey("tessera/login-csrf/v1")
+            .map_err(|e| StartupError::Other(e.to_string()))?;
+        let authn = web::Data::new(
+            AuthnState::new(
+                store.clone(),
+                passwords,
+                Arc::clone(config.active()),
+                csrf_key,
+                settings.server.issuer.is_https(),
+                settings.server.issuer.path().to_owned(),
+            )
+            .map_err(|e| StartupError::Other(format!("login templates: {e}")))?,
         );
         let ops = web::Data::new(http::OpsState {
             store: store.clone(),
@@ -231,6 +252,7 @@ impl Application {
                 .app_data(metrics.clone())
                 .app_data(ops.clone())
                 .app_data(admin.clone())
+                .app_data(authn.clone())
                 .app_data(web::PayloadConfig::new(body_limit))
                 .app_data(web::FormConfig::default().limit(body_limit))
                 .app_data(web::JsonConfig::default().limit(body_limit))
@@ -241,7 +263,11 @@ impl Application {
                 .configure(http::ops_routes)
                 .configure(tessera_admin::http::routes)
                 .configure(|cfg| root_routes(cfg, &issuer))
-                .service(web::scope(issuer.path()).configure(routes))
+                .service(
+                    web::scope(issuer.path())
+                        .configure(routes)
+                        .configure(tessera_authn::http::routes),
+                )
                 .default_service(web::to(http::not_found))
         };
         let mut server = HttpServer::new(app).shutdown_timeout(5);

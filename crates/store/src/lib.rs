@@ -17,6 +17,7 @@ mod error;
 pub mod migrations;
 mod pool;
 pub mod schema;
+pub mod signin;
 pub mod signing_keys;
 pub mod tx;
 

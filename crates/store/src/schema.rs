@@ -78,11 +78,65 @@ diesel::table! {
 
 diesel::joinable!(password_credentials -> accounts (account_id));
 
+diesel::table! {
+    auth_flows (flow_id) {
+        flow_id -> Uuid,
+        browser_hash -> Bytea,
+        policy -> Jsonb,
+        return_to -> Text,
+        payload -> Jsonb,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        account_id -> Nullable<Uuid>,
+        amr -> Nullable<Array<Text>>,
+        acr -> Nullable<Text>,
+        auth_time -> Nullable<Timestamptz>,
+        sid -> Nullable<Text>,
+        consumed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    sso_sessions (session_hash) {
+        session_hash -> Bytea,
+        sid -> Text,
+        account_id -> Uuid,
+        amr -> Array<Text>,
+        acr -> Nullable<Text>,
+        auth_time -> Timestamptz,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        ended_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    authorization_codes (code_hash) {
+        code_hash -> Bytea,
+        client_id -> Text,
+        redirect_uri -> Text,
+        code_challenge -> Nullable<Text>,
+        nonce -> Nullable<Text>,
+        scopes -> Array<Text>,
+        account_id -> Uuid,
+        auth_time -> Timestamptz,
+        amr -> Array<Text>,
+        acr -> Nullable<Text>,
+        sid -> Nullable<Text>,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        consumed_at -> Nullable<Timestamptz>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     devices,
     signing_keys,
     config_versions,
     config_candidate,
-    password_credentials
+    password_credentials,
+    auth_flows,
+    sso_sessions,
+    authorization_codes
 );

@@ -2,6 +2,7 @@
 //! redirect URIs and PKCE are checked. Pure functions; the HTTP handler and the hand-off to
 //! `authn` build on them.
 
+pub(crate) mod endpoint;
 mod pkce;
 mod redirect_uri;
 mod request;

@@ -13,7 +13,7 @@ use crate::params::Params;
 const MAX_PARAM_LEN: usize = 2048;
 
 /// How the authorization response is delivered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ResponseMode {
     /// In the redirect URI's query (default for `code`).
     Query,
@@ -22,7 +22,7 @@ pub enum ResponseMode {
 }
 
 /// The `prompt` parameter, as far as it changes what happens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum Prompt {
     /// Default: use the SSO session if it satisfies the policy, else sign in.
     #[default]
@@ -34,7 +34,7 @@ pub enum Prompt {
 }
 
 /// A validated request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AuthorizationRequest {
     /// The client.
     pub client_id: String,

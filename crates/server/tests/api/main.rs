@@ -4,6 +4,7 @@ mod admin;
 mod browser;
 mod discovery;
 mod helpers;
+mod oidc;
 mod operations;
 mod processes;
 mod tls;

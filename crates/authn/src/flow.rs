@@ -1,0 +1,239 @@
+//! Sign-in flows: a caller (oauth-core, the admin UI, …) asks for an authentication under a
+//! policy and gets the browser back at `return_to` with a flow id whose result it takes once.
+//! Flows live in PostgreSQL (any instance can continue one) and are bound to the browser that
+//! started them.
+
+use chrono::{DateTime, Duration, Utc};
+use openssl::hash::{MessageDigest, hash};
+use serde::{Deserialize, Serialize};
+use tessera_admin::Snapshot;
+use tessera_admin::config::model::AuthenticatorKind;
+use tessera_store::Store;
+use tessera_store::signin::{self, FlowResult, NewFlow, SessionRow};
+use uuid::Uuid;
+
+/// How long a sign-in may take.
+pub const FLOW_LIFETIME: Duration = Duration::minutes(15);
+/// How long an SSO session lasts.
+pub const SESSION_LIFETIME: Duration = Duration::hours(12);
+
+/// What the caller requires of the authentication.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Policy {
+    /// Authenticator ids that may be used; empty means all.
+    pub allowed: Vec<String>,
+    /// A configured client whose `allowed-authenticators` apply instead of `allowed`. They are
+    /// read from the configuration at every step, so an admin commit applies to the next step
+    /// of flows already under way.
+    #[serde(default)]
+    pub client_id: Option<String>,
+    /// The authentication must be at most this old (seconds).
+    pub max_age: Option<u64>,
+    /// Authenticate afresh even with a session.
+    pub force: bool,
+    /// Pre-fills the username.
+    pub login_hint: Option<String>,
+    /// Shown on the page ("Sign in to …").
+    pub audience_name: Option<String>,
+}
+
+/// A completed authentication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authentication {
+    /// The account.
+    pub account_id: Uuid,
+    /// RFC 8176 methods (`pwd`, `otp`, `hwk`, `swk`, `user`, `mfa`).
+    pub amr: Vec<String>,
+    /// Which authenticator (`urn:tessera:authenticator:<id>`).
+    pub acr: Option<String>,
+    /// When the user authenticated.
+    pub auth_time: DateTime<Utc>,
+    /// The SSO session.
+    pub sid: String,
+}
+
+/// The ACR value naming an authenticator.
+pub fn acr_for(authenticator_id: &str) -> String {
+    format!("urn:tessera:authenticator:{authenticator_id}")
+}
+
+fn authenticator_of(acr: Option<&str>) -> Option<&str> {
+    acr?.strip_prefix("urn:tessera:authenticator:")
+}
+
+/// SHA-256 of a cookie secret: what the database keeps.
+pub fn secret_hash(secret: &str) -> Vec<u8> {
+    hash(MessageDigest::sha256(), secret.as_bytes())
+        .map(|d| d.to_vec())
+        .unwrap_or_default()
+}
+
+/// True when the authenticator `id` may be used under `policy` (and exists).
+pub fn allows(policy: &Policy, snapshot: &Snapshot, id: &str) -> bool {
+    let allowed = match &policy.client_id {
+        Some(client_id) => match snapshot.client(client_id) {
+            Some(client) => &client.allowed_authenticators,
+            None => return false, // the client was deleted meanwhile
+        },
+        None => &policy.allowed,
+    };
+    snapshot.config.authenticator(id).is_some()
+        && (allowed.is_empty() || allowed.iter().any(|a| a == id))
+}
+
+/// The html-form authenticators the policy allows, in configuration order.
+pub fn password_authenticators<'a>(policy: &Policy, snapshot: &'a Snapshot) -> Vec<&'a str> {
+    snapshot
+        .config
+        .authenticators
+        .iter()
+        .filter(|a| matches!(a.kind, AuthenticatorKind::HtmlForm(_)))
+        .filter(|a| allows(policy, snapshot, &a.id))
+        .map(|a| a.id.as_str())
+        .collect()
+}
+
+/// Does an existing authentication satisfy `policy` at `now`?
+pub fn satisfies(
+    auth: &Authentication,
+    policy: &Policy,
+    snapshot: &Snapshot,
+    now: DateTime<Utc>,
+) -> bool {
+    if policy.force {
+        return false;
+    }
+    if let Some(max_age) = policy.max_age
+        && (now - auth.auth_time).num_seconds() > i64::try_from(max_age).unwrap_or(i64::MAX)
+    {
+        return false;
+    }
+    authenticator_of(auth.acr.as_deref()).is_some_and(|id| allows(policy, snapshot, id))
+}
+
+fn from_session(row: SessionRow) -> Authentication {
+    Authentication {
+        account_id: row.account_id,
+        amr: row.amr,
+        acr: row.acr,
+        auth_time: row.auth_time,
+        sid: row.sid,
+    }
+}
+
+/// Starts a flow; returns its id. `return_to` gets the flow id appended.
+pub async fn start(
+    store: &Store,
+    policy: &Policy,
+    return_to: String,
+    payload: serde_json::Value,
+    browser_secret: &str,
+    now: DateTime<Utc>,
+) -> Result<Uuid, tessera_store::StoreError> {
+    let flow = NewFlow {
+        flow_id: Uuid::new_v4(),
+        browser_hash: secret_hash(browser_secret),
+        policy: serde_json::to_value(policy).unwrap_or_default(),
+        return_to: String::new(),
+        payload,
+        expires_at: now + FLOW_LIFETIME,
+    };
+    let flow = NewFlow {
+        return_to: format!("{return_to}{}", flow.flow_id),
+        ..flow
+    };
+    let id = flow.flow_id;
+    store
+        .run(move |conn| signin::insert_flow(conn, &flow))
+        .await?;
+    Ok(id)
+}
+
+/// The live SSO session behind a cookie secret.
+pub async fn session(
+    store: &Store,
+    session_secret: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<Authentication>, tessera_store::StoreError> {
+    let hash = secret_hash(session_secret);
+    Ok(store
+        .run(move |conn| signin::session(conn, &hash, now))
+        .await?
+        .map(from_session))
+}
+
+/// Takes the result of a completed flow once, from the browser that started it.
+pub async fn take(
+    store: &Store,
+    flow_id: Uuid,
+    browser_secret: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<(serde_json::Value, Authentication)>, tessera_store::StoreError> {
+    let hash = secret_hash(browser_secret);
+    let row = store
+        .run(move |conn| signin::consume_flow(conn, flow_id, &hash, now))
+        .await?;
+    Ok(row.and_then(|row| {
+        Some((
+            row.payload,
+            Authentication {
+                account_id: row.account_id?,
+                amr: row.amr.unwrap_or_default(),
+                acr: row.acr,
+                auth_time: row.auth_time?,
+                sid: row.sid?,
+            },
+        ))
+    }))
+}
+
+/// Records a successful authentication: a new SSO session (its cookie secret is returned) and
+/// the flow's result.
+pub async fn complete(
+    store: &Store,
+    flow_id: Uuid,
+    account_id: Uuid,
+    amr: Vec<String>,
+    acr: String,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, tessera_store::StoreError> {
+    let secret = crate::random_token()?;
+    let sid = crate::random_token()?;
+    let row = SessionRow {
+        session_hash: secret_hash(&secret),
+        sid: sid.clone(),
+        account_id,
+        amr: amr.clone(),
+        acr: Some(acr.clone()),
+        auth_time: now,
+        created_at: now,
+        expires_at: now + SESSION_LIFETIME,
+        ended_at: None,
+    };
+    let completed = store
+        .run(move |conn| {
+            let outcome = tessera_store::tx::transaction(conn, |conn| {
+                signin::insert_session(conn, &row)?;
+                let result = FlowResult {
+                    account_id,
+                    amr: &amr,
+                    acr: Some(&acr),
+                    auth_time: now,
+                    sid: &sid,
+                };
+                if signin::complete_flow(conn, flow_id, &result, now)? {
+                    Ok(())
+                } else {
+                    // Roll the session back too: the flow expired or was used meanwhile.
+                    Err(tessera_store::StoreError::Conflict("flow gone".into()))
+                }
+            });
+            match outcome {
+                Ok(()) => Ok(true),
+                Err(tessera_store::StoreError::Conflict(_)) => Ok(false),
+                Err(e) => Err(e),
+            }
+        })
+        .await?;
+    Ok(completed.then_some(secret))
+}

@@ -1,0 +1,50 @@
+//! The cookies of a browser: `tessera_browser` (a random id that binds sign-in flows to the
+//! browser that started them) and `tessera_sso` (the single sign-on session secret). Both are
+//! `HttpOnly` and `SameSite=Lax` — the browser arrives from the relying party by a top-level
+//! redirect, which Lax allows — and `Secure` when the issuer is https.
+
+use actix_web::HttpRequest;
+use actix_web::cookie::{Cookie, SameSite, time::Duration};
+
+/// Browser binding cookie.
+pub const BROWSER: &str = "tessera_browser";
+/// SSO session cookie.
+pub const SESSION: &str = "tessera_sso";
+
+fn build(name: &'static str, value: String, max_age: Duration, secure: bool) -> Cookie<'static> {
+    Cookie::build(name, value)
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Lax)
+        .max_age(max_age)
+        .finish()
+}
+
+/// The browser id, and a cookie to set when the browser had none.
+pub fn browser(
+    req: &HttpRequest,
+    secure: bool,
+) -> Result<(String, Option<Cookie<'static>>), tessera_store::StoreError> {
+    if let Some(existing) = req.cookie(BROWSER).filter(|c| c.value().len() >= 40) {
+        return Ok((existing.value().to_owned(), None));
+    }
+    let secret = crate::random_token()?;
+    let cookie = build(BROWSER, secret.clone(), Duration::days(365), secure);
+    Ok((secret, Some(cookie)))
+}
+
+/// The SSO session secret, if the browser has one.
+pub fn session(req: &HttpRequest) -> Option<String> {
+    req.cookie(SESSION).map(|c| c.value().to_owned())
+}
+
+/// The cookie that carries a new SSO session.
+pub fn session_cookie(secret: String, secure: bool) -> Cookie<'static> {
+    build(
+        SESSION,
+        secret,
+        Duration::seconds(crate::flow::SESSION_LIFETIME.num_seconds()),
+        secure,
+    )
+}

@@ -1,0 +1,262 @@
+//! `/login`: the password sign-in page of a flow. The same answer, after the same work, for an
+//! unknown username as for a wrong password.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::Utc;
+use serde::Deserialize;
+use tera::Context;
+use uuid::Uuid;
+
+use super::{AuthnState, cookies};
+use crate::flow::{self, Policy};
+
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/login", web::get().to(page))
+        .route("/login", web::post().to(submit))
+        .route("/login/static/login.css", web::get().to(stylesheet));
+}
+
+fn csrf_token(state: &AuthnState, flow_id: Uuid, browser: &str) -> String {
+    let message = format!("{flow_id}|{browser}");
+    tessera_admin::secrets::ConfigSecrets::mac(&state.csrf_key, message.as_bytes())
+        .map(|m| URL_SAFE_NO_PAD.encode(m))
+        .unwrap_or_default()
+}
+
+fn render(state: &AuthnState, status: StatusCode, template: &str, ctx: &Context) -> HttpResponse {
+    match state.templates.render(template, ctx) {
+        Ok(html) => HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .body(html),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot render the login page");
+            HttpResponse::InternalServerError().body("The page could not be rendered.")
+        }
+    }
+}
+
+/// A readable page for a dead end (expired flow, nothing allowed).
+pub fn message(state: &AuthnState, status: StatusCode, title: &str, text: &str) -> HttpResponse {
+    let mut ctx = Context::new();
+    ctx.insert("base", &state.base_path);
+    ctx.insert("title", title);
+    ctx.insert("message", text);
+    render(state, status, "message.html", &ctx)
+}
+
+fn expired(state: &AuthnState) -> HttpResponse {
+    message(
+        state,
+        StatusCode::BAD_REQUEST,
+        "This sign-in has expired",
+        "Go back to the application and start signing in again.",
+    )
+}
+
+/// The open flow of this browser, with its policy.
+async fn open_flow(
+    state: &AuthnState,
+    req: &HttpRequest,
+    flow_id: Uuid,
+) -> Option<(String, Policy)> {
+    let browser = req.cookie(cookies::BROWSER)?.value().to_owned();
+    let now = Utc::now();
+    let row = state
+        .store
+        .run(move |conn| tessera_store::signin::flow(conn, flow_id, now))
+        .await
+        .ok()??;
+    if !openssl::memcmp::eq(&row.browser_hash, &flow::secret_hash(&browser))
+        || row.account_id.is_some()
+    {
+        return None;
+    }
+    let policy: Policy = serde_json::from_value(row.policy).ok()?;
+    Some((browser, policy))
+}
+
+fn form(
+    state: &AuthnState,
+    flow_id: Uuid,
+    browser: &str,
+    policy: &Policy,
+    username: &str,
+    error: Option<&str>,
+) -> Context {
+    let mut ctx = Context::new();
+    ctx.insert("base", &state.base_path);
+    ctx.insert("flow", &flow_id.to_string());
+    ctx.insert("csrf", &csrf_token(state, flow_id, browser));
+    ctx.insert("username", username);
+    ctx.insert("audience", &policy.audience_name);
+    ctx.insert("error", &error);
+    ctx
+}
+
+fn no_password(state: &AuthnState) -> HttpResponse {
+    message(
+        state,
+        StatusCode::FORBIDDEN,
+        "Password sign-in is not available",
+        "This application does not allow signing in with a password.",
+    )
+}
+
+#[derive(Deserialize)]
+struct FlowQuery {
+    flow: Option<String>,
+}
+
+async fn page(
+    state: web::Data<AuthnState>,
+    req: HttpRequest,
+    query: web::Query<FlowQuery>,
+) -> HttpResponse {
+    let Some(flow_id) = query.flow.as_deref().and_then(|f| Uuid::parse_str(f).ok()) else {
+        return expired(&state);
+    };
+    let Some((browser, policy)) = open_flow(&state, &req, flow_id).await else {
+        return expired(&state);
+    };
+    if flow::password_authenticators(&policy, &state.config.load()).is_empty() {
+        return no_password(&state);
+    }
+    let hint = policy.login_hint.clone().unwrap_or_default();
+    render(
+        &state,
+        StatusCode::OK,
+        "login.html",
+        &form(&state, flow_id, &browser, &policy, &hint, None),
+    )
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    flow: String,
+    csrf: String,
+    username: String,
+    password: String,
+}
+
+async fn submit(
+    state: web::Data<AuthnState>,
+    req: HttpRequest,
+    input: web::Form<LoginForm>,
+) -> HttpResponse {
+    let Ok(flow_id) = Uuid::parse_str(&input.flow) else {
+        return expired(&state);
+    };
+    let Some((browser, policy)) = open_flow(&state, &req, flow_id).await else {
+        return expired(&state);
+    };
+    let expected = csrf_token(&state, flow_id, &browser);
+    if expected.len() != input.csrf.len()
+        || !openssl::memcmp::eq(expected.as_bytes(), input.csrf.as_bytes())
+    {
+        return message(
+            &state,
+            StatusCode::FORBIDDEN,
+            "This form has expired",
+            "Reload the page and try again.",
+        );
+    }
+    // The policy is read from the configuration as it is now: a commit applies to the next
+    // step of flows already under way.
+    let snapshot = state.config.load();
+    let Some(authenticator) = flow::password_authenticators(&policy, &snapshot)
+        .first()
+        .map(|s| (*s).to_owned())
+    else {
+        return no_password(&state);
+    };
+    let username = input.username.trim().to_owned();
+    let lookup = username.clone();
+    let account = state
+        .store
+        .run(move |conn| {
+            let account = tessera_store::accounts::by_username(conn, &lookup)?;
+            let hash = match &account {
+                Some(a) => tessera_store::accounts::password_hash(conn, a.account_id)?,
+                None => None,
+            };
+            Ok((account, hash))
+        })
+        .await;
+    let Ok((account, hash)) = account else {
+        return message(
+            &state,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Try again shortly",
+            "Signing in is temporarily unavailable.",
+        );
+    };
+    let verified = state
+        .passwords
+        .verify(input.password.clone(), hash)
+        .await
+        .unwrap_or(false);
+    let Some(account) = account.filter(|_| verified) else {
+        tracing::info!("password sign-in refused");
+        let ctx = form(
+            &state,
+            flow_id,
+            &browser,
+            &policy,
+            &username,
+            Some("Wrong username or password."),
+        );
+        return render(&state, StatusCode::UNAUTHORIZED, "login.html", &ctx);
+    };
+    let completed = flow::complete(
+        &state.store,
+        flow_id,
+        account.account_id,
+        vec!["pwd".into()],
+        flow::acr_for(&authenticator),
+        Utc::now(),
+    )
+    .await;
+    match completed {
+        Ok(Some(session_secret)) => {
+            let return_to = state
+                .store
+                .run(move |conn| tessera_store::signin::flow(conn, flow_id, Utc::now()))
+                .await
+                .ok()
+                .flatten()
+                .map(|row| row.return_to);
+            let Some(return_to) = return_to else {
+                return expired(&state);
+            };
+            let mut response = HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, return_to))
+                .finish();
+            let _ = response.add_cookie(&cookies::session_cookie(
+                session_secret,
+                state.secure_cookies,
+            ));
+            response
+        }
+        Ok(None) => expired(&state),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot record the sign-in");
+            message(
+                &state,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Try again shortly",
+                "Signing in is temporarily unavailable.",
+            )
+        }
+    }
+}
+
+async fn stylesheet() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(include_str!("../../templates/login.css"))
+}

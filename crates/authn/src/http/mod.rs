@@ -1,0 +1,62 @@
+//! authn's HTTP surface: the login pages and the cookies that tie a browser to its flows and
+//! its SSO session.
+
+pub mod cookies;
+mod login;
+
+use std::sync::Arc;
+
+use actix_web::web;
+use tessera_admin::ActiveConfig;
+use tessera_store::Store;
+
+use crate::password::Passwords;
+
+/// What the login handlers share.
+pub struct AuthnState {
+    /// Database.
+    pub store: Store,
+    /// Password hashing pool.
+    pub passwords: Passwords,
+    /// The live configuration (authenticators).
+    pub config: Arc<ActiveConfig>,
+    /// Key for CSRF tokens.
+    pub(crate) csrf_key: Vec<u8>,
+    /// Mark cookies `Secure`.
+    pub secure_cookies: bool,
+    /// Path prefix of the issuer ("" or "/tenant"), for links on the pages.
+    pub base_path: String,
+    templates: tera::Tera,
+}
+
+impl AuthnState {
+    /// Builds the state; `csrf_key` should be derived from the key-encryption key.
+    pub fn new(
+        store: Store,
+        passwords: Passwords,
+        config: Arc<ActiveConfig>,
+        csrf_key: Vec<u8>,
+        secure_cookies: bool,
+        base_path: String,
+    ) -> Result<Self, tera::Error> {
+        let mut templates = tera::Tera::default();
+        templates.add_raw_templates(vec![
+            ("login.html", include_str!("../../templates/login.html")),
+            ("message.html", include_str!("../../templates/message.html")),
+        ])?;
+        Ok(AuthnState {
+            store,
+            passwords,
+            config,
+            csrf_key,
+            secure_cookies,
+            base_path,
+            templates,
+        })
+    }
+}
+
+/// Routes mounted under the issuer's path.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    login::routes(cfg);
+}

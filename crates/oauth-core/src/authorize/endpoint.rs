@@ -1,0 +1,357 @@
+//! `GET|POST /oauth/authorize` and `GET /oauth/authorize/resume`: validate the request, answer
+//! from the SSO session when it satisfies the client's policy, otherwise hand the browser to
+//! authn and, when it comes back, issue a single-use code.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{Duration, Utc};
+use serde::Deserialize;
+use tessera_admin::Snapshot;
+use tessera_admin::config::model::{Client, TokenSettings};
+use tessera_authn::flow::{self, Authentication, Policy};
+use tessera_authn::http::cookies;
+use tessera_store::signin::CodeRow;
+use uuid::Uuid;
+
+use super::{AuthorizationRequest, AuthorizeError, Prompt, ResponseMode, error_redirect, validate};
+use crate::http::OAuthState;
+use crate::params::Params;
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// A readable error page (never a redirect: the request could not be trusted that far).
+fn error_page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{t}</title></head><body><main><h1>{t}</h1><p role=\"alert\">{m}</p></main></body></html>",
+            t = escape(title),
+            m = escape(message)
+        ))
+}
+
+fn unavailable() -> HttpResponse {
+    error_page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Try again shortly",
+        "Signing in is temporarily unavailable.",
+    )
+}
+
+/// Delivers authorization response parameters to the client: a 303 for `query`, an
+/// auto-submitted form for `form_post`.
+fn deliver(redirect_uri: &str, mode: ResponseMode, params: &[(&str, &str)]) -> HttpResponse {
+    match mode {
+        ResponseMode::Query => {
+            let mut query = url::form_urlencoded::Serializer::new(String::new());
+            for (k, v) in params {
+                query.append_pair(k, v);
+            }
+            let separator = if redirect_uri.contains('?') { '&' } else { '?' };
+            HttpResponse::SeeOther()
+                .insert_header((
+                    header::LOCATION,
+                    format!("{redirect_uri}{separator}{}", query.finish()),
+                ))
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .finish()
+        }
+        ResponseMode::FormPost => {
+            let mut nonce_bytes = [0u8; 16];
+            let _ = openssl::rand::rand_bytes(&mut nonce_bytes);
+            let nonce = URL_SAFE_NO_PAD.encode(nonce_bytes);
+            let inputs: String = params
+                .iter()
+                .map(|(k, v)| {
+                    format!(
+                        "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                        escape(k),
+                        escape(v)
+                    )
+                })
+                .collect();
+            let target = url::Url::parse(redirect_uri)
+                .map(|u| u.origin().ascii_serialization())
+                .ok()
+                .filter(|o| o != "null")
+                .unwrap_or_else(|| "*".into());
+            HttpResponse::Ok()
+                .content_type("text/html; charset=utf-8")
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .insert_header((
+                    header::CONTENT_SECURITY_POLICY,
+                    format!("default-src 'none'; script-src 'nonce-{nonce}'; form-action {target}; frame-ancestors 'none'"),
+                ))
+                .body(format!(
+                    "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Continue</title></head><body><form method=\"post\" action=\"{}\">{inputs}<noscript><button type=\"submit\">Continue</button></noscript></form><script nonce=\"{nonce}\">document.forms[0].submit()</script></body></html>",
+                    escape(redirect_uri)
+                ))
+        }
+    }
+}
+
+fn redirect_error(state: &OAuthState, e: AuthorizeError) -> HttpResponse {
+    match e {
+        AuthorizeError::Page { message } => error_page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in request is not valid",
+            &message,
+        ),
+        AuthorizeError::Redirect {
+            redirect_uri,
+            response_mode,
+            error,
+            description,
+            state: client_state,
+        } => match response_mode {
+            ResponseMode::Query => HttpResponse::SeeOther()
+                .insert_header((
+                    header::LOCATION,
+                    error_redirect(
+                        &redirect_uri,
+                        error,
+                        &description,
+                        client_state.as_deref(),
+                        state.issuer.as_str(),
+                    ),
+                ))
+                .finish(),
+            ResponseMode::FormPost => {
+                let mut params = vec![
+                    ("error", error),
+                    ("error_description", description.as_str()),
+                ];
+                if let Some(s) = client_state.as_deref() {
+                    params.push(("state", s));
+                }
+                params.push(("iss", state.issuer.as_str()));
+                deliver(&redirect_uri, response_mode, &params)
+            }
+        },
+    }
+}
+
+fn policy_for(client: &Client, request: &AuthorizationRequest) -> Policy {
+    Policy {
+        allowed: client.allowed_authenticators.clone(),
+        client_id: Some(client.id.clone()),
+        max_age: request.max_age,
+        force: request.prompt == Prompt::Login,
+        login_hint: request.login_hint.clone(),
+        audience_name: client.name.clone().or_else(|| Some(client.id.clone())),
+    }
+}
+
+/// Issues a code for `auth` and sends it to the client.
+async fn issue_code(
+    state: &OAuthState,
+    snapshot: &Snapshot,
+    client: &Client,
+    request: &AuthorizationRequest,
+    auth: &Authentication,
+) -> HttpResponse {
+    let mut bytes = [0u8; 32];
+    if openssl::rand::rand_bytes(&mut bytes).is_err() {
+        return unavailable();
+    }
+    let code = URL_SAFE_NO_PAD.encode(bytes);
+    let now = Utc::now();
+    let ttl = client
+        .lifetimes
+        .authorization_code
+        .or(snapshot.config.token_settings.lifetimes.authorization_code)
+        .unwrap_or(TokenSettings::CODE);
+    let row = CodeRow {
+        code_hash: flow::secret_hash(&code),
+        client_id: client.id.clone(),
+        redirect_uri: request.redirect_uri.clone(),
+        code_challenge: request.code_challenge.clone(),
+        nonce: request.nonce.clone(),
+        scopes: request.scopes.clone(),
+        account_id: auth.account_id,
+        auth_time: auth.auth_time,
+        amr: auth.amr.clone(),
+        acr: auth.acr.clone(),
+        sid: Some(auth.sid.clone()),
+        created_at: now,
+        expires_at: now + Duration::from_std(ttl).unwrap_or_else(|_| Duration::seconds(60)),
+        consumed_at: None,
+    };
+    if let Err(e) = state
+        .store
+        .run(move |conn| tessera_store::signin::insert_code(conn, &row))
+        .await
+    {
+        tracing::error!(error = %e, "cannot store an authorization code");
+        return unavailable();
+    }
+    let mut params = vec![("code", code.as_str())];
+    if let Some(s) = request.state.as_deref() {
+        params.push(("state", s));
+    }
+    params.push(("iss", state.issuer.as_str()));
+    deliver(&request.redirect_uri, request.response_mode, &params)
+}
+
+/// `GET|POST /oauth/authorize`.
+pub async fn authorize(
+    state: web::Data<OAuthState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let raw: &[u8] = if req.method() == actix_web::http::Method::POST {
+        &body
+    } else {
+        req.query_string().as_bytes()
+    };
+    let params = match Params::parse(raw) {
+        Ok(p) => p,
+        Err(e) => {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "This sign-in request is not valid",
+                &e.description,
+            );
+        }
+    };
+    let snapshot = state.config.load();
+    let request = match validate(&params, &snapshot) {
+        Ok(request) => request,
+        Err(e) => return redirect_error(&state, e),
+    };
+    let Some(client) = snapshot.client(&request.client_id) else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in request is not valid",
+            "Unknown client.",
+        );
+    };
+    let policy = policy_for(client, &request);
+    let now = Utc::now();
+
+    if request.prompt != Prompt::Login
+        && let Some(secret) = cookies::session(&req)
+    {
+        match flow::session(&state.store, &secret, now).await {
+            Ok(Some(auth)) if flow::satisfies(&auth, &policy, &snapshot, now) => {
+                return issue_code(&state, &snapshot, client, &request, &auth).await;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the SSO session");
+                return unavailable();
+            }
+        }
+    }
+    if request.prompt == Prompt::None {
+        return redirect_error(
+            &state,
+            AuthorizeError::Redirect {
+                redirect_uri: request.redirect_uri.clone(),
+                response_mode: request.response_mode,
+                error: "login_required",
+                description: "The user must sign in.".into(),
+                state: request.state.clone(),
+            },
+        );
+    }
+    let (browser, new_cookie) = match cookies::browser(&req, state.secure_cookies) {
+        Ok(b) => b,
+        Err(_) => return unavailable(),
+    };
+    let payload = match serde_json::to_value(&request) {
+        Ok(p) => p,
+        Err(_) => return unavailable(),
+    };
+    let base = state.issuer.path().to_owned();
+    let flow_id = match flow::start(
+        &state.store,
+        &policy,
+        format!("{base}/oauth/authorize/resume?flow="),
+        payload,
+        &browser,
+        now,
+    )
+    .await
+    {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot start a sign-in flow");
+            return unavailable();
+        }
+    };
+    let mut response = HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, format!("{base}/login?flow={flow_id}")))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish();
+    if let Some(cookie) = new_cookie {
+        let _ = response.add_cookie(&cookie);
+    }
+    response
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ResumeQuery {
+    flow: Option<String>,
+}
+
+/// `GET /oauth/authorize/resume?flow=…`: authn sends the browser back here.
+pub async fn resume(
+    state: web::Data<OAuthState>,
+    req: HttpRequest,
+    query: web::Query<ResumeQuery>,
+) -> HttpResponse {
+    let expired = || {
+        error_page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in has expired",
+            "Go back to the application and start signing in again.",
+        )
+    };
+    let Some(flow_id) = query.flow.as_deref().and_then(|f| Uuid::parse_str(f).ok()) else {
+        return expired();
+    };
+    let Some(browser) = req.cookie(cookies::BROWSER).map(|c| c.value().to_owned()) else {
+        return expired();
+    };
+    let taken = match flow::take(&state.store, flow_id, &browser, Utc::now()).await {
+        Ok(Some(taken)) => taken,
+        Ok(None) => return expired(),
+        Err(_) => return unavailable(),
+    };
+    let (payload, auth) = taken;
+    let Ok(request) = serde_json::from_value::<AuthorizationRequest>(payload) else {
+        return expired();
+    };
+    // The client's policy as configured now (a commit may have changed it meanwhile).
+    let snapshot = state.config.load();
+    let Some(client) = snapshot.client(&request.client_id) else {
+        return expired();
+    };
+    let mut policy = policy_for(client, &request);
+    policy.force = false;
+    policy.max_age = None;
+    if !flow::satisfies(&auth, &policy, &snapshot, Utc::now()) {
+        return redirect_error(
+            &state,
+            AuthorizeError::Redirect {
+                redirect_uri: request.redirect_uri.clone(),
+                response_mode: request.response_mode,
+                error: "access_denied",
+                description: "The authentication method used is not allowed for this application."
+                    .into(),
+                state: request.state.clone(),
+            },
+        );
+    }
+    issue_code(&state, &snapshot, client, &request, &auth).await
+}

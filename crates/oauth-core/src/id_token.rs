@@ -1,0 +1,89 @@
+//! ID tokens (OIDC Core §2): signed with the client's algorithm, carrying the authentication
+//! (`auth_time`, `amr`, `acr`, `sid`), the request's `nonce` and `at_hash`.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Duration, Utc};
+use josekit::jwt::JwtPayload;
+use openssl::hash::{MessageDigest, hash};
+use tessera_admin::Snapshot;
+use tessera_admin::config::model::{Client, IdTokenAlgorithm, TokenSettings};
+use tessera_store::signin::CodeRow;
+
+use crate::Issuer;
+use crate::keys::{KeyError, SigningAlgorithm, SigningKeys};
+
+fn claim_error(e: impl std::fmt::Display) -> KeyError {
+    KeyError::Material {
+        kid: "(id token)".into(),
+        reason: e.to_string(),
+    }
+}
+
+/// `at_hash`: the left half of SHA-256 of the access token (RS256 and ES256 both hash with it).
+pub fn at_hash(access_token: &str) -> String {
+    hash(MessageDigest::sha256(), access_token.as_bytes())
+        .map(|d| URL_SAFE_NO_PAD.encode(&d[..16]))
+        .unwrap_or_default()
+}
+
+/// What an ID token is about.
+pub struct IdTokenSubject<'a> {
+    /// The client (audience).
+    pub client: &'a Client,
+    /// Its view of the subject.
+    pub subject: &'a str,
+    /// The redeemed code (authentication, nonce, session).
+    pub code: &'a CodeRow,
+    /// The access token issued with it (for `at_hash`).
+    pub access_token: &'a str,
+}
+
+/// Signs the ID token of a redeemed code.
+pub fn issue(
+    keys: &SigningKeys,
+    issuer: &Issuer,
+    snapshot: &Snapshot,
+    about: &IdTokenSubject<'_>,
+    now: DateTime<Utc>,
+) -> Result<String, KeyError> {
+    let IdTokenSubject {
+        client,
+        subject,
+        code,
+        access_token,
+    } = *about;
+    let lifetime = client
+        .lifetimes
+        .id_token
+        .or(snapshot.config.token_settings.lifetimes.id_token)
+        .unwrap_or(TokenSettings::ID);
+    let lifetime = Duration::from_std(lifetime).unwrap_or_else(|_| Duration::minutes(5));
+    let mut payload = JwtPayload::new();
+    payload.set_issuer(issuer.as_str());
+    payload.set_subject(subject);
+    payload.set_audience(vec![client.id.as_str()]);
+    payload.set_issued_at(&now.into());
+    payload.set_expires_at(&(now + lifetime).into());
+    let mut set = |name: &str, value: serde_json::Value| {
+        payload.set_claim(name, Some(value)).map_err(claim_error)
+    };
+    set("auth_time", code.auth_time.timestamp().into())?;
+    if let Some(nonce) = &code.nonce {
+        set("nonce", nonce.clone().into())?;
+    }
+    set("amr", serde_json::json!(code.amr))?;
+    if let Some(acr) = &code.acr {
+        set("acr", acr.clone().into())?;
+    }
+    if let Some(sid) = &code.sid {
+        set("sid", sid.clone().into())?;
+    }
+    set("at_hash", at_hash(access_token).into())?;
+    set("azp", client.id.clone().into())?;
+    let alg = match client.id_token_algorithm {
+        IdTokenAlgorithm::Rs256 => SigningAlgorithm::Rs256,
+        IdTokenAlgorithm::Es256 => SigningAlgorithm::Es256,
+    };
+    keys.sign(alg, "JWT", &payload, now)
+}

@@ -1,0 +1,431 @@
+//! The authorization code flow end to end: the `openidconnect` crate as the relying party, a
+//! cookie-keeping HTTP client as the browser, the password sign-in page in between.
+
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+use openidconnect::{
+    AuthorizationCode, ClientId, CsrfToken, IssuerUrl, Nonce, OAuth2TokenResponse,
+    PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
+};
+use reqwest::StatusCode;
+use serde_json::Value;
+use tessera_authn::accounts::{self, AccountDetails};
+use tessera_authn::password::Passwords;
+
+use crate::helpers::{TestApp, spawn_app};
+
+const REDIRECT: &str = "http://localhost:3000/callback";
+
+pub async fn create_kim(app: &TestApp) {
+    accounts::create(
+        &app.db.store(),
+        &Passwords::new(1).unwrap(),
+        AccountDetails {
+            username: "kim".into(),
+            email: Some("kim@example.com".into()),
+            phone: None,
+            given_name: Some("Kim".into()),
+            family_name: Some("Anderson".into()),
+        },
+        Some("Password1".into()),
+    )
+    .await
+    .unwrap();
+}
+
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn location(res: &reqwest::Response) -> String {
+    res.headers()["location"].to_str().unwrap().to_owned()
+}
+
+fn absolute(app: &TestApp, location: &str) -> String {
+    if location.starts_with("http") {
+        location.to_owned()
+    } else {
+        format!("{}{location}", app.origin)
+    }
+}
+
+fn field(html: &str, name: &str) -> String {
+    html.split(&format!("name=\"{name}\" value=\""))
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no field {name} in {html}"))
+        .to_owned()
+}
+
+struct Rp {
+    client: CoreClient<
+        openidconnect::EndpointSet,
+        openidconnect::EndpointNotSet,
+        openidconnect::EndpointNotSet,
+        openidconnect::EndpointNotSet,
+        openidconnect::EndpointMaybeSet,
+        openidconnect::EndpointMaybeSet,
+    >,
+    http: openidconnect::reqwest::Client,
+}
+
+async fn rp(app: &TestApp) -> Rp {
+    let http = openidconnect::reqwest::Client::builder()
+        .redirect(openidconnect::reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let metadata =
+        CoreProviderMetadata::discover_async(IssuerUrl::new(app.issuer.clone()).unwrap(), &http)
+            .await
+            .unwrap();
+    let client =
+        CoreClient::from_provider_metadata(metadata, ClientId::new("demo-web-client".into()), None)
+            .set_redirect_uri(RedirectUrl::new(REDIRECT.into()).unwrap());
+    Rp { client, http }
+}
+
+/// Runs the browser through authorize → (login) → resume; returns the final redirect.
+async fn sign_in(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    authorize_url: &str,
+    password: Option<&str>,
+) -> reqwest::Response {
+    let res = browser.get(authorize_url).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let mut next = location(&res);
+    if next.starts_with(REDIRECT) {
+        return res; // answered from the SSO session
+    }
+    assert!(next.contains("/login?flow="), "{next}");
+    let page = browser.get(absolute(app, &next)).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("<label for=\"username\">Username</label>"));
+    assert!(html.contains("<label for=\"password\">Password</label>"));
+    let posted = browser
+        .post(format!("{}/login", app.issuer))
+        .form(&[
+            ("flow", field(&html, "flow")),
+            ("csrf", field(&html, "csrf")),
+            ("username", "kim".into()),
+            ("password", password.unwrap_or("Password1").into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    if posted.status() != StatusCode::SEE_OTHER {
+        return posted;
+    }
+    next = location(&posted);
+    assert!(next.contains("/oauth/authorize/resume?flow="), "{next}");
+    browser.get(absolute(app, &next)).send().await.unwrap()
+}
+
+fn query_of(url: &str) -> std::collections::HashMap<String, String> {
+    url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
+#[tokio::test]
+async fn a_public_client_signs_in_with_code_and_pkce_and_gets_verifiable_tokens_with_a_stable_subject()
+ {
+    let app = spawn_app().await;
+    create_kim(&app).await;
+    let rp = rp(&app).await;
+    let mut subjects = Vec::new();
+    for round in 0..2 {
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let (url, state, nonce) = rp
+            .client
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                CsrfToken::new_random,
+                Nonce::new_random,
+            )
+            .add_scope(Scope::new("profile".into()))
+            .set_pkce_challenge(challenge)
+            .url();
+        // A fresh browser each round: two separate sign-ins of the same account.
+        let done = sign_in(&app, &browser(), url.as_str(), None).await;
+        assert_eq!(done.status(), StatusCode::SEE_OTHER, "round {round}");
+        let back = location(&done);
+        assert!(back.starts_with(REDIRECT), "{back}");
+        let query = query_of(&back);
+        assert_eq!(query["state"], *state.secret());
+        assert_eq!(query["iss"], app.issuer);
+        let tokens = rp
+            .client
+            .exchange_code(AuthorizationCode::new(query["code"].clone()))
+            .unwrap()
+            .set_pkce_verifier(verifier)
+            .request_async(&rp.http)
+            .await
+            .expect("code exchange");
+        let id_token = tokens.id_token().expect("an ID token");
+        let claims = id_token
+            .claims(&rp.client.id_token_verifier(), &nonce)
+            .expect("valid ID token");
+        assert_eq!(claims.subject().as_str().len(), 64);
+        assert_eq!(claims.auth_method_refs().unwrap()[0].as_str(), "pwd");
+        // The access token is an RFC 9068 JWT about the same subject.
+        let access = tokens.access_token().secret();
+        let payload: Value = serde_json::from_slice(
+            &base64::Engine::decode(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                access.split('.').nth(1).unwrap(),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(payload["sub"], claims.subject().as_str());
+        assert_eq!(payload["client_id"], "demo-web-client");
+        subjects.push(claims.subject().as_str().to_owned());
+    }
+    assert_eq!(
+        subjects[0], subjects[1],
+        "the subject must not change between sign-ins"
+    );
+}
+
+#[tokio::test]
+async fn the_sso_session_answers_a_second_request_and_prompt_none_without_one_gets_login_required()
+{
+    let app = spawn_app().await;
+    create_kim(&app).await;
+    let rp = rp(&app).await;
+    let browser = browser();
+    let url = |prompt: Option<&str>| {
+        let (challenge, _) = PkceCodeChallenge::new_random_sha256();
+        let mut req = rp
+            .client
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                CsrfToken::new_random,
+                Nonce::new_random,
+            )
+            .set_pkce_challenge(challenge);
+        if let Some(p) = prompt {
+            req = req.add_extra_param("prompt", p);
+        }
+        req.url().0.to_string()
+    };
+    // Without a session, prompt=none comes straight back with login_required.
+    let res = browser.get(url(Some("none"))).send().await.unwrap();
+    let query = query_of(&location(&res));
+    assert_eq!(query["error"], "login_required");
+    assert_eq!(query["iss"], app.issuer);
+
+    let first = sign_in(&app, &browser, &url(None), None).await;
+    assert!(location(&first).starts_with(REDIRECT));
+    // Now the session answers without any page, with or without prompt=none.
+    for prompt in [None, Some("none")] {
+        let res = browser.get(url(prompt)).send().await.unwrap();
+        let back = location(&res);
+        assert!(
+            back.starts_with(REDIRECT) && back.contains("code="),
+            "{back}"
+        );
+    }
+    // prompt=login forces the page again.
+    let res = browser.get(url(Some("login"))).send().await.unwrap();
+    assert!(location(&res).contains("/login?flow="));
+}
+
+#[tokio::test]
+async fn a_wrong_password_and_an_unknown_user_get_the_same_answer() {
+    let app = spawn_app().await;
+    create_kim(&app).await;
+    let rp = rp(&app).await;
+    let (challenge, _) = PkceCodeChallenge::new_random_sha256();
+    let (url, _, _) = rp
+        .client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .set_pkce_challenge(challenge)
+        .url();
+    let wrong = sign_in(&app, &browser(), url.as_str(), Some("not-the-password")).await;
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let wrong_html = wrong.text().await.unwrap();
+    assert!(wrong_html.contains("Wrong username or password."));
+
+    // Unknown user: the same page (modulo the per-flow tokens).
+    let browser = browser();
+    let res = browser.get(url.as_str()).send().await.unwrap();
+    let page = browser
+        .get(absolute(&app, &location(&res)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let unknown = browser
+        .post(format!("{}/login", app.issuer))
+        .form(&[
+            ("flow", field(&page, "flow")),
+            ("csrf", field(&page, "csrf")),
+            ("username", "nobody".into()),
+            ("password", "Password1".into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
+    let unknown_html = unknown.text().await.unwrap();
+    let strip = |html: &str| html.split("<form").next().unwrap().to_owned();
+    assert_eq!(strip(&wrong_html), strip(&unknown_html));
+}
+
+#[tokio::test]
+async fn a_code_is_single_use_and_bound_to_its_verifier_and_redirect_uri() {
+    let app = spawn_app().await;
+    create_kim(&app).await;
+    let rp = rp(&app).await;
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, _, _) = rp
+        .client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .set_pkce_challenge(challenge)
+        .url();
+    let code = query_of(&location(
+        &sign_in(&app, &browser(), url.as_str(), None).await,
+    ))["code"]
+        .clone();
+    let token = |verifier: &str, redirect: &str| {
+        app.client
+            .post(format!("{}/oauth/token", app.issuer))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("client_id", "demo-web-client"),
+                ("code", code.as_str()),
+                ("redirect_uri", redirect),
+                ("code_verifier", verifier),
+            ])
+            .send()
+    };
+    // A wrong verifier burns the code (the attacker learns nothing, the code is gone).
+    let wrong = token("x".repeat(43).as_str(), REDIRECT).await.unwrap();
+    assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
+    let body: Value = wrong.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_grant");
+    let reused = token(verifier.secret(), REDIRECT).await.unwrap();
+    assert_eq!(reused.status(), StatusCode::BAD_REQUEST);
+    let body: Value = reused.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_grant");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_concurrent_redemptions_of_one_code_yield_exactly_one_token() {
+    let app = spawn_app().await;
+    create_kim(&app).await;
+    let rp = rp(&app).await;
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, _, _) = rp
+        .client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .set_pkce_challenge(challenge)
+        .url();
+    let code = query_of(&location(
+        &sign_in(&app, &browser(), url.as_str(), None).await,
+    ))["code"]
+        .clone();
+    let attempts = (0..50).map(|_| {
+        app.client
+            .post(format!("{}/oauth/token", app.issuer))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("client_id", "demo-web-client"),
+                ("code", code.as_str()),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", verifier.secret().as_str()),
+            ])
+            .send()
+    });
+    let results = futures_util::future::join_all(attempts).await;
+    let statuses: Vec<StatusCode> = results.into_iter().map(|r| r.unwrap().status()).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == StatusCode::OK).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::OK || *s == StatusCode::BAD_REQUEST)
+    );
+}
+
+#[tokio::test]
+async fn a_passkeys_only_client_refuses_a_password_sign_in_whatever_the_browser_posts() {
+    let app = spawn_app().await;
+    create_kim(&app).await;
+    let rp = rp(&app).await;
+    let (challenge, _) = PkceCodeChallenge::new_random_sha256();
+    let (url, _, _) = rp
+        .client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .set_pkce_challenge(challenge)
+        .url();
+    let browser = browser();
+    let res = browser.get(url.as_str()).send().await.unwrap();
+    let page = browser
+        .get(absolute(&app, &location(&res)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // The operator switches the client to passkeys only while the user is on the page.
+    app.config
+        .edit_and_commit(
+            include_str!("../../../../config/upgrade-authentication.xml")
+                .as_bytes()
+                .to_vec(),
+            tessera_admin::config::UploadMode::Merge,
+            "test",
+        )
+        .await
+        .unwrap();
+    let posted = browser
+        .post(format!("{}/login", app.issuer))
+        .form(&[
+            ("flow", field(&page, "flow")),
+            ("csrf", field(&page, "csrf")),
+            ("username", "kim".into()),
+            ("password", "Password1".into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), StatusCode::FORBIDDEN);
+    assert!(
+        posted
+            .text()
+            .await
+            .unwrap()
+            .contains("does not allow signing in with a password")
+    );
+}
