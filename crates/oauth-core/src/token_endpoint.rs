@@ -22,6 +22,8 @@ struct TokenResponse<'a> {
     scope: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     id_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
 }
 
 fn no_store(body: &impl Serialize) -> HttpResponse {
@@ -58,10 +60,7 @@ pub async fn token(
     match grant_type {
         "client_credentials" => client_credentials(&state, &snapshot, client, method, &params),
         "authorization_code" => authorization_code(&state, &snapshot, client, &params).await,
-        "refresh_token" => Err(TokenError::new(
-            TokenErrorCode::UnsupportedGrantType,
-            format!("The {grant_type} grant is not available yet on this server."),
-        )),
+        "refresh_token" => refresh_token(&state, &snapshot, client, &params).await,
         other => Err(TokenError::new(
             TokenErrorCode::UnsupportedGrantType,
             format!("Grant type {other:?} is not supported."),
@@ -131,6 +130,7 @@ fn client_credentials(
         expires_in: issued.expires_in,
         scope: (!scopes.is_empty()).then(|| scopes.join(" ")),
         id_token: None,
+        refresh_token: None,
     }))
 }
 
@@ -173,8 +173,22 @@ async fn authorization_code(
             } else {
                 server_error(e)
             }
-        })?
-        .ok_or_else(|| invalid_grant("The code is invalid, expired or already used."))?;
+        })?;
+    let Some(row) = row else {
+        // A replayed code revokes what its first redemption issued.
+        let hash = tessera_authn::flow::secret_hash(code);
+        let replay = state
+            .store
+            .run(move |conn| tessera_store::signin::revoke_after_code_replay(conn, &hash, now))
+            .await
+            .unwrap_or(false);
+        if replay {
+            tracing::warn!(client = %client.id, "authorization code replayed; its tokens were revoked");
+        }
+        return Err(invalid_grant(
+            "The code is invalid, expired or already used.",
+        ));
+    };
     if row.client_id != client.id {
         return Err(invalid_grant("The code was issued to another client."));
     }
@@ -236,11 +250,186 @@ async fn authorization_code(
     } else {
         None
     };
+    let refresh_token = if client.capabilities.refresh {
+        Some(first_refresh_token(state, snapshot, client, &row, now).await?)
+    } else {
+        None
+    };
     Ok(no_store(&TokenResponse {
         access_token: &issued.token,
         token_type: "Bearer",
         expires_in: issued.expires_in,
         scope: (!row.scopes.is_empty()).then(|| row.scopes.join(" ")),
         id_token,
+        refresh_token,
+    }))
+}
+
+fn random_token() -> Result<String, TokenError> {
+    tessera_authn::random_token().map_err(server_error)
+}
+
+fn refresh_lifetimes(
+    snapshot: &tessera_admin::Snapshot,
+    client: &Client,
+) -> (std::time::Duration, chrono::Duration) {
+    let profile = snapshot.config.token_settings.lifetimes;
+    let idle = client
+        .lifetimes
+        .refresh_token
+        .or(profile.refresh_token)
+        .unwrap_or(tessera_admin::config::model::TokenSettings::REFRESH);
+    let absolute = client
+        .lifetimes
+        .refresh_token_max_rolling_lifetime
+        .or(profile.refresh_token_max_rolling_lifetime)
+        .unwrap_or(tessera_admin::config::model::TokenSettings::REFRESH_MAX);
+    (
+        idle,
+        chrono::Duration::from_std(absolute).unwrap_or_else(|_| chrono::Duration::days(30)),
+    )
+}
+
+/// Starts a refresh-token family for a redeemed code.
+async fn first_refresh_token(
+    state: &OAuthState,
+    snapshot: &tessera_admin::Snapshot,
+    client: &Client,
+    code: &tessera_store::signin::CodeRow,
+    now: chrono::DateTime<Utc>,
+) -> Result<String, TokenError> {
+    let token = random_token()?;
+    let (idle, absolute) = refresh_lifetimes(snapshot, client);
+    let family_expires_at = now + absolute;
+    let idle = chrono::Duration::from_std(idle).unwrap_or_else(|_| chrono::Duration::hours(8));
+    let row = tessera_store::refresh::RefreshRow {
+        token_hash: tessera_authn::flow::secret_hash(&token),
+        family_id: uuid::Uuid::new_v4(),
+        client_id: client.id.clone(),
+        account_id: code.account_id,
+        scopes: code.scopes.clone(),
+        auth_time: code.auth_time,
+        amr: code.amr.clone(),
+        acr: code.acr.clone(),
+        sid: code.sid.clone(),
+        created_at: now,
+        expires_at: (now + idle).min(family_expires_at),
+        family_expires_at,
+        rotated_at: None,
+        revoked_at: None,
+    };
+    let code_hash = code.code_hash.clone();
+    state
+        .store
+        .run(move |conn| {
+            tessera_store::tx::transaction(conn, |conn| {
+                tessera_store::refresh::insert(conn, &row)?;
+                tessera_store::signin::set_code_family(conn, &code_hash, row.family_id)
+            })
+        })
+        .await
+        .map_err(server_error)?;
+    Ok(token)
+}
+
+/// The refresh grant (RFC 6749 §6) with rotation: the presented token is replaced in one
+/// statement; presenting a token that was already rotated revokes its whole family.
+async fn refresh_token(
+    state: &OAuthState,
+    snapshot: &tessera_admin::Snapshot,
+    client: &Client,
+    params: &Params,
+) -> Result<HttpResponse, TokenError> {
+    if !client.capabilities.refresh {
+        return Err(TokenError::new(
+            TokenErrorCode::UnauthorizedClient,
+            "This client may not use refresh tokens.",
+        ));
+    }
+    let presented = params.require("refresh_token")?;
+    let old_hash = tessera_authn::flow::secret_hash(presented);
+    let successor = random_token()?;
+    let new_hash = tessera_authn::flow::secret_hash(&successor);
+    let (idle, _) = refresh_lifetimes(snapshot, client);
+    let now = Utc::now();
+    let lookup = old_hash.clone();
+    let rotated = state
+        .store
+        .run(move |conn| tessera_store::refresh::rotate(conn, &lookup, &new_hash, idle, now))
+        .await
+        .map_err(server_error)?;
+    let Some(row) = rotated else {
+        let revoked = state
+            .store
+            .run(
+                move |conn| match tessera_store::refresh::family_of(conn, &old_hash)? {
+                    Some((family, true)) => {
+                        tessera_store::refresh::revoke_family(conn, family, now)?;
+                        Ok(true)
+                    }
+                    _ => Ok(false),
+                },
+            )
+            .await
+            .unwrap_or(false);
+        if revoked {
+            tracing::warn!(client = %client.id, "rotated refresh token reused; its family was revoked");
+        }
+        return Err(invalid_grant(
+            "The refresh token is invalid, expired, revoked or already used.",
+        ));
+    };
+    if row.client_id != client.id {
+        let family = row.family_id;
+        let _ = state
+            .store
+            .run(move |conn| tessera_store::refresh::revoke_family(conn, family, now))
+            .await;
+        return Err(invalid_grant(
+            "The refresh token was issued to another client.",
+        ));
+    }
+    let scopes = match params.get("scope") {
+        None => row.scopes.clone(),
+        Some(requested) => {
+            let asked: Vec<String> = requested
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+            if asked.iter().any(|s| !row.scopes.contains(s)) {
+                return Err(TokenError::new(
+                    TokenErrorCode::InvalidScope,
+                    "A refresh cannot add scopes that were not granted.",
+                ));
+            }
+            asked
+        }
+    };
+    let subject = state.subjects.for_client(row.account_id, client);
+    let issued = access_token::issue(
+        &state.keys,
+        &state.issuer,
+        snapshot,
+        &AccessTokenClaims {
+            subject: &subject,
+            client,
+            scopes: &scopes,
+            authentication: Some(access_token::UserAuthentication {
+                auth_time: row.auth_time,
+                acr: row.acr.as_deref(),
+                amr: &row.amr,
+            }),
+        },
+        now,
+    )
+    .map_err(server_error)?;
+    Ok(no_store(&TokenResponse {
+        access_token: &issued.token,
+        token_type: "Bearer",
+        expires_in: issued.expires_in,
+        scope: (!scopes.is_empty()).then(|| scopes.join(" ")),
+        id_token: None,
+        refresh_token: Some(successor),
     }))
 }

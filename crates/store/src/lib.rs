@@ -16,6 +16,7 @@ pub mod config;
 mod error;
 pub mod migrations;
 mod pool;
+pub mod refresh;
 pub mod schema;
 pub mod signin;
 pub mod signing_keys;

@@ -126,6 +126,26 @@ diesel::table! {
         created_at -> Timestamptz,
         expires_at -> Timestamptz,
         consumed_at -> Nullable<Timestamptz>,
+        token_family -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (token_hash) {
+        token_hash -> Bytea,
+        family_id -> Uuid,
+        client_id -> Text,
+        account_id -> Uuid,
+        scopes -> Array<Text>,
+        auth_time -> Timestamptz,
+        amr -> Array<Text>,
+        acr -> Nullable<Text>,
+        sid -> Nullable<Text>,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+        family_expires_at -> Timestamptz,
+        rotated_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -138,5 +158,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     password_credentials,
     auth_flows,
     sso_sessions,
-    authorization_codes
+    authorization_codes,
+    refresh_tokens
 );

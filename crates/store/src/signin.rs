@@ -225,6 +225,8 @@ pub struct CodeRow {
     pub expires_at: DateTime<Utc>,
     /// Redeemed at.
     pub consumed_at: Option<DateTime<Utc>>,
+    /// The refresh-token family its redemption started.
+    pub token_family: Option<Uuid>,
 }
 
 /// Stores a code.
@@ -251,4 +253,40 @@ pub fn redeem_code(
     .returning(CodeRow::as_returning())
     .get_result(conn)
     .optional()?)
+}
+
+/// After a failed redemption: if the code exists and was already redeemed, revoke the
+/// refresh tokens its first redemption produced (RFC 6749 §4.1.2, RFC 9700 §4.14). Returns true
+/// when the code was a replay.
+pub fn revoke_after_code_replay(
+    conn: &mut PgConnection,
+    hash: &[u8],
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let family: Option<Option<Uuid>> = authorization_codes::table
+        .find(hash)
+        .filter(authorization_codes::consumed_at.is_not_null())
+        .select(authorization_codes::token_family)
+        .first(conn)
+        .optional()?;
+    match family {
+        Some(Some(family)) => {
+            crate::refresh::revoke_family(conn, family, now)?;
+            Ok(true)
+        }
+        Some(None) => Ok(true),
+        None => Ok(false),
+    }
+}
+
+/// Records the refresh-token family a redeemed code started.
+pub fn set_code_family(
+    conn: &mut PgConnection,
+    hash: &[u8],
+    family: Uuid,
+) -> Result<(), StoreError> {
+    diesel::update(authorization_codes::table.find(hash))
+        .set(authorization_codes::token_family.eq(family))
+        .execute(conn)?;
+    Ok(())
 }

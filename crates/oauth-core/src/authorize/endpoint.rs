@@ -185,6 +185,7 @@ async fn issue_code(
         created_at: now,
         expires_at: now + Duration::from_std(ttl).unwrap_or_else(|_| Duration::seconds(60)),
         consumed_at: None,
+        token_family: None,
     };
     if let Err(e) = state
         .store

@@ -429,3 +429,124 @@ async fn a_passkeys_only_client_refuses_a_password_sign_in_whatever_the_browser_
             .contains("does not allow signing in with a password")
     );
 }
+
+/// Signs kim in and redeems the code: (access token, refresh token).
+async fn tokens_for_kim(app: &TestApp) -> (String, String, String) {
+    let rp = rp(app).await;
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (url, _, _) = rp
+        .client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .set_pkce_challenge(challenge)
+        .url();
+    let code = query_of(&location(
+        &sign_in(app, &browser(), url.as_str(), None).await,
+    ))["code"]
+        .clone();
+    let tokens = rp
+        .client
+        .exchange_code(AuthorizationCode::new(code.clone()))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&rp.http)
+        .await
+        .unwrap();
+    (
+        tokens.access_token().secret().clone(),
+        tokens
+            .refresh_token()
+            .expect("a refresh token")
+            .secret()
+            .clone(),
+        code,
+    )
+}
+
+async fn refresh(app: &TestApp, token: &str) -> (StatusCode, Value) {
+    let res = app
+        .client
+        .post(format!("{}/oauth/token", app.issuer))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", "demo-web-client"),
+            ("refresh_token", token),
+        ])
+        .send()
+        .await
+        .unwrap();
+    (res.status(), res.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn refresh_tokens_rotate_and_reusing_a_rotated_one_revokes_the_family() {
+    let app = spawn_app().await;
+    create_kim(&app).await;
+    let (_, first, _) = tokens_for_kim(&app).await;
+    let (status, body) = refresh(&app, &first).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let second = body["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(second, first);
+    assert!(body["access_token"].is_string());
+    // The rotated token is presented again: refused, and the family is revoked.
+    let (status, body) = refresh(&app, &first).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    let (status, _) = refresh(&app, &second).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "the successor must die with its family"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_concurrent_uses_of_one_refresh_token_succeed_once_and_revoke_the_family() {
+    let app = spawn_app().await;
+    create_kim(&app).await;
+    let (_, token, _) = tokens_for_kim(&app).await;
+    let uses = (0..20).map(|_| refresh(&app, &token));
+    let results = futures_util::future::join_all(uses).await;
+    let winners: Vec<&Value> = results
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::OK)
+        .map(|(_, b)| b)
+        .collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    // The losers presented a rotated token: the winner's successor is revoked too.
+    let successor = winners[0]["refresh_token"].as_str().unwrap();
+    let (status, _) = refresh(&app, successor).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_replayed_code_revokes_the_tokens_of_its_first_redemption() {
+    let app = spawn_app().await;
+    create_kim(&app).await;
+    let (_, refresh_token, code) = tokens_for_kim(&app).await;
+    let replay = app
+        .client
+        .post(format!("{}/oauth/token", app.issuer))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", "demo-web-client"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", "x".repeat(43).as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
+    let (status, _) = refresh(&app, &refresh_token).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "the first redemption's refresh token must be revoked"
+    );
+}
