@@ -69,6 +69,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             paths::AUTHORIZE,
             web::post().to(crate::authorize::endpoint::authorize),
         )
+        .route(paths::USERINFO, web::get().to(crate::userinfo::userinfo))
+        .route(paths::USERINFO, web::post().to(crate::userinfo::userinfo))
         .route(
             "/oauth/authorize/resume",
             web::get().to(crate::authorize::endpoint::resume),

@@ -21,6 +21,7 @@ pub mod params;
 pub mod subject;
 mod token_endpoint;
 mod token_error;
+mod userinfo;
 
 pub use error::OAuthError;
 pub use http::{OAuthState, root_routes, routes};

@@ -214,6 +214,12 @@ async fn authorization_code(
         (None, None) => {}
     }
     let subject = state.subjects.for_client(row.account_id, client);
+    let (remembered, account_id) = (subject.clone(), row.account_id);
+    state
+        .store
+        .run(move |conn| tessera_store::accounts::remember_subject(conn, &remembered, account_id))
+        .await
+        .map_err(server_error)?;
     let issued = access_token::issue(
         &state.keys,
         &state.issuer,

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use uuid::Uuid;
 
 use crate::StoreError;
-use crate::schema::{accounts, password_credentials};
+use crate::schema::{account_subjects, accounts, password_credentials};
 
 diesel::define_sql_function! {
     /// SQL `lower()`, matching the case-insensitive unique indexes.
@@ -121,6 +121,35 @@ pub fn password_hash(
     Ok(password_credentials::table
         .find(account_id)
         .select(password_credentials::hash)
+        .first(conn)
+        .optional()?)
+}
+
+/// Remembers which account `subject` stands for (idempotent).
+pub fn remember_subject(
+    conn: &mut PgConnection,
+    subject: &str,
+    account_id: Uuid,
+) -> Result<(), StoreError> {
+    diesel::insert_into(account_subjects::table)
+        .values((
+            account_subjects::subject.eq(subject),
+            account_subjects::account_id.eq(account_id),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The account a subject stands for.
+pub fn by_subject(
+    conn: &mut PgConnection,
+    subject: &str,
+) -> Result<Option<AccountRow>, StoreError> {
+    Ok(account_subjects::table
+        .inner_join(accounts::table)
+        .filter(account_subjects::subject.eq(subject))
+        .select(AccountRow::as_select())
         .first(conn)
         .optional()?)
 }

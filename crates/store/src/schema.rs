@@ -77,6 +77,7 @@ diesel::table! {
 }
 
 diesel::joinable!(password_credentials -> accounts (account_id));
+diesel::joinable!(account_subjects -> accounts (account_id));
 
 diesel::table! {
     auth_flows (flow_id) {
@@ -149,6 +150,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    account_subjects (subject) {
+        subject -> Text,
+        account_id -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     devices,
@@ -159,5 +168,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     auth_flows,
     sso_sessions,
     authorization_codes,
-    refresh_tokens
+    refresh_tokens,
+    account_subjects
 );

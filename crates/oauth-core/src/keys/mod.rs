@@ -315,6 +315,47 @@ impl SigningKeys {
     }
 }
 
+impl SigningKeys {
+    /// Verifies a compact JWT signed by one of our published keys and returns its header
+    /// `typ` and payload. Expiry and audience are the caller's to check.
+    pub fn verify(
+        &self,
+        jwt: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(Option<String>, JwtPayload), KeyError> {
+        let invalid = |reason: &str| KeyError::Material {
+            kid: "(presented token)".into(),
+            reason: reason.to_owned(),
+        };
+        let header = josekit::jwt::decode_header(jwt).map_err(|_| invalid("not a JWT"))?;
+        let kid = header
+            .claim("kid")
+            .and_then(|k| k.as_str())
+            .ok_or_else(|| invalid("no kid"))?
+            .to_owned();
+        let key = self
+            .snapshot
+            .load()
+            .keys
+            .iter()
+            .find(|k| k.kid == kid && k.status(now) != KeyStatus::Expired)
+            .cloned()
+            .ok_or_else(|| invalid("unknown key"))?;
+        let jwk =
+            josekit::jwk::Jwk::from_map(key.public_jwk.clone()).map_err(|_| invalid("bad key"))?;
+        let verified = match key.alg {
+            SigningAlgorithm::Es256 => josekit::jws::ES256
+                .verifier_from_jwk(&jwk)
+                .and_then(|v| josekit::jwt::decode_with_verifier(jwt, &v)),
+            SigningAlgorithm::Rs256 => josekit::jws::RS256
+                .verifier_from_jwk(&jwk)
+                .and_then(|v| josekit::jwt::decode_with_verifier(jwt, &v)),
+        };
+        let (payload, header) = verified.map_err(|_| invalid("bad signature"))?;
+        Ok((header.token_type().map(str::to_owned), payload))
+    }
+}
+
 /// Generates the first key of every algorithm that has none (under the key-management lock,
 /// so instances starting together agree on one key set).
 pub fn ensure_keys(

@@ -186,6 +186,20 @@ async fn a_public_client_signs_in_with_code_and_pkce_and_gets_verifiable_tokens_
         .unwrap();
         assert_eq!(payload["sub"], claims.subject().as_str());
         assert_eq!(payload["client_id"], "demo-web-client");
+        // UserInfo, as the relying party library calls it.
+        let info: openidconnect::core::CoreUserInfoClaims = rp
+            .client
+            .user_info(tokens.access_token().clone(), None)
+            .unwrap()
+            .request_async(&rp.http)
+            .await
+            .expect("userinfo");
+        assert_eq!(info.subject(), claims.subject());
+        assert_eq!(info.preferred_username().unwrap().as_str(), "kim");
+        assert_eq!(
+            info.given_name().unwrap().get(None).unwrap().as_str(),
+            "Kim"
+        );
         subjects.push(claims.subject().as_str().to_owned());
     }
     assert_eq!(
@@ -548,5 +562,60 @@ async fn a_replayed_code_revokes_the_tokens_of_its_first_redemption() {
         status,
         StatusCode::BAD_REQUEST,
         "the first redemption's refresh token must be revoked"
+    );
+}
+
+#[tokio::test]
+async fn userinfo_answers_rfc_6750_errors() {
+    let app = spawn_app().await;
+    let url = format!("{}/oauth/userinfo", app.issuer);
+    let none = app.client.get(&url).send().await.unwrap();
+    assert_eq!(none.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        none.headers()["www-authenticate"],
+        "Bearer realm=\"tessera\""
+    );
+    let garbage = app
+        .client
+        .get(&url)
+        .bearer_auth("not.a.token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(garbage.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        garbage.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("error=\"invalid_token\"")
+    );
+    // A client-credentials token carries no openid scope.
+    let cc: Value = app
+        .client
+        .post(format!("{}/oauth/token", app.issuer))
+        .basic_auth(
+            "demo-api-client",
+            Some("Demo-API-Secret-0123456789-abcdefghijk"),
+        )
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let res = app
+        .client
+        .get(&url)
+        .bearer_auth(cc["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(
+        res.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("insufficient_scope")
     );
 }

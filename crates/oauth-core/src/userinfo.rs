@@ -1,0 +1,131 @@
+//! `GET|POST /oauth/userinfo` (OIDC Core §5.3) with RFC 6750 bearer-token errors.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Utc;
+use serde_json::{Map, Value, json};
+
+use crate::http::OAuthState;
+
+/// An RFC 6750 §3 error answer.
+fn bearer_error(status: StatusCode, error: Option<&str>, description: &str) -> HttpResponse {
+    let challenge = match error {
+        Some(error) => format!(
+            "Bearer realm=\"tessera\", error=\"{error}\", error_description=\"{description}\""
+        ),
+        None => "Bearer realm=\"tessera\"".to_owned(),
+    };
+    HttpResponse::build(status)
+        .insert_header((header::WWW_AUTHENTICATE, challenge))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}
+
+fn presented_token(req: &HttpRequest, body: &[u8]) -> Result<Option<String>, HttpResponse> {
+    let from_header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").map(|t| t.trim().to_owned()));
+    let from_body = url::form_urlencoded::parse(body)
+        .find(|(k, _)| k == "access_token")
+        .map(|(_, v)| v.into_owned());
+    match (from_header, from_body) {
+        (Some(_), Some(_)) => Err(bearer_error(
+            StatusCode::BAD_REQUEST,
+            Some("invalid_request"),
+            "Send the token once, in the Authorization header.",
+        )),
+        (token, None) | (None, token) => Ok(token),
+    }
+}
+
+/// The userinfo endpoint.
+pub async fn userinfo(
+    state: web::Data<OAuthState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let token = match presented_token(&req, &body) {
+        Ok(Some(token)) => token,
+        Ok(None) => return bearer_error(StatusCode::UNAUTHORIZED, None, ""),
+        Err(response) => return response,
+    };
+    let invalid = || {
+        bearer_error(
+            StatusCode::UNAUTHORIZED,
+            Some("invalid_token"),
+            "The access token is invalid or expired.",
+        )
+    };
+    let now = Utc::now();
+    let Ok((typ, claims)) = state.keys.verify(&token, now) else {
+        return invalid();
+    };
+    let expired = claims
+        .expires_at()
+        .is_none_or(|exp| exp <= std::time::SystemTime::from(now));
+    if typ.as_deref() != Some("at+jwt") || claims.issuer() != Some(state.issuer.as_str()) || expired
+    {
+        return invalid();
+    }
+    let scopes: Vec<String> = claims
+        .claim("scope")
+        .and_then(Value::as_str)
+        .map(|s| s.split(' ').map(str::to_owned).collect())
+        .unwrap_or_default();
+    if !scopes.iter().any(|s| s == "openid") {
+        return bearer_error(
+            StatusCode::FORBIDDEN,
+            Some("insufficient_scope"),
+            "The token was not issued for openid.",
+        );
+    }
+    let Some(subject) = claims.subject().map(str::to_owned) else {
+        return invalid();
+    };
+    let lookup = subject.clone();
+    let account = match state
+        .store
+        .run(move |conn| tessera_store::accounts::by_subject(conn, &lookup))
+        .await
+    {
+        Ok(Some(account)) => account,
+        Ok(None) => return invalid(), // the account was deleted
+        Err(_) => return HttpResponse::ServiceUnavailable().finish(),
+    };
+    let mut out = Map::new();
+    out.insert("sub".into(), json!(subject));
+    let attribute = |name: &str| account.attributes.get(name).cloned();
+    if scopes.iter().any(|s| s == "profile") {
+        out.insert("preferred_username".into(), json!(account.username));
+        for name in ["given_name", "family_name", "name"] {
+            if let Some(value) = attribute(name) {
+                out.insert(name.into(), value);
+            }
+        }
+        if !out.contains_key("name")
+            && let (Some(Value::String(g)), Some(Value::String(f))) =
+                (attribute("given_name"), attribute("family_name"))
+        {
+            out.insert("name".into(), json!(format!("{g} {f}")));
+        }
+    }
+    if scopes.iter().any(|s| s == "email")
+        && let Some(email) = &account.email
+    {
+        out.insert("email".into(), json!(email));
+        out.insert(
+            "email_verified".into(),
+            attribute("email_verified").unwrap_or(json!(false)),
+        );
+    }
+    if scopes.iter().any(|s| s == "phone")
+        && let Some(phone) = &account.phone
+    {
+        out.insert("phone_number".into(), json!(phone));
+    }
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(Value::Object(out))
+}
