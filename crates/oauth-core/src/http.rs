@@ -69,6 +69,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             paths::AUTHORIZE,
             web::post().to(crate::authorize::endpoint::authorize),
         )
+        .route(paths::REVOKE, web::post().to(crate::revocation::revoke))
+        .route(
+            paths::INTROSPECT,
+            web::post().to(crate::revocation::introspect),
+        )
         .route(paths::USERINFO, web::get().to(crate::userinfo::userinfo))
         .route(paths::USERINFO, web::post().to(crate::userinfo::userinfo))
         .route(

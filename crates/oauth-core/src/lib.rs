@@ -18,6 +18,7 @@ mod id_token;
 mod issuer;
 pub mod keys;
 pub mod params;
+mod revocation;
 pub mod subject;
 mod token_endpoint;
 mod token_error;

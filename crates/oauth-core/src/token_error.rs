@@ -32,6 +32,8 @@ pub enum TokenErrorCode {
     UnsupportedGrantType,
     /// The requested scope is invalid or exceeds what the client may ask for.
     InvalidScope,
+    /// RFC 7009: this kind of token cannot be revoked.
+    UnsupportedTokenType,
     /// Something failed on our side.
     ServerError,
     /// The database is unavailable.
@@ -48,6 +50,7 @@ impl TokenErrorCode {
             TokenErrorCode::UnauthorizedClient => "unauthorized_client",
             TokenErrorCode::UnsupportedGrantType => "unsupported_grant_type",
             TokenErrorCode::InvalidScope => "invalid_scope",
+            TokenErrorCode::UnsupportedTokenType => "unsupported_token_type",
             TokenErrorCode::ServerError => "server_error",
             TokenErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
         }

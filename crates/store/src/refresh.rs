@@ -114,3 +114,12 @@ pub fn revoke_family(
     .set(refresh_tokens::revoked_at.eq(now))
     .execute(conn)?)
 }
+
+/// A token by hash, whatever its state.
+pub fn by_hash(conn: &mut PgConnection, hash: &[u8]) -> Result<Option<RefreshRow>, StoreError> {
+    Ok(refresh_tokens::table
+        .find(hash)
+        .select(RefreshRow::as_select())
+        .first(conn)
+        .optional()?)
+}

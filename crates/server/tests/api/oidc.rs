@@ -619,3 +619,71 @@ async fn userinfo_answers_rfc_6750_errors() {
             .contains("insufficient_scope")
     );
 }
+
+#[tokio::test]
+async fn revocation_ends_a_refresh_family_and_introspection_reports_token_state() {
+    let app = spawn_app().await;
+    create_kim(&app).await;
+    let (access, refresh_token, _) = tokens_for_kim(&app).await;
+    let introspect = |token: String| {
+        app.client
+            .post(format!("{}/oauth/introspect", app.issuer))
+            .basic_auth(
+                "demo-api-client",
+                Some("Demo-API-Secret-0123456789-abcdefghijk"),
+            )
+            .form(&[("token", token)])
+            .send()
+    };
+    let live: Value = introspect(access.clone())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(live["active"], true);
+    assert_eq!(live["client_id"], "demo-web-client");
+    assert_eq!(live["sub"].as_str().unwrap().len(), 64);
+    let garbage: Value = introspect("nonsense".into())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(garbage, serde_json::json!({ "active": false }));
+    // Public clients cannot introspect.
+    let public = app
+        .client
+        .post(format!("{}/oauth/introspect", app.issuer))
+        .form(&[("token", access.as_str()), ("client_id", "demo-web-client")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(public.status(), StatusCode::UNAUTHORIZED);
+
+    let revoke = |token: String| {
+        app.client
+            .post(format!("{}/oauth/revoke", app.issuer))
+            .form(&[("token", token), ("client_id", "demo-web-client".into())])
+            .send()
+    };
+    assert_eq!(
+        revoke(refresh_token.clone()).await.unwrap().status(),
+        StatusCode::OK
+    );
+    let (status, _) = refresh(&app, &refresh_token).await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "a revoked refresh token still worked"
+    );
+    // Unknown tokens are fine (RFC 7009 §2.2); access tokens cannot be recalled.
+    assert_eq!(
+        revoke("unknown".into()).await.unwrap().status(),
+        StatusCode::OK
+    );
+    let res = revoke(access).await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "unsupported_token_type");
+}
