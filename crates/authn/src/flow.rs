@@ -237,3 +237,15 @@ pub async fn complete(
         .await?;
     Ok(completed.then_some(secret))
 }
+
+/// Ends the SSO session behind a cookie secret (logout).
+pub async fn end_session(
+    store: &Store,
+    session_secret: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, tessera_store::StoreError> {
+    let hash = secret_hash(session_secret);
+    store
+        .run(move |conn| signin::end_session(conn, &hash, now))
+        .await
+}

@@ -69,6 +69,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             paths::AUTHORIZE,
             web::post().to(crate::authorize::endpoint::authorize),
         )
+        .route(paths::LOGOUT, web::get().to(crate::logout::logout))
+        .route(paths::LOGOUT, web::post().to(crate::logout::logout))
         .route(paths::REVOKE, web::post().to(crate::revocation::revoke))
         .route(
             paths::INTROSPECT,

@@ -17,6 +17,7 @@ mod http;
 mod id_token;
 mod issuer;
 pub mod keys;
+mod logout;
 pub mod params;
 mod revocation;
 pub mod subject;

@@ -290,3 +290,19 @@ pub fn set_code_family(
         .execute(conn)?;
     Ok(())
 }
+
+/// Ends an SSO session (logout); true if a live one was ended.
+pub fn end_session(
+    conn: &mut PgConnection,
+    hash: &[u8],
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    Ok(diesel::update(
+        sso_sessions::table
+            .find(hash)
+            .filter(sso_sessions::ended_at.is_null()),
+    )
+    .set(sso_sessions::ended_at.eq(now))
+    .execute(conn)?
+        == 1)
+}

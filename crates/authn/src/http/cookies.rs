@@ -48,3 +48,8 @@ pub fn session_cookie(secret: String, secure: bool) -> Cookie<'static> {
         secure,
     )
 }
+
+/// A cookie that removes the SSO session from the browser.
+pub fn clear_session(secure: bool) -> Cookie<'static> {
+    build(SESSION, String::new(), Duration::ZERO, secure)
+}

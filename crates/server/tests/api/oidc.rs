@@ -687,3 +687,65 @@ async fn revocation_ends_a_refresh_family_and_introspection_reports_token_state(
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"], "unsupported_token_type");
 }
+
+#[tokio::test]
+async fn rp_initiated_logout_ends_the_session_and_returns_to_a_registered_address() {
+    let app = spawn_app().await;
+    create_kim(&app).await;
+    let rp = rp(&app).await;
+    let browser = browser();
+    let authorize = |prompt: Option<&str>| {
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let mut req = rp
+            .client
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                CsrfToken::new_random,
+                Nonce::new_random,
+            )
+            .set_pkce_challenge(challenge);
+        if let Some(p) = prompt {
+            req = req.add_extra_param("prompt", p);
+        }
+        (req.url().0.to_string(), verifier)
+    };
+    let (url, verifier) = authorize(None);
+    let code = query_of(&location(&sign_in(&app, &browser, &url, None).await))["code"].clone();
+    let tokens = rp
+        .client
+        .exchange_code(AuthorizationCode::new(code))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&rp.http)
+        .await
+        .unwrap();
+    let id_token = tokens.id_token().unwrap().to_string();
+
+    let logout = |redirect: &str| {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        q.append_pair("id_token_hint", &id_token);
+        q.append_pair("post_logout_redirect_uri", redirect);
+        q.append_pair("state", "bye");
+        format!("{}/oauth/logout?{}", app.issuer, q.finish())
+    };
+    let refused = browser
+        .get(logout("https://evil.example/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    // Still signed in: the refused request ended nothing.
+    let (url, _) = authorize(Some("none"));
+    assert!(location(&browser.get(&url).send().await.unwrap()).contains("code="));
+
+    let done = browser
+        .get(logout("http://localhost:3000/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&done), "http://localhost:3000/?state=bye");
+    let (url, _) = authorize(Some("none"));
+    let after = query_of(&location(&browser.get(&url).send().await.unwrap()));
+    assert_eq!(after["error"], "login_required");
+}
