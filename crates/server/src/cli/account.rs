@@ -8,7 +8,6 @@ use tessera_authn::password::Passwords;
 
 use super::CliError;
 use crate::settings::Settings;
-use crate::{StartupError, open_store};
 
 /// `tessera account …`
 #[derive(Debug, Subcommand)]
@@ -54,22 +53,7 @@ pub(super) fn run(command: AccountCommand, settings: &Settings) -> Result<(), Cl
     } else {
         None
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Failed(e.to_string()))?;
-    runtime.block_on(async move {
-        let store = open_store(settings)?;
-        let pending = store
-            .run(|conn| tessera_store::migrations::pending_count(conn))
-            .await
-            .map_err(StartupError::from)?;
-        if pending > 0 {
-            return Err(StartupError::Other(format!(
-                "database schema is {pending} migration(s) behind: run `tessera migrate` first"
-            ))
-            .into());
-        }
+    super::with_current_schema(settings, |store| async move {
         let passwords = Passwords::new(1).map_err(|e| CliError::Failed(e.to_string()))?;
         let details = AccountDetails {
             username: args.username.clone(),

@@ -11,7 +11,7 @@ use tessera_admin::{ConfigError, ConfigService};
 
 use super::CliError;
 use crate::settings::Settings;
-use crate::{StartupError, open_config, open_store, resolve_kek};
+use crate::{open_config, resolve_kek};
 
 /// `tessera config …`
 #[derive(Debug, Subcommand)]
@@ -114,23 +114,8 @@ pub(super) fn run_admin(command: AdminCommand) -> Result<(), CliError> {
 }
 
 pub(super) fn run(command: ConfigCommand, settings: &Settings) -> Result<(), CliError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CliError::Failed(e.to_string()))?;
-    runtime.block_on(async move {
-        let store = open_store(settings)?;
+    super::with_current_schema(settings, |store| async move {
         let kek = resolve_kek(settings)?;
-        let pending = store
-            .run(|conn| tessera_store::migrations::pending_count(conn))
-            .await
-            .map_err(StartupError::from)?;
-        if pending > 0 {
-            return Err(StartupError::Other(format!(
-                "database schema is {pending} migration(s) behind: run `tessera migrate` first"
-            ))
-            .into());
-        }
         let service = open_config(settings, store, kek).await?;
         run_online(command, &service).await
     })

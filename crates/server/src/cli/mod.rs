@@ -142,6 +142,33 @@ fn serve(settings: Settings) -> Result<(), CliError> {
     })
 }
 
+/// Runs `work` on a small runtime against the database of `settings`, once its schema is
+/// current (commands other than `migrate` never change the schema behind an operator's back).
+fn with_current_schema<T, F, Fut>(settings: &Settings, work: F) -> Result<T, CliError>
+where
+    F: FnOnce(tessera_store::Store) -> Fut,
+    Fut: std::future::Future<Output = Result<T, CliError>>,
+{
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+    runtime.block_on(async move {
+        let store = open_store(settings)?;
+        let pending = store
+            .run(|conn| tessera_store::migrations::pending_count(conn))
+            .await
+            .map_err(StartupError::from)?;
+        if pending > 0 {
+            return Err(StartupError::Other(format!(
+                "database schema is {pending} migration(s) behind: run `tessera migrate` first"
+            ))
+            .into());
+        }
+        work(store).await
+    })
+}
+
 fn migrate(settings: &Settings) -> Result<(), CliError> {
     let store = open_store(settings)?;
     let mut conn = store.conn().map_err(StartupError::from)?;
