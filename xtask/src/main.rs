@@ -72,6 +72,7 @@ fn dev(extra: &[String]) -> Result<()> {
     println!(
         "  admin      http://localhost:{port}/admin   (development credentials: admin / admin)"
     );
+    println!("  accounts   kim and dana, password Password1 (development only)");
     println!("  health     http://{listen}/readyz   metrics http://{listen}/metrics");
     println!("  database   {}", postgres::redact(&url));
     println!("Stop with Ctrl-C.");
