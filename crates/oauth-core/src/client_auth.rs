@@ -23,6 +23,110 @@ pub enum AuthMethod {
     Post,
     /// `client_id` only (public client).
     None,
+    /// A signed assertion (`private_key_jwt`); its `jti` must be recorded against replay.
+    PrivateKeyJwt,
+}
+
+/// The assertion type of RFC 7523 §2.2.
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// Longest accepted assertion lifetime: assertions are one-shot, not credentials.
+const MAX_ASSERTION_LIFETIME_SECS: i64 = 600;
+
+/// What must be recorded after a `private_key_jwt` authentication.
+#[derive(Debug, Clone)]
+pub struct AssertionUse {
+    /// The assertion's `jti`.
+    pub jti: String,
+    /// Until when it must be remembered.
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+fn unverified_issuer(assertion: &str) -> Option<String> {
+    let payload = assertion.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    value.get("iss")?.as_str().map(str::to_owned)
+}
+
+/// Verifies a client assertion (RFC 7523 §3) against the client's registered keys.
+fn verify_assertion(
+    assertion: &str,
+    client: &Client,
+    jwks: &str,
+    audiences: &[String],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<AssertionUse, TokenError> {
+    let fail = || invalid_client(false);
+    let header = josekit::jwt::decode_header(assertion).map_err(|_| fail())?;
+    let alg = header
+        .claim("alg")
+        .and_then(|a| a.as_str())
+        .unwrap_or_default()
+        .to_owned();
+    let kid = header
+        .claim("kid")
+        .and_then(|k| k.as_str())
+        .map(str::to_owned);
+    let set: serde_json::Value = serde_json::from_str(jwks).map_err(|_| fail())?;
+    let keys = set
+        .get("keys")
+        .and_then(|k| k.as_array())
+        .cloned()
+        .unwrap_or_default();
+    let mut verified = None;
+    for key in keys {
+        if kid.is_some() && key.get("kid").and_then(|k| k.as_str()) != kid.as_deref() {
+            continue;
+        }
+        let Some(map) = key.as_object().cloned() else {
+            continue;
+        };
+        let Ok(jwk) = josekit::jwk::Jwk::from_map(map) else {
+            continue;
+        };
+        let outcome = match alg.as_str() {
+            "ES256" => josekit::jws::ES256
+                .verifier_from_jwk(&jwk)
+                .and_then(|v| josekit::jwt::decode_with_verifier(assertion, &v)),
+            "RS256" => josekit::jws::RS256
+                .verifier_from_jwk(&jwk)
+                .and_then(|v| josekit::jwt::decode_with_verifier(assertion, &v)),
+            _ => return Err(fail()),
+        };
+        if let Ok((payload, _)) = outcome {
+            verified = Some(payload);
+            break;
+        }
+    }
+    let claims = verified.ok_or_else(fail)?;
+    if claims.issuer() != Some(client.id.as_str()) || claims.subject() != Some(client.id.as_str()) {
+        return Err(fail());
+    }
+    let audience_ok = claims
+        .audience()
+        .is_some_and(|aud| aud.iter().any(|a| audiences.iter().any(|ok| ok == a)));
+    if !audience_ok {
+        return Err(fail());
+    }
+    let exp = claims
+        .expires_at()
+        .map(chrono::DateTime::<chrono::Utc>::from)
+        .ok_or_else(fail)?;
+    if exp <= now || (exp - now).num_seconds() > MAX_ASSERTION_LIFETIME_SECS {
+        return Err(fail());
+    }
+    let jti = claims
+        .jwt_id()
+        .filter(|j| !j.is_empty())
+        .ok_or_else(fail)?
+        .to_owned();
+    Ok(AssertionUse {
+        jti,
+        expires_at: exp,
+    })
 }
 
 fn invalid_client(basic: bool) -> TokenError {
@@ -55,8 +159,51 @@ fn decode_basic(req: &HttpRequest) -> Result<Option<(String, String)>, TokenErro
     parse().map(Some).ok_or_else(|| invalid_client(true))
 }
 
-/// The authenticated client, looked up in the configuration snapshot.
+/// The authenticated client, looked up in the configuration snapshot; for `private_key_jwt`
+/// also the assertion use the caller must record (replay protection needs the database).
 pub fn authenticate<'a>(
+    req: &HttpRequest,
+    params: &Params,
+    snapshot: &'a Snapshot,
+    secrets: &ConfigSecrets,
+    audiences: &[String],
+) -> Result<(&'a Client, AuthMethod, Option<AssertionUse>), TokenError> {
+    if let Some(kind) = params.get("client_assertion_type") {
+        if kind != JWT_BEARER {
+            return Err(TokenError::new(
+                TokenErrorCode::InvalidClient,
+                "Unsupported client_assertion_type.",
+            ));
+        }
+        if req.headers().contains_key(header::AUTHORIZATION)
+            || params.get("client_secret").is_some()
+        {
+            return Err(TokenError::new(
+                TokenErrorCode::InvalidRequest,
+                "Use one client authentication method.",
+            ));
+        }
+        let assertion = params.require("client_assertion")?;
+        let client_id = match (params.get("client_id"), unverified_issuer(assertion)) {
+            (Some(id), Some(iss)) if id != iss => return Err(invalid_client(false)),
+            (Some(id), _) => id.to_owned(),
+            (None, Some(iss)) => iss,
+            (None, None) => return Err(invalid_client(false)),
+        };
+        let client = snapshot
+            .client(&client_id)
+            .ok_or_else(|| invalid_client(false))?;
+        let ClientAuthentication::PrivateKeyJwt(jwks) = &client.authentication else {
+            return Err(invalid_client(false));
+        };
+        let used = verify_assertion(assertion, client, jwks, audiences, chrono::Utc::now())?;
+        return Ok((client, AuthMethod::PrivateKeyJwt, Some(used)));
+    }
+    let (client, method) = authenticate_shared(req, params, snapshot, secrets)?;
+    Ok((client, method, None))
+}
+
+fn authenticate_shared<'a>(
     req: &HttpRequest,
     params: &Params,
     snapshot: &'a Snapshot,

@@ -5,7 +5,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use serde_json::{Value, json};
 
-use crate::client_auth::{self, AuthMethod};
+use crate::client_auth::AuthMethod;
 use crate::http::OAuthState;
 use crate::params::Params;
 use crate::token_error::{TokenError, TokenErrorCode};
@@ -30,7 +30,8 @@ pub async fn revoke(
 ) -> Result<HttpResponse, TokenError> {
     let params = Params::parse(&body)?;
     let snapshot = state.config.load();
-    let (client, _) = client_auth::authenticate(&req, &params, &snapshot, &state.secrets)?;
+    let (client, _) =
+        crate::token_endpoint::authenticated_client(&state, &req, &params, &snapshot).await?;
     let token = params.require("token")?.to_owned();
     let now = Utc::now();
     let hash = tessera_authn::flow::secret_hash(&token);
@@ -67,7 +68,8 @@ pub async fn introspect(
 ) -> Result<HttpResponse, TokenError> {
     let params = Params::parse(&body)?;
     let snapshot = state.config.load();
-    let (client, method) = client_auth::authenticate(&req, &params, &snapshot, &state.secrets)?;
+    let (client, method) =
+        crate::token_endpoint::authenticated_client(&state, &req, &params, &snapshot).await?;
     if method == AuthMethod::None {
         return Err(TokenError::new(
             TokenErrorCode::InvalidClient,

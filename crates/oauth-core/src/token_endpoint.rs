@@ -56,7 +56,7 @@ pub async fn token(
     let params = Params::parse(&body)?;
     let snapshot = state.config.load();
     let grant_type = params.require("grant_type")?;
-    let (client, method) = client_auth::authenticate(&req, &params, &snapshot, &state.secrets)?;
+    let (client, method) = authenticated_client(&state, &req, &params, &snapshot).await?;
     match grant_type {
         "client_credentials" => client_credentials(&state, &snapshot, client, method, &params),
         "authorization_code" => authorization_code(&state, &snapshot, client, &params).await,
@@ -66,6 +66,46 @@ pub async fn token(
             format!("Grant type {other:?} is not supported."),
         )),
     }
+}
+
+/// Authenticates the client of a token, revocation or introspection request; a
+/// `private_key_jwt` assertion's `jti` is recorded so that it cannot be used twice.
+pub(crate) async fn authenticated_client<'a>(
+    state: &OAuthState,
+    req: &HttpRequest,
+    params: &Params,
+    snapshot: &'a tessera_admin::Snapshot,
+) -> Result<(&'a Client, AuthMethod), TokenError> {
+    let audiences = [
+        state.issuer.endpoint(crate::discovery::paths::TOKEN),
+        state.issuer.as_str().to_owned(),
+    ];
+    let (client, method, assertion) =
+        client_auth::authenticate(req, params, snapshot, &state.secrets, &audiences)?;
+    if let Some(used) = assertion {
+        let client_id = client.id.clone();
+        let now = Utc::now();
+        let fresh = state
+            .store
+            .run(move |conn| {
+                tessera_store::refresh::record_assertion(
+                    conn,
+                    &client_id,
+                    &used.jti,
+                    used.expires_at,
+                    now,
+                )
+            })
+            .await
+            .map_err(server_error)?;
+        if !fresh {
+            return Err(TokenError::new(
+                TokenErrorCode::InvalidClient,
+                "This client assertion was already used.",
+            ));
+        }
+    }
+    Ok((client, method))
 }
 
 /// Requested scopes, each of which the client must be allowed; none requested means all of

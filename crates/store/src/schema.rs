@@ -158,6 +158,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    client_assertion_jtis (client_id, jti) {
+        client_id -> Text,
+        jti -> Text,
+        expires_at -> Timestamptz,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     devices,
@@ -169,5 +177,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     sso_sessions,
     authorization_codes,
     refresh_tokens,
-    account_subjects
+    account_subjects,
+    client_assertion_jtis
 );

@@ -305,6 +305,9 @@ pub enum ClientAuthentication {
     None,
     /// Confidential client with a shared secret, stored as a digest.
     SecretDigest(String),
+    /// Confidential client authenticating with signed assertions (`private_key_jwt`,
+    /// RFC 7523) verified against these public keys (a JWKS document).
+    PrivateKeyJwt(String),
 }
 
 /// ID token signature algorithm.

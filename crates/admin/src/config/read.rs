@@ -439,6 +439,29 @@ fn read_authenticator(ctx: &mut Ctx, node: &Node, path: &str) -> Option<Authenti
 fn read_client(ctx: &mut Ctx, node: &Node, path: &str, _profile: TokenSettings) -> Option<Client> {
     let id = key(node);
     let public = ctx.boolean(node, path, "no-authentication", false);
+    if let Some(jwks) = node.child("jwks") {
+        if public || node.child("secret").is_some() || node.child("secret-digest").is_some() {
+            ctx.problem(
+                path,
+                node,
+                "a client authenticates one way: <jwks>, <secret> or <no-authentication>",
+            );
+            return None;
+        }
+        return match read_jwks(jwks.text.as_deref().unwrap_or_default()) {
+            Ok(normalised) => read_client_rest(
+                ctx,
+                node,
+                path,
+                id,
+                ClientAuthentication::PrivateKeyJwt(normalised),
+            ),
+            Err(why) => {
+                ctx.problem(&format!("{path}/jwks"), jwks, why);
+                None
+            }
+        };
+    }
     let authentication = match (
         public,
         node.child("secret"),
@@ -487,6 +510,39 @@ fn read_client(ctx: &mut Ctx, node: &Node, path: &str, _profile: TokenSettings) 
             return None;
         }
     };
+    read_client_rest(ctx, node, path, id, authentication)
+}
+
+/// A client's public keys for `private_key_jwt`: a JWKS with at least one public key.
+fn read_jwks(text: &str) -> Result<String, String> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("is not a JSON Web Key Set ({e})"))?;
+    let keys = value
+        .get("keys")
+        .and_then(|k| k.as_array())
+        .filter(|k| !k.is_empty())
+        .ok_or("must be a JSON object with a non-empty \"keys\" array")?;
+    for key in keys {
+        let kty = key.get("kty").and_then(|k| k.as_str()).unwrap_or_default();
+        if !matches!(kty, "EC" | "RSA") {
+            return Err(format!(
+                "key type {kty:?} is not supported (EC or RSA public keys)"
+            ));
+        }
+        if key.get("d").is_some() {
+            return Err("holds a private key: publish only the public keys".into());
+        }
+    }
+    serde_json::to_string(&value).map_err(|e| e.to_string())
+}
+
+fn read_client_rest(
+    ctx: &mut Ctx,
+    node: &Node,
+    path: &str,
+    id: String,
+    authentication: ClientAuthentication,
+) -> Option<Client> {
     let capabilities = node
         .child("capabilities")
         .map(|c| Capabilities {

@@ -163,6 +163,7 @@ const CLIENT: &[Field] = &[
     leaf("description"),
     leaf("secret"),
     leaf("secret-digest"),
+    leaf("jwks"),
     leaf("no-authentication"),
     leaf_list("redirect-uris"),
     leaf_list("allowed-origins"),

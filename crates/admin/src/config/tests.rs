@@ -474,3 +474,27 @@ fn deleting_a_whole_leaf_list_clears_it() {
     let p = problems(apply(&config, &missing, UploadMode::Merge, &s).unwrap_err());
     assert!(p[0].message.contains("cannot delete"), "{p:?}");
 }
+
+#[test]
+fn a_private_key_jwt_client_keeps_its_public_keys_and_refuses_private_ones() {
+    let s = secrets();
+    let config = base(&s);
+    let jwk = r#"{"keys":[{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","kid":"k1"}]}"#;
+    let upload = doc(&format!(
+        "{CLIENTS}<client><id>pk</id><jwks>{jwk}</jwks><capabilities><client-credentials/></capabilities></client>{CLIENTS_END}"
+    ));
+    let merged = apply(&config, &upload, UploadMode::Merge, &s).unwrap();
+    assert!(matches!(
+        merged.client("pk").unwrap().authentication,
+        ClientAuthentication::PrivateKeyJwt(_)
+    ));
+    validate(&merged).unwrap();
+    assert_eq!(parse(&export(&merged, Root::Config), &s).unwrap(), merged);
+
+    let private = jwk.replace(r#""kid":"k1""#, r#""kid":"k1","d":"secret""#);
+    let upload = doc(&format!(
+        "{CLIENTS}<client><id>pk</id><jwks>{private}</jwks></client>{CLIENTS_END}"
+    ));
+    let p = problems(apply(&config, &upload, UploadMode::Merge, &s).unwrap_err());
+    assert!(p[0].message.contains("private key"), "{p:?}");
+}

@@ -209,6 +209,7 @@ fn write_client(c: &Client) -> Node {
     node = match &c.authentication {
         ClientAuthentication::None => node.with(bool_leaf("no-authentication", true)),
         ClientAuthentication::SecretDigest(d) => node.with(Node::leaf("secret-digest", d.clone())),
+        ClientAuthentication::PrivateKeyJwt(jwks) => node.with(Node::leaf("jwks", jwks.clone())),
     };
     node = leaf_list(node, "redirect-uris", &c.redirect_uris);
     node = leaf_list(node, "allowed-origins", &c.allowed_origins);

@@ -243,3 +243,125 @@ async fn bad_token_requests_get_the_rfc_6749_error_and_status() {
         get.status()
     );
 }
+
+mod private_key_jwt {
+    use std::time::{Duration, SystemTime};
+
+    use josekit::jws::{ES256, JwsHeader};
+    use josekit::jwt::JwtPayload;
+    use reqwest::StatusCode;
+    use serde_json::Value;
+
+    use crate::helpers::{TestApp, spawn_app};
+
+    const CLIENT: &str = "pkjwt-client";
+
+    async fn register(app: &TestApp, public_jwk: &josekit::jwk::Jwk) {
+        let jwks = serde_json::json!({ "keys": [public_jwk.as_ref()] }).to_string();
+        let xml = format!(
+            r#"<config xmlns="http://tail-f.com/ns/config/1.0"><profiles xmlns="https://curity.se/ns/conf/base"><profile><id>token-service</id><settings><authorization-server xmlns="https://curity.se/ns/conf/profile/oauth"><client-store><config-backed><client><id>{CLIENT}</id><jwks>{jwks}</jwks><scope>introspect</scope><capabilities><client-credentials/></capabilities></client></config-backed></client-store></authorization-server></settings></profile></profiles></config>"#
+        );
+        app.config
+            .edit_and_commit(
+                xml.into_bytes(),
+                tessera_admin::config::UploadMode::Merge,
+                "test",
+            )
+            .await
+            .unwrap();
+    }
+
+    fn assertion(
+        key: &josekit::jws::alg::ecdsa::EcdsaJwsSigner,
+        aud: &str,
+        jti: &str,
+        lifetime: Duration,
+    ) -> String {
+        let mut payload = JwtPayload::new();
+        payload.set_issuer(CLIENT);
+        payload.set_subject(CLIENT);
+        payload.set_audience(vec![aud]);
+        payload.set_jwt_id(jti);
+        payload.set_issued_at(&SystemTime::now());
+        payload.set_expires_at(&(SystemTime::now() + lifetime));
+        let mut header = JwsHeader::new();
+        header.set_key_id("client-key-1");
+        josekit::jwt::encode_with_signer(&payload, &header, key).unwrap()
+    }
+
+    async fn token(app: &TestApp, assertion: &str) -> (StatusCode, Value) {
+        let res = app
+            .client
+            .post(format!("{}/oauth/token", app.issuer))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                (
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ),
+                ("client_assertion", assertion),
+            ])
+            .send()
+            .await
+            .unwrap();
+        (res.status(), res.json().await.unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_client_authenticates_with_a_signed_assertion_once() {
+        let app = spawn_app().await;
+        let pair = ES256.generate_key_pair().unwrap();
+        let mut public = pair.to_jwk_public_key();
+        public.set_key_id("client-key-1");
+        register(&app, &public).await;
+        let signer = ES256.signer_from_der(pair.to_der_private_key()).unwrap();
+        let audience = format!("{}/oauth/token", app.issuer);
+
+        let first = assertion(&signer, &audience, "jti-1", Duration::from_secs(60));
+        let (status, body) = token(&app, &first).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body["access_token"].is_string());
+
+        let (status, body) = token(&app, &first).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("invalid_client")),
+            "replay accepted"
+        );
+
+        for (name, bad) in [
+            (
+                "wrong audience",
+                assertion(
+                    &signer,
+                    "https://elsewhere.example/token",
+                    "jti-2",
+                    Duration::from_secs(60),
+                ),
+            ),
+            (
+                "too long-lived",
+                assertion(&signer, &audience, "jti-3", Duration::from_secs(3600)),
+            ),
+            (
+                "another key",
+                assertion(
+                    &ES256
+                        .signer_from_der(ES256.generate_key_pair().unwrap().to_der_private_key())
+                        .unwrap(),
+                    &audience,
+                    "jti-4",
+                    Duration::from_secs(60),
+                ),
+            ),
+            ("garbage", "not.a.jwt".to_owned()),
+        ] {
+            let (status, body) = token(&app, &bad).await;
+            assert_eq!(
+                (status, body["error"].as_str()),
+                (StatusCode::UNAUTHORIZED, Some("invalid_client")),
+                "{name}"
+            );
+        }
+    }
+}
