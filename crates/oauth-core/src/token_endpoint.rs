@@ -145,9 +145,8 @@ fn client_credentials(
         ));
     }
     let scopes = granted_scopes(client, params)?;
-    let issued = access_token::issue(
-        &state.keys,
-        &state.issuer,
+    let issued = sign_access_token(
+        state,
         snapshot,
         &AccessTokenClaims {
             subject: &client.id,
@@ -156,14 +155,7 @@ fn client_credentials(
             authentication: None,
         },
         Utc::now(),
-    )
-    .map_err(|e| {
-        tracing::error!(error = %e, "cannot sign an access token");
-        TokenError::new(
-            TokenErrorCode::ServerError,
-            "The token could not be issued.",
-        )
-    })?;
+    )?;
     Ok(no_store(&TokenResponse {
         access_token: &issued.token,
         token_type: "Bearer",
@@ -176,6 +168,16 @@ fn client_credentials(
 
 fn invalid_grant(description: &str) -> TokenError {
     TokenError::new(TokenErrorCode::InvalidGrant, description)
+}
+
+/// Signs an access token with this server's issuer and keys.
+fn sign_access_token(
+    state: &OAuthState,
+    snapshot: &tessera_admin::Snapshot,
+    claims: &AccessTokenClaims<'_>,
+    now: chrono::DateTime<Utc>,
+) -> Result<access_token::IssuedAccessToken, TokenError> {
+    access_token::issue(&state.keys, &state.issuer, snapshot, claims, now).map_err(server_error)
 }
 
 fn server_error(e: impl std::fmt::Display) -> TokenError {
@@ -260,9 +262,8 @@ async fn authorization_code(
         .run(move |conn| tessera_store::accounts::remember_subject(conn, &remembered, account_id))
         .await
         .map_err(server_error)?;
-    let issued = access_token::issue(
-        &state.keys,
-        &state.issuer,
+    let issued = sign_access_token(
+        state,
         snapshot,
         &AccessTokenClaims {
             subject: &subject,
@@ -275,8 +276,7 @@ async fn authorization_code(
             }),
         },
         now,
-    )
-    .map_err(server_error)?;
+    )?;
     let id_token = if row.scopes.iter().any(|s| s == "openid") {
         Some(
             crate::id_token::issue(
@@ -453,9 +453,8 @@ async fn refresh_token(
         }
     };
     let subject = state.subjects.for_client(row.account_id, client);
-    let issued = access_token::issue(
-        &state.keys,
-        &state.issuer,
+    let issued = sign_access_token(
+        state,
         snapshot,
         &AccessTokenClaims {
             subject: &subject,
@@ -468,8 +467,7 @@ async fn refresh_token(
             }),
         },
         now,
-    )
-    .map_err(server_error)?;
+    )?;
     Ok(no_store(&TokenResponse {
         access_token: &issued.token,
         token_type: "Bearer",

@@ -72,6 +72,23 @@ struct Rp {
     http: openidconnect::reqwest::Client,
 }
 
+impl Rp {
+    /// A code + PKCE authorization URL for the default scopes, and its verifier.
+    fn authorize_url(&self) -> (String, openidconnect::PkceCodeVerifier) {
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let (url, _, _) = self
+            .client
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                CsrfToken::new_random,
+                Nonce::new_random,
+            )
+            .set_pkce_challenge(challenge)
+            .url();
+        (url.to_string(), verifier)
+    }
+}
+
 async fn rp(app: &TestApp) -> Rp {
     let http = openidconnect::reqwest::Client::builder()
         .redirect(openidconnect::reqwest::redirect::Policy::none())
@@ -257,16 +274,7 @@ async fn a_wrong_password_and_an_unknown_user_get_the_same_answer() {
     let app = spawn_app().await;
     create_kim(&app).await;
     let rp = rp(&app).await;
-    let (challenge, _) = PkceCodeChallenge::new_random_sha256();
-    let (url, _, _) = rp
-        .client
-        .authorize_url(
-            CoreAuthenticationFlow::AuthorizationCode,
-            CsrfToken::new_random,
-            Nonce::new_random,
-        )
-        .set_pkce_challenge(challenge)
-        .url();
+    let (url, _) = rp.authorize_url();
     let wrong = sign_in(&app, &browser(), url.as_str(), Some("not-the-password")).await;
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     let wrong_html = wrong.text().await.unwrap();
@@ -305,16 +313,7 @@ async fn a_code_is_single_use_and_bound_to_its_verifier_and_redirect_uri() {
     let app = spawn_app().await;
     create_kim(&app).await;
     let rp = rp(&app).await;
-    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let (url, _, _) = rp
-        .client
-        .authorize_url(
-            CoreAuthenticationFlow::AuthorizationCode,
-            CsrfToken::new_random,
-            Nonce::new_random,
-        )
-        .set_pkce_challenge(challenge)
-        .url();
+    let (url, verifier) = rp.authorize_url();
     let code = query_of(&location(
         &sign_in(&app, &browser(), url.as_str(), None).await,
     ))["code"]
@@ -347,16 +346,7 @@ async fn fifty_concurrent_redemptions_of_one_code_yield_exactly_one_token() {
     let app = spawn_app().await;
     create_kim(&app).await;
     let rp = rp(&app).await;
-    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let (url, _, _) = rp
-        .client
-        .authorize_url(
-            CoreAuthenticationFlow::AuthorizationCode,
-            CsrfToken::new_random,
-            Nonce::new_random,
-        )
-        .set_pkce_challenge(challenge)
-        .url();
+    let (url, verifier) = rp.authorize_url();
     let code = query_of(&location(
         &sign_in(&app, &browser(), url.as_str(), None).await,
     ))["code"]
@@ -392,16 +382,7 @@ async fn a_passkeys_only_client_refuses_a_password_sign_in_whatever_the_browser_
     let app = spawn_app().await;
     create_kim(&app).await;
     let rp = rp(&app).await;
-    let (challenge, _) = PkceCodeChallenge::new_random_sha256();
-    let (url, _, _) = rp
-        .client
-        .authorize_url(
-            CoreAuthenticationFlow::AuthorizationCode,
-            CsrfToken::new_random,
-            Nonce::new_random,
-        )
-        .set_pkce_challenge(challenge)
-        .url();
+    let (url, _) = rp.authorize_url();
     let browser = browser();
     let res = browser.get(url.as_str()).send().await.unwrap();
     let page = browser
@@ -447,16 +428,7 @@ async fn a_passkeys_only_client_refuses_a_password_sign_in_whatever_the_browser_
 /// Signs kim in and redeems the code: (access token, refresh token).
 async fn tokens_for_kim(app: &TestApp) -> (String, String, String) {
     let rp = rp(app).await;
-    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-    let (url, _, _) = rp
-        .client
-        .authorize_url(
-            CoreAuthenticationFlow::AuthorizationCode,
-            CsrfToken::new_random,
-            Nonce::new_random,
-        )
-        .set_pkce_challenge(challenge)
-        .url();
+    let (url, verifier) = rp.authorize_url();
     let code = query_of(&location(
         &sign_in(app, &browser(), url.as_str(), None).await,
     ))["code"]
