@@ -30,6 +30,19 @@ pub struct Settings {
     pub log: LogSettings,
     /// `[admin]`
     pub admin: AdminSettings,
+    /// `[limits]`
+    pub limits: LimitSettings,
+}
+
+/// `[limits]`: attempt limits, counted in PostgreSQL across all instances.
+#[derive(Debug, Clone, Copy)]
+pub struct LimitSettings {
+    /// Password attempts allowed per username per window.
+    pub password_attempts_per_username: u32,
+    /// Password attempts allowed per client address per window.
+    pub password_attempts_per_address: u32,
+    /// The counting window.
+    pub password_window: Duration,
 }
 
 /// `[admin]`
@@ -199,6 +212,9 @@ const SCHEMA: &[(&str, &str, Kind, &str)] = &[
     ("admin", "token_sha256", Kind::Str, ""),
     ("admin", "initial_config", Kind::Str, ""),
     ("admin", "refresh_interval", Kind::Str, "500ms"),
+    ("limits", "password_attempts_per_username", Kind::Int, "10"),
+    ("limits", "password_attempts_per_address", Kind::Int, "100"),
+    ("limits", "password_window", Kind::Str, "15m"),
     ("log", "format", Kind::Str, "pretty"),
     ("log", "filter", Kind::Str, "info"),
 ];
@@ -371,8 +387,30 @@ impl Settings {
             ));
         }
 
+        let limits = LimitSettings {
+            password_attempts_per_username: parse_int(
+                "limits.password_attempts_per_username",
+                get("limits.password_attempts_per_username"),
+                1,
+                1_000_000,
+            )?,
+            password_attempts_per_address: parse_int(
+                "limits.password_attempts_per_address",
+                get("limits.password_attempts_per_address"),
+                1,
+                100_000_000,
+            )?,
+            password_window: parse_duration("limits.password_window", raw)?,
+        };
+        if limits.password_window < Duration::from_secs(1)
+            || limits.password_window > Duration::from_secs(86_400)
+        {
+            return Err(err("limits.password_window", "must be between 1s and 24h"));
+        }
+
         Ok(Settings {
             admin,
+            limits,
             server,
             tls,
             database,

@@ -10,6 +10,7 @@ use tessera_admin::ConfigService;
 use tessera_admin::http::{AdminAuth, AdminCredentials, AdminState};
 use tessera_admin::secrets::ConfigSecrets;
 use tessera_authn::http::AuthnState;
+use tessera_authn::limits::PasswordLimits;
 use tessera_oauth_core::keys::{KeyEncryptionKey, SigningKeys};
 use tessera_oauth_core::{OAuthState, root_routes, routes};
 use tessera_store::{PoolSettings, Store, migrations};
@@ -235,6 +236,14 @@ impl Application {
                 csrf_key,
                 settings.server.issuer.is_https(),
                 settings.server.issuer.path().to_owned(),
+                tessera_authn::http::Limits {
+                    password: PasswordLimits {
+                        per_username: settings.limits.password_attempts_per_username,
+                        per_address: settings.limits.password_attempts_per_address,
+                        window: settings.limits.password_window,
+                    },
+                    trusted_proxies: settings.server.trusted_proxies.clone(),
+                },
             )
             .map_err(|e| StartupError::Other(format!("login templates: {e}")))?,
         );
@@ -301,6 +310,7 @@ impl Application {
                 async move { config.refresh().await }
             },
         );
+        spawn_housekeeping(store.clone());
         Ok(Application {
             port,
             server,
@@ -343,6 +353,26 @@ impl Application {
 
 /// Polls for changes made by other instances, so they are served without a restart.
 /// Failures are logged once per outage, not once per poll.
+/// Deletes expired sign-in state every few minutes; every instance may do it.
+fn spawn_housekeeping(store: Store) {
+    const EVERY: std::time::Duration = std::time::Duration::from_secs(300);
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(EVERY);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            let now = chrono::Utc::now();
+            match store
+                .run(move |conn| tessera_store::housekeeping::purge_expired(conn, now))
+                .await
+            {
+                Ok(purged) => tracing::debug!(?purged, "purged expired sign-in state"),
+                Err(e) => tracing::warn!(error = %e, "cannot purge expired sign-in state"),
+            }
+        }
+    });
+}
+
 fn spawn_refresher<F, Fut, E>(what: &'static str, every: std::time::Duration, mut poll: F)
 where
     F: FnMut() -> Fut + Send + 'static,

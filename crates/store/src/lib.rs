@@ -14,8 +14,10 @@
 pub mod accounts;
 pub mod config;
 mod error;
+pub mod housekeeping;
 pub mod migrations;
 mod pool;
+pub mod rate_limits;
 pub mod refresh;
 pub mod schema;
 pub mod signin;

@@ -166,6 +166,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    rate_limits (bucket) {
+        bucket -> Text,
+        window_start -> Timestamptz,
+        hits -> Int4,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     devices,
@@ -178,5 +186,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     authorization_codes,
     refresh_tokens,
     account_subjects,
-    client_assertion_jtis
+    client_assertion_jtis,
+    rate_limits
 );

@@ -97,3 +97,136 @@ async fn store_run_reports_an_unreachable_database_as_unavailable() {
         .unwrap_err();
     assert!(err.is_unavailable(), "{err}");
 }
+
+mod rate_limits {
+    use chrono::{Duration as ChronoDuration, TimeZone, Utc};
+    use std::time::Duration;
+    use tessera_store::rate_limits::{hit, purge, reset};
+    use tessera_testkit::TestDatabase;
+
+    const WINDOW: Duration = Duration::from_secs(900);
+
+    #[test]
+    fn hits_count_per_bucket_within_a_window_and_a_new_window_starts_at_one() {
+        let db = TestDatabase::new();
+        let mut conn = db.connect();
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap();
+        let both = ["user:a".to_owned(), "addr:1".to_owned()];
+        for n in 1..=3 {
+            let counts = hit(&mut conn, &both, t0 + ChronoDuration::seconds(n), WINDOW).unwrap();
+            assert_eq!(counts.len(), 2);
+            assert!(counts.iter().all(|c| c.hits == n as i32), "{counts:?}");
+            assert!(
+                counts
+                    .iter()
+                    .all(|c| c.window_start == t0 + ChronoDuration::seconds(1))
+            );
+        }
+        // Another bucket is counted on its own.
+        let other = hit(&mut conn, &["user:b".to_owned()], t0, WINDOW).unwrap();
+        assert_eq!(other[0].hits, 1);
+        // Once the window has passed, counting starts again.
+        let later = t0 + ChronoDuration::seconds(1 + 900);
+        let counts = hit(&mut conn, &both[..1], later, WINDOW).unwrap();
+        assert_eq!((counts[0].hits, counts[0].window_start), (1, later));
+        // A reset forgets the bucket; a purge removes old windows.
+        reset(&mut conn, "user:a").unwrap();
+        assert_eq!(
+            hit(&mut conn, &both[..1], later, WINDOW).unwrap()[0].hits,
+            1
+        );
+        assert_eq!(
+            purge(&mut conn, later).unwrap(),
+            2,
+            "addr:1 and user:b are old"
+        );
+    }
+
+    #[test]
+    fn concurrent_hits_from_many_connections_are_all_counted() {
+        let db = TestDatabase::new();
+        let now = Utc::now();
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let url = db.url().to_owned();
+                std::thread::spawn(move || {
+                    use diesel::Connection;
+                    let mut conn = diesel::PgConnection::establish(&url).unwrap();
+                    (0..25)
+                        .map(|_| hit(&mut conn, &["hot".to_owned()], now, WINDOW).unwrap()[0].hits)
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut seen: Vec<i32> = threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        seen.sort_unstable();
+        assert_eq!(
+            seen,
+            (1..=200).collect::<Vec<_>>(),
+            "every hit got its own count"
+        );
+    }
+}
+
+#[test]
+fn housekeeping_deletes_only_what_has_expired() {
+    use chrono::{Duration, Utc};
+    use tessera_store::signin::{CodeRow, insert_code};
+    let db = TestDatabase::new();
+    let mut conn = db.connect();
+    let account_id = insert_account(&mut conn, "kim", "kim@example.com").unwrap();
+    let now = Utc::now();
+    let code = |hash: u8, expires_at| CodeRow {
+        code_hash: vec![hash; 32],
+        client_id: "c".into(),
+        redirect_uri: "https://rp.example/cb".into(),
+        code_challenge: None,
+        nonce: None,
+        scopes: vec!["openid".into()],
+        account_id,
+        auth_time: now,
+        amr: vec!["pwd".into()],
+        acr: None,
+        sid: None,
+        created_at: now - Duration::hours(3),
+        expires_at,
+        consumed_at: None,
+        token_family: None,
+    };
+    insert_code(&mut conn, &code(1, now - Duration::hours(2))).unwrap();
+    insert_code(&mut conn, &code(2, now - Duration::minutes(5))).unwrap();
+    // (Recording a jti prunes the same client's expired ones, so this one is another client's.)
+    tessera_store::refresh::record_assertion(
+        &mut conn,
+        "d",
+        "other-client-old",
+        now - Duration::seconds(1),
+        now,
+    )
+    .unwrap();
+    tessera_store::refresh::record_assertion(
+        &mut conn,
+        "c",
+        "live",
+        now + Duration::seconds(60),
+        now,
+    )
+    .unwrap();
+    let window = std::time::Duration::from_secs(60);
+    tessera_store::rate_limits::hit(&mut conn, &["old".into()], now - Duration::days(2), window)
+        .unwrap();
+    tessera_store::rate_limits::hit(&mut conn, &["new".into()], now, window).unwrap();
+
+    let purged = tessera_store::housekeeping::purge_expired(&mut conn, now).unwrap();
+    assert_eq!(
+        (purged.codes, purged.assertion_jtis, purged.rate_limits),
+        (1, 1, 1),
+        "{purged:?}"
+    );
+    // What is still live survives a second pass.
+    let again = tessera_store::housekeeping::purge_expired(&mut conn, now).unwrap();
+    assert_eq!(again, tessera_store::housekeeping::Purged::default());
+}

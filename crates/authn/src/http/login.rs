@@ -10,8 +10,9 @@ use serde::Deserialize;
 use tera::Context;
 use uuid::Uuid;
 
-use super::{AuthnState, cookies};
+use super::{AuthnState, client_address, cookies};
 use crate::flow::{self, Policy};
+use crate::limits::{self, Attempt};
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/login", web::get().to(page))
@@ -175,24 +176,42 @@ async fn submit(
     };
     let username = input.username.trim().to_owned();
     let lookup = username.clone();
-    let account = state
+    let limits = state.limits.password;
+    let buckets = limits::password_buckets(
+        &username,
+        client_address(&req, &state.limits.trusted_proxies),
+    );
+    let now = Utc::now();
+    // One connection: count the attempt, and only when it is allowed look the account up.
+    let looked_up = state
         .store
         .run(move |conn| {
+            let counts = tessera_store::rate_limits::hit(conn, &buckets, now, limits.window)?;
+            if let Attempt::Refused { retry_after } = limits.decide(&counts, now) {
+                return Ok(Err(retry_after));
+            }
             let account = tessera_store::accounts::by_username(conn, &lookup)?;
             let hash = match &account {
                 Some(a) => tessera_store::accounts::password_hash(conn, a.account_id)?,
                 None => None,
             };
-            Ok((account, hash))
+            Ok(Ok((account, hash)))
         })
         .await;
-    let Ok((account, hash)) = account else {
-        return message(
-            &state,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Try again shortly",
-            "Signing in is temporarily unavailable.",
-        );
+    let (account, hash) = match looked_up {
+        Ok(Ok(found)) => found,
+        Ok(Err(retry_after)) => {
+            tracing::warn!("password attempts over the limit");
+            return too_many_attempts(&state, flow_id, &browser, &policy, &username, retry_after);
+        }
+        Err(_) => {
+            return message(
+                &state,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Try again shortly",
+                "Signing in is temporarily unavailable.",
+            );
+        }
     };
     let verified = state
         .passwords
@@ -211,6 +230,15 @@ async fn submit(
         );
         return render(&state, StatusCode::UNAUTHORIZED, "login.html", &ctx);
     };
+    // Earlier failures for this username no longer count against its owner.
+    let cleared = limits::username_bucket(&username);
+    if let Err(e) = state
+        .store
+        .run(move |conn| tessera_store::rate_limits::reset(conn, &cleared))
+        .await
+    {
+        tracing::warn!(error = %e, "cannot clear the password attempt counter");
+    }
     let completed = flow::complete(
         &state.store,
         flow_id,
@@ -252,6 +280,35 @@ async fn submit(
             )
         }
     }
+}
+
+/// 429 with the form again, `Retry-After`, and the same words whether or not the account exists.
+fn too_many_attempts(
+    state: &AuthnState,
+    flow_id: Uuid,
+    browser: &str,
+    policy: &Policy,
+    username: &str,
+    retry_after: std::time::Duration,
+) -> HttpResponse {
+    let minutes = retry_after.as_secs().div_ceil(60).max(1);
+    let text = format!(
+        "Too many sign-in attempts. Try again in {minutes} minute{}.",
+        if minutes == 1 { "" } else { "s" }
+    );
+    let ctx = form(
+        state,
+        flow_id,
+        browser,
+        policy,
+        username,
+        Some(text.as_str()),
+    );
+    let mut response = render(state, StatusCode::TOO_MANY_REQUESTS, "login.html", &ctx);
+    if let Ok(value) = header::HeaderValue::from_str(&retry_after.as_secs().max(1).to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
 }
 
 async fn stylesheet() -> HttpResponse {

@@ -1,8 +1,11 @@
 //! authn's HTTP surface: the login pages and the cookies that tie a browser to its flows and
 //! its SSO session.
 
+mod client_address;
 pub mod cookies;
 mod login;
+
+pub use client_address::client_address;
 
 use std::sync::Arc;
 
@@ -10,6 +13,7 @@ use actix_web::web;
 use tessera_admin::ActiveConfig;
 use tessera_store::Store;
 
+use crate::limits::PasswordLimits;
 use crate::password::Passwords;
 
 /// What the login handlers share.
@@ -26,6 +30,8 @@ pub struct AuthnState {
     pub secure_cookies: bool,
     /// Path prefix of the issuer ("" or "/tenant"), for links on the pages.
     pub base_path: String,
+    /// Attempt limits and how to find the client's address.
+    pub limits: Limits,
     templates: tera::Tera,
 }
 
@@ -38,6 +44,7 @@ impl AuthnState {
         csrf_key: Vec<u8>,
         secure_cookies: bool,
         base_path: String,
+        limits: Limits,
     ) -> Result<Self, tera::Error> {
         let mut templates = tera::Tera::default();
         templates.add_raw_templates(vec![
@@ -51,9 +58,20 @@ impl AuthnState {
             csrf_key,
             secure_cookies,
             base_path,
+            limits,
             templates,
         })
     }
+}
+
+/// Limits on attempts, and the proxies whose `X-Forwarded-For` is believed when counting them
+/// per client address.
+#[derive(Debug, Clone, Default)]
+pub struct Limits {
+    /// Password attempts.
+    pub password: PasswordLimits,
+    /// Addresses of the operator's reverse proxies.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// Routes mounted under the issuer's path.

@@ -1,9 +1,12 @@
 //! The server's integration tests: one binary, the whole application on a real database.
 
 mod admin;
+mod authorize;
 mod browser;
+mod confidential;
 mod discovery;
 mod helpers;
+mod login_limits;
 mod oidc;
 mod operations;
 mod processes;

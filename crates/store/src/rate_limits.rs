@@ -1,0 +1,65 @@
+//! Fixed-window rate-limit counters shared by every instance.
+//!
+//! One statement counts a hit in several buckets at once and returns each bucket's count in
+//! its current window, so checking a limit costs a single round trip on the path it protects.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Array, Int4, Text, Timestamptz};
+
+use crate::StoreError;
+
+/// A bucket's count after a hit.
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct BucketCount {
+    /// The bucket's key.
+    #[diesel(sql_type = Text)]
+    pub bucket: String,
+    /// Hits in the current window, this one included.
+    #[diesel(sql_type = Int4)]
+    pub hits: i32,
+    /// When the current window began.
+    #[diesel(sql_type = Timestamptz)]
+    pub window_start: DateTime<Utc>,
+}
+
+/// Counts one hit in each of `buckets` (distinct keys) at `now`; a bucket whose window began
+/// at or before `now - window` starts a new window.
+pub fn hit(
+    conn: &mut PgConnection,
+    buckets: &[String],
+    now: DateTime<Utc>,
+    window: std::time::Duration,
+) -> Result<Vec<BucketCount>, StoreError> {
+    let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
+    let cutoff = now
+        .checked_sub_signed(window)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let counts = diesel::sql_query(
+        "INSERT INTO rate_limits AS r (bucket, window_start, hits)
+         SELECT DISTINCT b, $2, 1 FROM unnest($1::text[]) AS b
+         ON CONFLICT (bucket) DO UPDATE SET
+            window_start = CASE WHEN r.window_start <= $3 THEN EXCLUDED.window_start
+                                ELSE r.window_start END,
+            hits = CASE WHEN r.window_start <= $3 THEN 1 ELSE r.hits + 1 END
+         RETURNING r.bucket, r.hits, r.window_start",
+    )
+    .bind::<Array<Text>, _>(buckets)
+    .bind::<Timestamptz, _>(now)
+    .bind::<Timestamptz, _>(cutoff)
+    .load::<BucketCount>(conn)?;
+    Ok(counts)
+}
+
+/// Forgets a bucket (after a successful sign-in, its failures no longer count).
+pub fn reset(conn: &mut PgConnection, bucket: &str) -> Result<(), StoreError> {
+    use crate::schema::rate_limits::dsl;
+    diesel::delete(dsl::rate_limits.filter(dsl::bucket.eq(bucket))).execute(conn)?;
+    Ok(())
+}
+
+/// Deletes buckets whose window began before `before`; returns how many.
+pub fn purge(conn: &mut PgConnection, before: DateTime<Utc>) -> Result<usize, StoreError> {
+    use crate::schema::rate_limits::dsl;
+    Ok(diesel::delete(dsl::rate_limits.filter(dsl::window_start.lt(before))).execute(conn)?)
+}
