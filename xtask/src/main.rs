@@ -6,6 +6,7 @@
 //! `tessera serve`. `test` runs the whole suite.
 
 mod bench;
+mod load;
 mod postgres;
 
 use std::process::{Command, ExitCode};

@@ -12,6 +12,7 @@ use crate::client_auth::{self, AuthMethod};
 use crate::http::OAuthState;
 use crate::params::Params;
 use crate::token_error::{TokenError, TokenErrorCode};
+use tessera_store::signin::FirstRefresh;
 
 #[derive(Serialize)]
 struct TokenResponse<'a> {
@@ -205,9 +206,27 @@ async fn authorization_code(
     let code = params.require("code")?;
     let hash = tessera_authn::flow::secret_hash(code);
     let now = Utc::now();
+    // The refresh token is minted before the code is redeemed so that redeeming the code,
+    // starting the family and storing its first token are one statement.
+    let refresh = if client.capabilities.refresh {
+        let token = random_token()?;
+        let (idle, absolute) = refresh_lifetimes(snapshot, client);
+        let first = FirstRefresh {
+            token_hash: tessera_authn::flow::secret_hash(&token),
+            family_id: uuid::Uuid::new_v4(),
+            idle,
+            absolute: absolute
+                .to_std()
+                .unwrap_or(tessera_admin::config::model::TokenSettings::REFRESH_MAX),
+        };
+        Some((token, first))
+    } else {
+        None
+    };
+    let first = refresh.as_ref().map(|(_, first)| first.clone());
     let row = state
         .store
-        .run(move |conn| tessera_store::signin::redeem_code(conn, &hash, now))
+        .run(move |conn| tessera_store::signin::redeem_code(conn, &hash, now, first.as_ref()))
         .await
         .map_err(|e| {
             if e.is_unavailable() {
@@ -231,37 +250,21 @@ async fn authorization_code(
             "The code is invalid, expired or already used.",
         ));
     };
-    if row.client_id != client.id {
-        return Err(invalid_grant("The code was issued to another client."));
-    }
-    if params.get("redirect_uri") != Some(row.redirect_uri.as_str()) {
-        return Err(invalid_grant(
-            "redirect_uri does not match the authorization request.",
-        ));
-    }
-    match (&row.code_challenge, params.get("code_verifier")) {
-        (Some(challenge), Some(verifier)) => {
-            if !crate::authorize::verify_s256(verifier, challenge) {
-                return Err(invalid_grant(
-                    "code_verifier does not match the code_challenge.",
-                ));
+    if let Err(e) = check_redemption(&row, client, params) {
+        // The code is spent either way; the family its redemption started must not outlive it.
+        if let Some((_, first)) = refresh {
+            let family = first.family_id;
+            if let Err(e) = state
+                .store
+                .run(move |conn| tessera_store::refresh::revoke_family(conn, family, now))
+                .await
+            {
+                tracing::warn!(error = %e, "cannot revoke the family of a refused code");
             }
         }
-        (Some(_), None) => return Err(invalid_grant("code_verifier is missing.")),
-        (None, Some(_)) => {
-            return Err(invalid_grant(
-                "The authorization request had no code_challenge.",
-            ));
-        }
-        (None, None) => {}
+        return Err(e);
     }
     let subject = state.subjects.for_client(row.account_id, client);
-    let (remembered, account_id) = (subject.clone(), row.account_id);
-    state
-        .store
-        .run(move |conn| tessera_store::accounts::remember_subject(conn, &remembered, account_id))
-        .await
-        .map_err(server_error)?;
     let issued = sign_access_token(
         state,
         snapshot,
@@ -296,11 +299,7 @@ async fn authorization_code(
     } else {
         None
     };
-    let refresh_token = if client.capabilities.refresh {
-        Some(first_refresh_token(state, snapshot, client, &row, now).await?)
-    } else {
-        None
-    };
+    let refresh_token = refresh.map(|(token, _)| token);
     Ok(no_store(&TokenResponse {
         access_token: &issued.token,
         token_type: "Bearer",
@@ -309,6 +308,39 @@ async fn authorization_code(
         id_token,
         refresh_token,
     }))
+}
+
+/// What a redeemed code must match: its client, its redirect URI and its PKCE challenge.
+fn check_redemption(
+    row: &tessera_store::signin::CodeRow,
+    client: &Client,
+    params: &Params,
+) -> Result<(), TokenError> {
+    if row.client_id != client.id {
+        return Err(invalid_grant("The code was issued to another client."));
+    }
+    if params.get("redirect_uri") != Some(row.redirect_uri.as_str()) {
+        return Err(invalid_grant(
+            "redirect_uri does not match the authorization request.",
+        ));
+    }
+    match (&row.code_challenge, params.get("code_verifier")) {
+        (Some(challenge), Some(verifier)) => {
+            if !crate::authorize::verify_s256(verifier, challenge) {
+                return Err(invalid_grant(
+                    "code_verifier does not match the code_challenge.",
+                ));
+            }
+        }
+        (Some(_), None) => return Err(invalid_grant("code_verifier is missing.")),
+        (None, Some(_)) => {
+            return Err(invalid_grant(
+                "The authorization request had no code_challenge.",
+            ));
+        }
+        (None, None) => {}
+    }
+    Ok(())
 }
 
 fn random_token() -> Result<String, TokenError> {
@@ -334,48 +366,6 @@ fn refresh_lifetimes(
         idle,
         chrono::Duration::from_std(absolute).unwrap_or_else(|_| chrono::Duration::days(30)),
     )
-}
-
-/// Starts a refresh-token family for a redeemed code.
-async fn first_refresh_token(
-    state: &OAuthState,
-    snapshot: &tessera_admin::Snapshot,
-    client: &Client,
-    code: &tessera_store::signin::CodeRow,
-    now: chrono::DateTime<Utc>,
-) -> Result<String, TokenError> {
-    let token = random_token()?;
-    let (idle, absolute) = refresh_lifetimes(snapshot, client);
-    let family_expires_at = now + absolute;
-    let idle = chrono::Duration::from_std(idle).unwrap_or_else(|_| chrono::Duration::hours(8));
-    let row = tessera_store::refresh::RefreshRow {
-        token_hash: tessera_authn::flow::secret_hash(&token),
-        family_id: uuid::Uuid::new_v4(),
-        client_id: client.id.clone(),
-        account_id: code.account_id,
-        scopes: code.scopes.clone(),
-        auth_time: code.auth_time,
-        amr: code.amr.clone(),
-        acr: code.acr.clone(),
-        sid: code.sid.clone(),
-        created_at: now,
-        expires_at: (now + idle).min(family_expires_at),
-        family_expires_at,
-        rotated_at: None,
-        revoked_at: None,
-    };
-    let code_hash = code.code_hash.clone();
-    state
-        .store
-        .run(move |conn| {
-            tessera_store::tx::transaction(conn, |conn| {
-                tessera_store::refresh::insert(conn, &row)?;
-                tessera_store::signin::set_code_family(conn, &code_hash, row.family_id)
-            })
-        })
-        .await
-        .map_err(server_error)?;
-    Ok(token)
 }
 
 /// The refresh grant (RFC 6749 §6) with rotation: the presented token is replaced in one

@@ -196,8 +196,8 @@ fn housekeeping_deletes_only_what_has_expired() {
         consumed_at: None,
         token_family: None,
     };
-    insert_code(&mut conn, &code(1, now - Duration::hours(2))).unwrap();
-    insert_code(&mut conn, &code(2, now - Duration::minutes(5))).unwrap();
+    insert_code(&mut conn, &code(1, now - Duration::hours(2)), "sub-1").unwrap();
+    insert_code(&mut conn, &code(2, now - Duration::minutes(5)), "sub-1").unwrap();
     // (Recording a jti prunes the same client's expired ones, so this one is another client's.)
     tessera_store::refresh::record_assertion(
         &mut conn,

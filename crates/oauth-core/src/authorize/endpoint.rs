@@ -187,9 +187,10 @@ async fn issue_code(
         consumed_at: None,
         token_family: None,
     };
+    let subject = state.subjects.for_client(auth.account_id, client);
     if let Err(e) = state
         .store
-        .run(move |conn| tessera_store::signin::insert_code(conn, &row))
+        .run(move |conn| tessera_store::signin::insert_code(conn, &row, &subject))
         .await
     {
         tracing::error!(error = %e, "cannot store an authorization code");

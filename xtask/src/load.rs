@@ -1,0 +1,337 @@
+//! A small load generator for the multi-step scenarios `wrk` cannot drive (silent SSO, refresh
+//! rotation, where each request depends on the previous answer), and for latency at a fixed
+//! offered rate.
+//!
+//! Closed loop: `workers` tasks each repeat their operation as fast as answers come back.
+//! Open loop: worker `i` of `n` starts operation `k` at `start + (k·n + i) / rate`, and latency
+//! is measured from that intended start, so a slow answer is charged to every operation queued
+//! behind it (no coordinated omission). It runs on one thread, like `wrk -t1`, so it takes at
+//! most one core from the server it measures.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use tokio::sync::Mutex;
+
+/// The public client the flows use (from `config/base.xml`).
+const CLIENT_ID: &str = "demo-web-client";
+const REDIRECT_URI: &str = "http://localhost:3000/callback";
+const VERIFIER: &str = "bench-verifier-0123456789-0123456789-0123456789-abcdef";
+
+/// What each operation does.
+#[derive(Clone)]
+pub enum Operation {
+    /// `authorize?prompt=none` answered from the SSO session, then the code exchange.
+    SilentSso,
+    /// One refresh grant; each worker keeps rotating its own token.
+    Refresh,
+    /// A client credentials grant with HTTP Basic.
+    ClientCredentials { basic: String },
+    /// `GET /oauth/userinfo` with a bearer token.
+    Userinfo { token: String },
+    /// `GET /oauth/jwks`.
+    Jwks,
+}
+
+/// How the load is offered.
+#[derive(Clone, Copy)]
+pub enum Mode {
+    /// As fast as answers come back.
+    Closed,
+    /// At this many operations per second in total.
+    Open(f64),
+}
+
+/// The outcome of a run.
+pub struct Report {
+    /// Completed operations per second.
+    pub rate: f64,
+    /// Operations that failed.
+    pub errors: usize,
+    /// Latency percentiles (p50, p90, p99, max).
+    pub latency: [Duration; 4],
+}
+
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ms = |d: Duration| format!("{:.2}ms", d.as_secs_f64() * 1000.0);
+        write!(
+            f,
+            "{:>10.0} ops/s   p50 {:>8}  p90 {:>8}  p99 {:>8}  max {:>8}{}",
+            self.rate,
+            ms(self.latency[0]),
+            ms(self.latency[1]),
+            ms(self.latency[2]),
+            ms(self.latency[3]),
+            if self.errors > 0 {
+                format!("  ERRORS {}", self.errors)
+            } else {
+                String::new()
+            }
+        )
+    }
+}
+
+/// A server under test, signed in once so that the SSO session can answer silently.
+pub struct Target {
+    issuer: String,
+    /// Keeps the SSO session cookie.
+    browser: reqwest::Client,
+    /// No cookies.
+    api: reqwest::Client,
+}
+
+fn challenge() -> String {
+    let digest = openssl::sha::sha256(VERIFIER.as_bytes());
+    URL_SAFE_NO_PAD.encode(digest)
+}
+
+fn field(html: &str, name: &str) -> Result<String> {
+    html.split(&format!("name=\"{name}\" value=\""))
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow!("no {name} field on the sign-in page"))
+}
+
+fn location(res: &reqwest::Response) -> Result<String> {
+    res.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow!("expected a redirect, got {}", res.status()))
+}
+
+impl Target {
+    /// Signs `username` in through the login page, keeping the SSO cookie.
+    pub async fn sign_in(issuer: &str, username: &str, password: &str) -> Result<Target> {
+        let browser = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        let api = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        let target = Target {
+            issuer: issuer.to_owned(),
+            browser,
+            api,
+        };
+        let res = target
+            .browser
+            .get(target.authorize_url(false))
+            .send()
+            .await?;
+        let login = location(&res)?;
+        let login = if login.starts_with('/') {
+            let origin = url::Url::parse(issuer)?.origin().ascii_serialization();
+            format!("{origin}{login}")
+        } else {
+            login
+        };
+        let page = target.browser.get(&login).send().await?.text().await?;
+        let res = target
+            .browser
+            .post(format!("{issuer}/login"))
+            .form(&[
+                ("flow", field(&page, "flow")?),
+                ("csrf", field(&page, "csrf")?),
+                ("username", username.to_owned()),
+                ("password", password.to_owned()),
+            ])
+            .send()
+            .await?;
+        if res.status() != reqwest::StatusCode::SEE_OTHER {
+            bail!("signing {username} in failed: {}", res.status());
+        }
+        // Finish the flow once so that the session is known to work silently.
+        target.silent_sso().await.context("first silent sign-in")?;
+        Ok(target)
+    }
+
+    fn authorize_url(&self, silent: bool) -> String {
+        format!(
+            "{}/oauth/authorize?client_id={CLIENT_ID}&redirect_uri={}&response_type=code&scope=openid%20profile&code_challenge={}&code_challenge_method=S256&state=bench{}",
+            self.issuer,
+            url::form_urlencoded::byte_serialize(REDIRECT_URI.as_bytes()).collect::<String>(),
+            challenge(),
+            if silent { "&prompt=none" } else { "" }
+        )
+    }
+
+    /// One silent sign-in: returns the refresh token of the new tokens.
+    pub async fn silent_sso(&self) -> Result<String> {
+        let res = self.browser.get(self.authorize_url(true)).send().await?;
+        let back = location(&res)?;
+        let code = url::Url::parse(&back)?
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .map(|(_, v)| v.into_owned())
+            .ok_or_else(|| anyhow!("no code in {back}"))?;
+        let res = self
+            .api
+            .post(format!("{}/oauth/token", self.issuer))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT_URI),
+                ("client_id", CLIENT_ID),
+                ("code_verifier", VERIFIER),
+            ])
+            .send()
+            .await?;
+        token_field(res, "refresh_token").await
+    }
+
+    /// An access token for userinfo.
+    pub async fn access_token(&self) -> Result<String> {
+        let refresh = self.silent_sso().await?;
+        let res = self.refresh_request(&refresh).await?;
+        token_field(res, "access_token").await
+    }
+
+    async fn refresh_request(&self, token: &str) -> Result<reqwest::Response> {
+        Ok(self
+            .api
+            .post(format!("{}/oauth/token", self.issuer))
+            .form(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", token),
+                ("client_id", CLIENT_ID),
+            ])
+            .send()
+            .await?)
+    }
+
+    async fn once(&self, op: &Operation, refresh: &mut String) -> Result<()> {
+        match op {
+            Operation::SilentSso => {
+                self.silent_sso().await?;
+            }
+            Operation::Refresh => {
+                let res = self.refresh_request(refresh).await?;
+                *refresh = token_field(res, "refresh_token").await?;
+            }
+            Operation::ClientCredentials { basic } => {
+                let res = self
+                    .api
+                    .post(format!("{}/oauth/token", self.issuer))
+                    .header("Authorization", basic)
+                    .header("Content-Type", "application/x-www-form-urlencoded")
+                    .body("grant_type=client_credentials&scope=introspect")
+                    .send()
+                    .await?;
+                token_field(res, "access_token").await?;
+            }
+            Operation::Userinfo { token } => {
+                let res = self
+                    .api
+                    .get(format!("{}/oauth/userinfo", self.issuer))
+                    .bearer_auth(token)
+                    .send()
+                    .await?;
+                if !res.status().is_success() {
+                    bail!("userinfo: {}", res.status());
+                }
+                res.bytes().await?;
+            }
+            Operation::Jwks => {
+                let res = self
+                    .api
+                    .get(format!("{}/oauth/jwks", self.issuer))
+                    .send()
+                    .await?;
+                if !res.status().is_success() {
+                    bail!("jwks: {}", res.status());
+                }
+                res.bytes().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs `op` with `workers` concurrent workers for `duration`.
+    pub async fn run(
+        self: &Arc<Self>,
+        op: Operation,
+        mode: Mode,
+        workers: usize,
+        duration: Duration,
+    ) -> Result<Report> {
+        // Refresh workers each need a token family of their own.
+        let mut refresh_tokens = Vec::with_capacity(workers);
+        for _ in 0..workers {
+            refresh_tokens.push(if matches!(op, Operation::Refresh) {
+                self.silent_sso().await?
+            } else {
+                String::new()
+            });
+        }
+        let latencies = Arc::new(Mutex::new(Vec::<Duration>::new()));
+        let errors = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let start = Instant::now() + Duration::from_millis(50);
+        let deadline = start + duration;
+        let mut tasks = Vec::new();
+        for (i, mut refresh) in refresh_tokens.into_iter().enumerate() {
+            let (target, op, latencies, errors) = (
+                Arc::clone(self),
+                op.clone(),
+                Arc::clone(&latencies),
+                Arc::clone(&errors),
+            );
+            tasks.push(tokio::spawn(async move {
+                let mut mine = Vec::new();
+                let mut k: u64 = 0;
+                loop {
+                    let begin = match mode {
+                        Mode::Closed => Instant::now().max(start),
+                        Mode::Open(rate) => {
+                            let slot = (k * workers as u64 + i as u64) as f64 / rate;
+                            start + Duration::from_secs_f64(slot)
+                        }
+                    };
+                    if begin >= deadline {
+                        break;
+                    }
+                    tokio::time::sleep_until(begin.into()).await;
+                    k += 1;
+                    match target.once(&op, &mut refresh).await {
+                        Ok(()) => mine.push(begin.elapsed()),
+                        Err(_) => {
+                            errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                    }
+                }
+                latencies.lock().await.extend(mine);
+            }));
+        }
+        for task in tasks {
+            task.await?;
+        }
+        let elapsed = start.elapsed().max(duration);
+        let mut all = std::mem::take(&mut *latencies.lock().await);
+        all.sort_unstable();
+        let pick = |q: f64| {
+            all.get(((all.len() as f64 * q) as usize).min(all.len().saturating_sub(1)))
+                .copied()
+                .unwrap_or_default()
+        };
+        Ok(Report {
+            rate: all.len() as f64 / elapsed.as_secs_f64(),
+            errors: errors.load(std::sync::atomic::Ordering::Relaxed),
+            latency: [pick(0.50), pick(0.90), pick(0.99), pick(1.0)],
+        })
+    }
+}
+
+async fn token_field(res: reqwest::Response, name: &str) -> Result<String> {
+    let status = res.status();
+    let body: serde_json::Value = res.json().await?;
+    body[name]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow!("token endpoint answered {status} without {name}: {body}"))
+}
