@@ -208,7 +208,10 @@ fn oauth_on(database_url: &str, seconds: u32) -> Result<()> {
         )?,
     ] {
         println!("  {}   (wrk -t1 -c32)", line.0);
-        measured.push((line.0.split("  ").next().unwrap_or("").trim().to_owned(), line.1));
+        measured.push((
+            line.0.split("  ").next().unwrap_or("").trim().to_owned(),
+            line.1,
+        ));
     }
     let _ = std::fs::remove_file(&script);
     for (name, op) in [

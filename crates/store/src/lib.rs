@@ -22,6 +22,7 @@ pub mod refresh;
 pub mod schema;
 pub mod signin;
 pub mod signing_keys;
+pub mod statement;
 pub mod tx;
 
 pub use error::StoreError;

@@ -35,7 +35,7 @@ pub fn hit(
     let cutoff = now
         .checked_sub_signed(window)
         .unwrap_or(DateTime::<Utc>::MIN_UTC);
-    let counts = diesel::sql_query(
+    let counts = crate::statement::statement(
         "INSERT INTO rate_limits AS r (bucket, window_start, hits)
          SELECT DISTINCT b, $2, 1 FROM unnest($1::text[]) AS b
          ON CONFLICT (bucket) DO UPDATE SET

@@ -65,7 +65,7 @@ pub fn rotate(
     let idle = diesel::data_types::PgInterval::from_microseconds(
         i64::try_from(idle.as_micros()).unwrap_or(i64::MAX),
     );
-    let row = diesel::sql_query(
+    let row = crate::statement::statement(
         "WITH old AS (
             UPDATE refresh_tokens SET rotated_at = $3
             WHERE token_hash = $1 AND rotated_at IS NULL AND revoked_at IS NULL

@@ -237,7 +237,7 @@ pub fn insert_code(
     subject: &str,
 ) -> Result<(), StoreError> {
     use diesel::sql_types::{Array, Bytea, Nullable, Text, Timestamptz, Uuid as SqlUuid};
-    diesel::sql_query(
+    crate::statement::statement(
         "WITH remembered AS (
             INSERT INTO account_subjects (subject, account_id) VALUES ($1, $2)
             ON CONFLICT DO NOTHING
@@ -294,7 +294,7 @@ pub fn redeem_code(
     first: Option<&FirstRefresh>,
 ) -> Result<Option<CodeRow>, StoreError> {
     use diesel::sql_types::{Bytea, Interval, Nullable, Timestamptz, Uuid as SqlUuid};
-    Ok(diesel::sql_query(
+    Ok(crate::statement::statement(
         "WITH code AS (
             UPDATE authorization_codes SET consumed_at = $2, token_family = $3
             WHERE code_hash = $1 AND consumed_at IS NULL AND expires_at > $2
