@@ -13,6 +13,7 @@ pub mod accounts;
 pub mod flow;
 pub mod http;
 pub mod limits;
+pub mod passkeys;
 pub mod password;
 
 /// 256 random bits, base64url: cookie secrets, session ids.

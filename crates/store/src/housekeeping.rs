@@ -31,6 +31,9 @@ pub struct Purged {
     /// Rate-limit windows that began more than a day ago (the longest window allowed).
     #[diesel(sql_type = BigInt)]
     pub rate_limits: i64,
+    /// Passkey ceremonies past their timeout.
+    #[diesel(sql_type = BigInt)]
+    pub passkey_ceremonies: i64,
 }
 
 /// Purges what has expired as of `now`.
@@ -44,13 +47,15 @@ pub fn purge_expired(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<Purg
               r AS (DELETE FROM refresh_tokens WHERE family_expires_at < $1 RETURNING 1),
               j AS (DELETE FROM client_assertion_jtis WHERE expires_at < $1 RETURNING 1),
               l AS (DELETE FROM rate_limits
-                    WHERE window_start < $1 - interval '1 day' RETURNING 1)
+                    WHERE window_start < $1 - interval '1 day' RETURNING 1),
+              p AS (DELETE FROM passkey_ceremonies WHERE expires_at < $1 RETURNING 1)
          SELECT (SELECT count(*) FROM f) AS flows,
                 (SELECT count(*) FROM s) AS sessions,
                 (SELECT count(*) FROM c) AS codes,
                 (SELECT count(*) FROM r) AS refresh_tokens,
                 (SELECT count(*) FROM j) AS assertion_jtis,
-                (SELECT count(*) FROM l) AS rate_limits",
+                (SELECT count(*) FROM l) AS rate_limits,
+                (SELECT count(*) FROM p) AS passkey_ceremonies",
     )
     .bind::<Timestamptz, _>(now)
     .get_result::<Purged>(conn)?;

@@ -16,6 +16,7 @@ pub mod config;
 mod error;
 pub mod housekeeping;
 pub mod migrations;
+pub mod passkeys;
 mod pool;
 pub mod rate_limits;
 pub mod refresh;

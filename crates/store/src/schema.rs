@@ -174,6 +174,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    passkey_ceremonies (ceremony_id) {
+        ceremony_id -> Uuid,
+        kind -> Text,
+        account_id -> Nullable<Uuid>,
+        state -> Jsonb,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(passkey_ceremonies -> accounts (account_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     devices,
@@ -187,5 +199,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     refresh_tokens,
     account_subjects,
     client_assertion_jtis,
-    rate_limits
+    rate_limits,
+    passkey_ceremonies
 );

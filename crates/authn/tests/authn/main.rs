@@ -4,6 +4,8 @@ use tessera_authn::accounts::{self, AccountDetails, AccountError};
 use tessera_authn::password::Passwords;
 use tessera_testkit::TestDatabase;
 
+mod passkeys;
+
 fn kim(username: &str, email: &str) -> AccountDetails {
     AccountDetails {
         username: username.into(),

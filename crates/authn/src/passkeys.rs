@@ -1,0 +1,400 @@
+//! The passkey authenticator: WebAuthn registration and authentication ceremonies with
+//! webauthn-rs, user verification required.
+//!
+//! A ceremony has two halves. `begin_*` makes the challenge the browser hands to the
+//! authenticator and stores the relying party's half in PostgreSQL under a ceremony id;
+//! `finish_*` takes that half back (deleting it: a challenge is answered once, by whichever
+//! instance receives the answer) and verifies the authenticator's response against it.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use tessera_store::accounts::AccountRow;
+use tessera_store::passkeys::{self as rows, CeremonyKind, CeremonyRow, DeviceInsert, DeviceRow};
+use tessera_store::{Store, StoreError};
+use thiserror::Error;
+use uuid::Uuid;
+use webauthn_rs::prelude::{
+    CreationChallengeResponse, DiscoverableAuthentication, Passkey, PasskeyAuthentication,
+    PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential,
+    RequestChallengeResponse, Url, Webauthn, WebauthnBuilder,
+};
+
+/// How long a browser has to answer a challenge.
+pub const CEREMONY_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Why a passkey ceremony did not succeed.
+#[derive(Debug, Error)]
+pub enum PasskeyError {
+    /// Unknown, already answered or timed-out ceremony.
+    #[error("this passkey request has expired; start again")]
+    CeremonyGone,
+    /// The authenticator's answer failed verification (challenge, origin, RP ID, signature,
+    /// user verification, counter).
+    #[error("the passkey response was refused: {0}")]
+    Refused(String),
+    /// The credential is not registered (or not to the account expected).
+    #[error("this passkey is not registered here")]
+    UnknownCredential,
+    /// The credential is registered already.
+    #[error("this passkey is registered already")]
+    AlreadyRegistered,
+    /// The relying party could not be set up from the issuer.
+    #[error("passkeys are not available: {0}")]
+    Setup(String),
+    /// Database.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The relying party's half of an authentication ceremony.
+#[derive(Serialize, Deserialize)]
+enum AuthenticationState {
+    /// For one account's passkeys (the username is known).
+    Account(PasskeyAuthentication),
+    /// For whichever passkey the authenticator offers (discoverable credentials).
+    Discoverable(DiscoverableAuthentication),
+}
+
+/// A sign-in with a passkey.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PasskeySignIn {
+    /// Whose passkey it was.
+    pub account_id: Uuid,
+    /// Which one.
+    pub device_id: Uuid,
+    /// RFC 8176 methods: `hwk` for a device-bound key or `swk` for a synchronised one, and
+    /// `user` for the verification the authenticator performed.
+    pub amr: Vec<String>,
+}
+
+/// A passkey just registered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisteredPasskey {
+    /// Owner.
+    pub account_id: Uuid,
+    /// The new `devices` row.
+    pub device_id: Uuid,
+}
+
+/// The passkey relying party of one issuer.
+pub struct Passkeys {
+    webauthn: Webauthn,
+}
+
+fn refused(e: impl std::fmt::Display) -> PasskeyError {
+    PasskeyError::Refused(e.to_string())
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<serde_json::Value, PasskeyError> {
+    serde_json::to_value(value).map_err(|e| PasskeyError::Setup(e.to_string()))
+}
+
+impl Passkeys {
+    /// The relying party for `issuer`: its host is the RP ID and its origin the only origin
+    /// accepted. (WebAuthn needs a domain: an issuer on an IP address cannot offer passkeys.)
+    pub fn new(issuer: &str, rp_name: &str) -> Result<Self, PasskeyError> {
+        let url = Url::parse(issuer).map_err(|e| PasskeyError::Setup(e.to_string()))?;
+        let origin = Url::parse(&url.origin().ascii_serialization())
+            .map_err(|e| PasskeyError::Setup(e.to_string()))?;
+        let rp_id = url
+            .domain()
+            .ok_or_else(|| PasskeyError::Setup(format!("{issuer} has no domain name")))?
+            .to_owned();
+        let webauthn = WebauthnBuilder::new(&rp_id, &origin)
+            .map_err(|e| PasskeyError::Setup(e.to_string()))?
+            .rp_name(rp_name)
+            .timeout(CEREMONY_TIMEOUT)
+            .build()
+            .map_err(|e| PasskeyError::Setup(e.to_string()))?;
+        Ok(Passkeys { webauthn })
+    }
+
+    /// Starts registering a passkey for `account`; returns the ceremony id and the options
+    /// for `navigator.credentials.create()` (a `CreationChallengeResponse` as JSON).
+    pub async fn begin_registration(
+        &self,
+        store: &Store,
+        account: &AccountRow,
+        now: DateTime<Utc>,
+    ) -> Result<(Uuid, serde_json::Value), PasskeyError> {
+        let account_id = account.account_id;
+        let existing = store
+            .run(move |conn| rows::devices_of(conn, account_id))
+            .await?;
+        let exclude = existing
+            .iter()
+            .filter_map(|d| serde_json::from_value::<Passkey>(d.credential.clone()).ok())
+            .map(|p| p.cred_id().clone())
+            .collect::<Vec<_>>();
+        let display = display_name(account);
+        let (options, state): (CreationChallengeResponse, _) = self
+            .webauthn
+            .start_passkey_registration(
+                account.account_id,
+                &account.username,
+                &display,
+                (!exclude.is_empty()).then_some(exclude),
+            )
+            .map_err(refused)?;
+        // Ask for a discoverable credential, so that the next sign-in needs no username. It is
+        // a preference: authenticators that cannot store one still register. (webauthn-rs
+        // discourages one and verifies the answer the same way either way.)
+        let mut options = to_json(&options)?;
+        if let Some(selection) = options
+            .pointer_mut("/publicKey/authenticatorSelection")
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            selection.insert("residentKey".into(), "preferred".into());
+            selection.insert("requireResidentKey".into(), false.into());
+        }
+        let ceremony_id = self
+            .store_ceremony(
+                store,
+                CeremonyKind::Registration,
+                Some(account.account_id),
+                to_json(&state)?,
+                now,
+            )
+            .await?;
+        Ok((ceremony_id, options))
+    }
+
+    /// Verifies the authenticator's answer and stores the new passkey under `name`.
+    pub async fn finish_registration(
+        &self,
+        store: &Store,
+        ceremony_id: Uuid,
+        response: &RegisterPublicKeyCredential,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<RegisteredPasskey, PasskeyError> {
+        let ceremony = take(store, ceremony_id, CeremonyKind::Registration, now).await?;
+        let account_id = ceremony.account_id.ok_or(PasskeyError::CeremonyGone)?;
+        let state: PasskeyRegistration =
+            serde_json::from_value(ceremony.state).map_err(|_| PasskeyError::CeremonyGone)?;
+        let passkey = self
+            .webauthn
+            .finish_passkey_registration(response, &state)
+            .map_err(refused)?;
+        let device = DeviceRow {
+            device_id: Uuid::new_v4(),
+            account_id,
+            device_type: "webauthn".into(),
+            credential_id: AsRef::<[u8]>::as_ref(passkey.cred_id()).to_vec(),
+            credential: to_json(&passkey)?,
+            name: device_name(name, now),
+            aaguid: None,
+            sign_count: 0,
+            backup_eligible: false,
+            backup_state: false,
+            created_at: now,
+            last_used_at: None,
+        };
+        let device_id = device.device_id;
+        match store
+            .run(move |conn| rows::insert_device(conn, &device))
+            .await?
+        {
+            DeviceInsert::Stored => Ok(RegisteredPasskey {
+                account_id,
+                device_id,
+            }),
+            DeviceInsert::Duplicate => Err(PasskeyError::AlreadyRegistered),
+        }
+    }
+
+    /// Starts a sign-in: with `account`, for that account's passkeys (none registered:
+    /// [`PasskeyError::UnknownCredential`]); without, for any discoverable passkey.
+    pub async fn begin_authentication(
+        &self,
+        store: &Store,
+        account: Option<Uuid>,
+        now: DateTime<Utc>,
+    ) -> Result<(Uuid, RequestChallengeResponse), PasskeyError> {
+        let (options, state) = match account {
+            Some(account_id) => {
+                let passkeys: Vec<Passkey> = store
+                    .run(move |conn| rows::devices_of(conn, account_id))
+                    .await?
+                    .into_iter()
+                    .filter_map(|d| serde_json::from_value(d.credential).ok())
+                    .collect();
+                if passkeys.is_empty() {
+                    return Err(PasskeyError::UnknownCredential);
+                }
+                let (options, state) = self
+                    .webauthn
+                    .start_passkey_authentication(&passkeys)
+                    .map_err(refused)?;
+                (options, AuthenticationState::Account(state))
+            }
+            None => {
+                let (options, state) = self
+                    .webauthn
+                    .start_discoverable_authentication()
+                    .map_err(refused)?;
+                (options, AuthenticationState::Discoverable(state))
+            }
+        };
+        let ceremony_id = self
+            .store_ceremony(
+                store,
+                CeremonyKind::Authentication,
+                account,
+                to_json(&state)?,
+                now,
+            )
+            .await?;
+        Ok((ceremony_id, options))
+    }
+
+    /// Verifies a sign-in and records the passkey's use (counter, backup state).
+    pub async fn finish_authentication(
+        &self,
+        store: &Store,
+        ceremony_id: Uuid,
+        response: &PublicKeyCredential,
+        now: DateTime<Utc>,
+    ) -> Result<PasskeySignIn, PasskeyError> {
+        let ceremony = take(store, ceremony_id, CeremonyKind::Authentication, now).await?;
+        let state: AuthenticationState =
+            serde_json::from_value(ceremony.state).map_err(|_| PasskeyError::CeremonyGone)?;
+        let credential_id = response.get_credential_id().to_vec();
+        let device = store
+            .run(move |conn| rows::by_credential_id(conn, &credential_id))
+            .await?
+            .ok_or(PasskeyError::UnknownCredential)?;
+        let mut passkey: Passkey = serde_json::from_value(device.credential.clone())
+            .map_err(|e| PasskeyError::Setup(format!("stored passkey unreadable: {e}")))?;
+        let result = match state {
+            AuthenticationState::Account(state) => {
+                if ceremony.account_id != Some(device.account_id) {
+                    return Err(PasskeyError::UnknownCredential);
+                }
+                self.webauthn
+                    .finish_passkey_authentication(response, &state)
+                    .map_err(refused)?
+            }
+            AuthenticationState::Discoverable(state) => {
+                let (user, _) = self
+                    .webauthn
+                    .identify_discoverable_authentication(response)
+                    .map_err(refused)?;
+                if user != device.account_id {
+                    return Err(PasskeyError::UnknownCredential);
+                }
+                self.webauthn
+                    .finish_discoverable_authentication_v2(response, state, &passkey)
+                    .map_err(refused)?
+            }
+        };
+        if !result.user_verified() {
+            return Err(PasskeyError::Refused(
+                "user verification is required".into(),
+            ));
+        }
+        // webauthn-rs refuses a counter that did not move forward (a cloned authenticator);
+        // what remains is to keep the new counter and backup state.
+        passkey.update_credential(&result);
+        let credential = to_json(&passkey)?;
+        let device_id = device.device_id;
+        let usage = rows::DeviceUse {
+            credential,
+            sign_count: i64::from(result.counter()),
+            backup_eligible: result.backup_eligible(),
+            backup_state: result.backup_state(),
+            used_at: now,
+        };
+        store
+            .run(move |conn| rows::record_use(conn, device_id, &usage))
+            .await?;
+        let key = if result.backup_eligible() {
+            "swk"
+        } else {
+            "hwk"
+        };
+        Ok(PasskeySignIn {
+            account_id: device.account_id,
+            device_id: device.device_id,
+            amr: vec![key.into(), "user".into()],
+        })
+    }
+
+    async fn store_ceremony(
+        &self,
+        store: &Store,
+        kind: CeremonyKind,
+        account_id: Option<Uuid>,
+        state: serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Result<Uuid, PasskeyError> {
+        let row = CeremonyRow {
+            ceremony_id: Uuid::new_v4(),
+            kind,
+            account_id,
+            state,
+            expires_at: now
+                + chrono::Duration::from_std(CEREMONY_TIMEOUT)
+                    .unwrap_or_else(|_| chrono::Duration::minutes(5)),
+        };
+        let id = row.ceremony_id;
+        store
+            .run(move |conn| rows::insert_ceremony(conn, &row))
+            .await?;
+        Ok(id)
+    }
+}
+
+async fn take(
+    store: &Store,
+    ceremony_id: Uuid,
+    kind: CeremonyKind,
+    now: DateTime<Utc>,
+) -> Result<CeremonyRow, PasskeyError> {
+    store
+        .run(move |conn| rows::take_ceremony(conn, ceremony_id, kind, now))
+        .await?
+        .ok_or(PasskeyError::CeremonyGone)
+}
+
+/// "Given Family" when the account has them, else the username.
+fn display_name(account: &AccountRow) -> String {
+    let attr = |k: &str| {
+        account
+            .attributes
+            .get(k)
+            .and_then(|v| v.as_str())
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+    };
+    match (attr("given_name"), attr("family_name")) {
+        (Some(g), Some(f)) => format!("{g} {f}"),
+        (Some(g), None) => g.to_owned(),
+        _ => account.username.clone(),
+    }
+}
+
+/// The owner's name for a passkey, trimmed to something displayable.
+fn device_name(name: &str, now: DateTime<Utc>) -> String {
+    let name: String = name
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(64)
+        .collect::<String>()
+        .trim()
+        .to_owned();
+    if name.is_empty() {
+        format!("Passkey added {}", now.format("%Y-%m-%d"))
+    } else {
+        name
+    }
+}
+
+/// The passkeys of an account, for the account page.
+pub async fn list(store: &Store, account_id: Uuid) -> Result<Vec<DeviceRow>, StoreError> {
+    store
+        .run(move |conn| rows::devices_of(conn, account_id))
+        .await
+}

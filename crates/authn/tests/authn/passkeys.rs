@@ -1,0 +1,237 @@
+//! Passkey ceremonies end to end without a browser: webauthn-rs's software authenticator
+//! answers the challenges, the real PostgreSQL keeps the ceremonies and devices.
+
+use chrono::{Duration, Utc};
+use tessera_authn::accounts::{self, AccountDetails};
+use tessera_authn::passkeys::{PasskeyError, Passkeys};
+use tessera_authn::password::Passwords;
+use tessera_store::Store;
+use tessera_store::accounts::AccountRow;
+use tessera_testkit::TestDatabase;
+use webauthn_authenticator_rs::WebauthnAuthenticator;
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+use webauthn_rs::prelude::{CreationChallengeResponse, PublicKeyCredential, Url};
+
+const ISSUER: &str = "https://login.example.com";
+
+fn origin() -> Url {
+    Url::parse(ISSUER).unwrap()
+}
+
+async fn kim(store: &Store) -> AccountRow {
+    accounts::create(
+        store,
+        &Passwords::new(1).unwrap(),
+        AccountDetails {
+            username: "kim".into(),
+            email: Some("kim@example.com".into()),
+            phone: None,
+            given_name: Some("Kim".into()),
+            family_name: Some("Anderson".into()),
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let mut conn = store.conn().unwrap();
+    tessera_store::accounts::by_username(&mut conn, "kim")
+        .unwrap()
+        .unwrap()
+}
+
+/// Registers a passkey held by `authenticator` for `account`.
+async fn register(
+    passkeys: &Passkeys,
+    store: &Store,
+    account: &AccountRow,
+    authenticator: &mut SoftPasskey,
+) -> Result<tessera_authn::passkeys::RegisteredPasskey, PasskeyError> {
+    let (ceremony, options) = passkeys
+        .begin_registration(store, account, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        options["publicKey"]["authenticatorSelection"]["userVerification"],
+        "required"
+    );
+    let options: CreationChallengeResponse = serde_json::from_value(options).unwrap();
+    let response = authenticator.do_registration(origin(), options).unwrap();
+    passkeys
+        .finish_registration(store, ceremony, &response, "Laptop", Utc::now())
+        .await
+}
+
+/// A fresh sign-in challenge for `account` and the authenticator's answer to it.
+async fn answer(
+    passkeys: &Passkeys,
+    store: &Store,
+    account: &AccountRow,
+    authenticator: &mut SoftPasskey,
+    origin: Url,
+) -> (uuid::Uuid, PublicKeyCredential) {
+    let (ceremony, options) = passkeys
+        .begin_authentication(store, Some(account.account_id), Utc::now())
+        .await
+        .unwrap();
+    (
+        ceremony,
+        authenticator.do_authentication(origin, options).unwrap(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registered_passkey_signs_in_and_its_counter_and_last_use_are_kept() {
+    let db = TestDatabase::new();
+    let store = db.store();
+    let account = kim(&store).await;
+    let passkeys = Passkeys::new(ISSUER, "Tessera").unwrap();
+    // `true`: the software authenticator reports user verification, which the relying party
+    // requires (without it, it refuses the ceremony itself).
+    let mut authenticator = SoftPasskey::new(true);
+
+    let registered = register(&passkeys, &store, &account, &mut authenticator)
+        .await
+        .unwrap();
+    assert_eq!(registered.account_id, account.account_id);
+
+    for round in 1..=2 {
+        let (ceremony, response) =
+            answer(&passkeys, &store, &account, &mut authenticator, origin()).await;
+        let signed_in = passkeys
+            .finish_authentication(&store, ceremony, &response, Utc::now())
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        assert_eq!(signed_in.account_id, account.account_id);
+        assert_eq!(signed_in.device_id, registered.device_id);
+        assert_eq!(signed_in.amr[1], "user");
+        assert!(["hwk", "swk"].contains(&signed_in.amr[0].as_str()));
+    }
+    let devices = tessera_authn::passkeys::list(&store, account.account_id)
+        .await
+        .unwrap();
+    assert_eq!(devices.len(), 1);
+    assert_eq!(devices[0].name, "Laptop");
+    assert_eq!(devices[0].device_type, "webauthn");
+    assert!(devices[0].sign_count >= 2, "{}", devices[0].sign_count);
+    assert!(devices[0].last_used_at.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_and_replayed_answers_are_refused() {
+    let db = TestDatabase::new();
+    let store = db.store();
+    let account = kim(&store).await;
+    let passkeys = Passkeys::new(ISSUER, "Tessera").unwrap();
+    let mut authenticator = SoftPasskey::new(true);
+    register(&passkeys, &store, &account, &mut authenticator)
+        .await
+        .unwrap();
+
+    // A replay of a good answer: the ceremony is gone once answered...
+    let (ceremony, response) =
+        answer(&passkeys, &store, &account, &mut authenticator, origin()).await;
+    passkeys
+        .finish_authentication(&store, ceremony, &response, Utc::now())
+        .await
+        .unwrap();
+    let again = passkeys
+        .finish_authentication(&store, ceremony, &response, Utc::now())
+        .await;
+    assert!(
+        matches!(again, Err(PasskeyError::CeremonyGone)),
+        "{again:?}"
+    );
+    // ... and presenting it to a new ceremony fails its challenge.
+    let (fresh, _) = passkeys
+        .begin_authentication(&store, Some(account.account_id), Utc::now())
+        .await
+        .unwrap();
+    let replay = passkeys
+        .finish_authentication(&store, fresh, &response, Utc::now())
+        .await;
+    assert!(
+        matches!(replay, Err(PasskeyError::Refused(_))),
+        "{replay:?}"
+    );
+
+    // Another origin (a phishing site on the same domain, another port).
+    let (ceremony, response) = answer(
+        &passkeys,
+        &store,
+        &account,
+        &mut authenticator,
+        Url::parse("https://login.example.com:8443").unwrap(),
+    )
+    .await;
+    let phished = passkeys
+        .finish_authentication(&store, ceremony, &response, Utc::now())
+        .await;
+    assert!(
+        matches!(phished, Err(PasskeyError::Refused(_))),
+        "{phished:?}"
+    );
+
+    // A tampered signature.
+    let (ceremony, mut response) =
+        answer(&passkeys, &store, &account, &mut authenticator, origin()).await;
+    let mut signature: Vec<u8> = response.response.signature.clone();
+    let last = signature.len() - 1;
+    signature[last] ^= 0x01;
+    response.response.signature = signature;
+    let tampered = passkeys
+        .finish_authentication(&store, ceremony, &response, Utc::now())
+        .await;
+    assert!(
+        matches!(tampered, Err(PasskeyError::Refused(_))),
+        "{tampered:?}"
+    );
+
+    // A credential nobody registered.
+    let (ceremony, mut response) =
+        answer(&passkeys, &store, &account, &mut authenticator, origin()).await;
+    response.raw_id = vec![7u8; 32];
+    let unknown = passkeys
+        .finish_authentication(&store, ceremony, &response, Utc::now())
+        .await;
+    assert!(
+        matches!(unknown, Err(PasskeyError::UnknownCredential)),
+        "{unknown:?}"
+    );
+
+    // A challenge answered after the ceremony timed out.
+    let (late, options) = passkeys
+        .begin_authentication(
+            &store,
+            Some(account.account_id),
+            Utc::now() - Duration::minutes(10),
+        )
+        .await
+        .unwrap();
+    let response = authenticator.do_authentication(origin(), options).unwrap();
+    let expired = passkeys
+        .finish_authentication(&store, late, &response, Utc::now())
+        .await;
+    assert!(
+        matches!(expired, Err(PasskeyError::CeremonyGone)),
+        "{expired:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_without_passkeys_gets_no_challenge_and_an_ip_issuer_no_relying_party() {
+    let db = TestDatabase::new();
+    let store = db.store();
+    let account = kim(&store).await;
+    let passkeys = Passkeys::new(ISSUER, "Tessera").unwrap();
+    let none = passkeys
+        .begin_authentication(&store, Some(account.account_id), Utc::now())
+        .await;
+    assert!(
+        matches!(none, Err(PasskeyError::UnknownCredential)),
+        "{none:?}"
+    );
+    assert!(matches!(
+        Passkeys::new("http://127.0.0.1:8080", "Tessera"),
+        Err(PasskeyError::Setup(_))
+    ));
+}

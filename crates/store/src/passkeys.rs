@@ -1,0 +1,203 @@
+//! Rows of `devices` (one per registered passkey) and `passkey_ceremonies` (WebAuthn
+//! ceremonies in progress). What a credential means and how it is verified is authn's business;
+//! here it is an opaque JSON document with a few columns worth querying.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use crate::StoreError;
+use crate::schema::{devices, passkey_ceremonies};
+
+/// Which ceremony a row belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CeremonyKind {
+    /// Creating a passkey.
+    Registration,
+    /// Signing in with one.
+    Authentication,
+}
+
+impl CeremonyKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            CeremonyKind::Registration => "registration",
+            CeremonyKind::Authentication => "authentication",
+        }
+    }
+}
+
+/// A ceremony in progress.
+#[derive(Debug, Clone)]
+pub struct CeremonyRow {
+    /// Id handed to the browser with the challenge.
+    pub ceremony_id: Uuid,
+    /// Registration or authentication.
+    pub kind: CeremonyKind,
+    /// The account concerned, if known before the ceremony.
+    pub account_id: Option<Uuid>,
+    /// The relying party's state (challenge, allowed credentials).
+    pub state: serde_json::Value,
+    /// When the challenge stops being accepted.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Stores a ceremony.
+pub fn insert_ceremony(conn: &mut PgConnection, row: &CeremonyRow) -> Result<(), StoreError> {
+    diesel::insert_into(passkey_ceremonies::table)
+        .values((
+            passkey_ceremonies::ceremony_id.eq(row.ceremony_id),
+            passkey_ceremonies::kind.eq(row.kind.as_str()),
+            passkey_ceremonies::account_id.eq(row.account_id),
+            passkey_ceremonies::state.eq(&row.state),
+            passkey_ceremonies::expires_at.eq(row.expires_at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Takes a live ceremony of `kind` (deleting it, so it is answered at most once).
+pub fn take_ceremony(
+    conn: &mut PgConnection,
+    ceremony_id: Uuid,
+    kind: CeremonyKind,
+    now: DateTime<Utc>,
+) -> Result<Option<CeremonyRow>, StoreError> {
+    let taken: Option<(Option<Uuid>, serde_json::Value, DateTime<Utc>)> = diesel::delete(
+        passkey_ceremonies::table
+            .find(ceremony_id)
+            .filter(passkey_ceremonies::kind.eq(kind.as_str())),
+    )
+    .returning((
+        passkey_ceremonies::account_id,
+        passkey_ceremonies::state,
+        passkey_ceremonies::expires_at,
+    ))
+    .get_result(conn)
+    .optional()?;
+    Ok(taken.filter(|(_, _, expires_at)| *expires_at > now).map(
+        |(account_id, state, expires_at)| CeremonyRow {
+            ceremony_id,
+            kind,
+            account_id,
+            state,
+            expires_at,
+        },
+    ))
+}
+
+/// A registered passkey.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = devices)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct DeviceRow {
+    /// Id.
+    pub device_id: Uuid,
+    /// Owner.
+    pub account_id: Uuid,
+    /// `webauthn`.
+    pub device_type: String,
+    /// The WebAuthn credential id.
+    pub credential_id: Vec<u8>,
+    /// The credential as the verifier keeps it (public key, counter, flags).
+    pub credential: serde_json::Value,
+    /// The owner's name for it.
+    pub name: String,
+    /// Authenticator model, when the authenticator says.
+    pub aaguid: Option<Uuid>,
+    /// Last signature counter seen.
+    pub sign_count: i64,
+    /// May be synchronised to other devices.
+    pub backup_eligible: bool,
+    /// Is currently backed up.
+    pub backup_state: bool,
+    /// Registered.
+    pub created_at: DateTime<Utc>,
+    /// Last sign-in.
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// What inserting a device can run into besides a database failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceInsert {
+    /// Stored.
+    Stored,
+    /// The credential id is registered already (to this or another account).
+    Duplicate,
+}
+
+/// Stores a new passkey.
+pub fn insert_device(conn: &mut PgConnection, row: &DeviceRow) -> Result<DeviceInsert, StoreError> {
+    let inserted = diesel::insert_into(devices::table)
+        .values(row)
+        .on_conflict(devices::credential_id)
+        .do_nothing()
+        .execute(conn)?;
+    Ok(if inserted == 1 {
+        DeviceInsert::Stored
+    } else {
+        DeviceInsert::Duplicate
+    })
+}
+
+/// An account's passkeys, oldest first.
+pub fn devices_of(conn: &mut PgConnection, account_id: Uuid) -> Result<Vec<DeviceRow>, StoreError> {
+    Ok(devices::table
+        .filter(devices::account_id.eq(account_id))
+        .order(devices::created_at.asc())
+        .select(DeviceRow::as_select())
+        .load(conn)?)
+}
+
+/// How many passkeys an account has.
+pub fn count_of(conn: &mut PgConnection, account_id: Uuid) -> Result<i64, StoreError> {
+    Ok(devices::table
+        .filter(devices::account_id.eq(account_id))
+        .count()
+        .get_result(conn)?)
+}
+
+/// The passkey with this credential id.
+pub fn by_credential_id(
+    conn: &mut PgConnection,
+    credential_id: &[u8],
+) -> Result<Option<DeviceRow>, StoreError> {
+    Ok(devices::table
+        .filter(devices::credential_id.eq(credential_id))
+        .select(DeviceRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// What a sign-in with a passkey changes on it.
+#[derive(Debug, Clone)]
+pub struct DeviceUse {
+    /// The credential with its new counter and flags.
+    pub credential: serde_json::Value,
+    /// The new signature counter.
+    pub sign_count: i64,
+    /// May be synchronised.
+    pub backup_eligible: bool,
+    /// Is backed up.
+    pub backup_state: bool,
+    /// When.
+    pub used_at: DateTime<Utc>,
+}
+
+/// Records a sign-in with a passkey.
+pub fn record_use(
+    conn: &mut PgConnection,
+    device_id: Uuid,
+    usage: &DeviceUse,
+) -> Result<(), StoreError> {
+    diesel::update(devices::table.find(device_id))
+        .set((
+            devices::credential.eq(&usage.credential),
+            devices::sign_count.eq(usage.sign_count),
+            devices::backup_eligible.eq(usage.backup_eligible),
+            devices::backup_state.eq(usage.backup_state),
+            devices::last_used_at.eq(usage.used_at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
