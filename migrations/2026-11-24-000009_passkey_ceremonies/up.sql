@@ -8,6 +8,8 @@ CREATE TABLE passkey_ceremonies (
     -- Whose passkey is registered, or whose passkeys may answer; NULL for a discoverable
     -- sign-in, where the passkey itself says whose it is.
     account_id   uuid        REFERENCES accounts (account_id) ON DELETE CASCADE,
+    -- The sign-in flow the ceremony belongs to: only that flow may finish it.
+    flow_id      uuid,
     state        jsonb       NOT NULL,
     expires_at   timestamptz NOT NULL
 );

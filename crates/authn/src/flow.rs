@@ -93,6 +93,29 @@ pub fn password_authenticators<'a>(policy: &Policy, snapshot: &'a Snapshot) -> V
         .collect()
 }
 
+/// The passkeys authenticators the policy allows, in configuration order.
+pub fn passkey_authenticators<'a>(
+    policy: &Policy,
+    snapshot: &'a Snapshot,
+) -> Vec<(
+    &'a str,
+    &'a tessera_admin::config::model::Passkeys,
+    Option<&'a str>,
+)> {
+    snapshot
+        .config
+        .authenticators
+        .iter()
+        .filter(|a| allows(policy, snapshot, &a.id))
+        .filter_map(|a| match &a.kind {
+            AuthenticatorKind::Passkeys(p) => {
+                Some((a.id.as_str(), p, a.required_for_registration.as_deref()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// Does an existing authentication satisfy `policy` at `now`?
 pub fn satisfies(
     auth: &Authentication,

@@ -117,6 +117,7 @@ impl Passkeys {
         &self,
         store: &Store,
         account: &AccountRow,
+        flow_id: Option<Uuid>,
         now: DateTime<Utc>,
     ) -> Result<(Uuid, serde_json::Value), PasskeyError> {
         let account_id = account.account_id;
@@ -152,8 +153,11 @@ impl Passkeys {
         let ceremony_id = self
             .store_ceremony(
                 store,
-                CeremonyKind::Registration,
-                Some(account.account_id),
+                (
+                    CeremonyKind::Registration,
+                    Some(account.account_id),
+                    flow_id,
+                ),
                 to_json(&state)?,
                 now,
             )
@@ -165,12 +169,12 @@ impl Passkeys {
     pub async fn finish_registration(
         &self,
         store: &Store,
-        ceremony_id: Uuid,
+        (ceremony_id, flow_id): (Uuid, Option<Uuid>),
         response: &RegisterPublicKeyCredential,
         name: &str,
         now: DateTime<Utc>,
     ) -> Result<RegisteredPasskey, PasskeyError> {
-        let ceremony = take(store, ceremony_id, CeremonyKind::Registration, now).await?;
+        let ceremony = take(store, ceremony_id, CeremonyKind::Registration, flow_id, now).await?;
         let account_id = ceremony.account_id.ok_or(PasskeyError::CeremonyGone)?;
         let state: PasskeyRegistration =
             serde_json::from_value(ceremony.state).map_err(|_| PasskeyError::CeremonyGone)?;
@@ -211,6 +215,7 @@ impl Passkeys {
         &self,
         store: &Store,
         account: Option<Uuid>,
+        flow_id: Option<Uuid>,
         now: DateTime<Utc>,
     ) -> Result<(Uuid, RequestChallengeResponse), PasskeyError> {
         let (options, state) = match account {
@@ -241,8 +246,7 @@ impl Passkeys {
         let ceremony_id = self
             .store_ceremony(
                 store,
-                CeremonyKind::Authentication,
-                account,
+                (CeremonyKind::Authentication, account, flow_id),
                 to_json(&state)?,
                 now,
             )
@@ -254,11 +258,18 @@ impl Passkeys {
     pub async fn finish_authentication(
         &self,
         store: &Store,
-        ceremony_id: Uuid,
+        (ceremony_id, flow_id): (Uuid, Option<Uuid>),
         response: &PublicKeyCredential,
         now: DateTime<Utc>,
     ) -> Result<PasskeySignIn, PasskeyError> {
-        let ceremony = take(store, ceremony_id, CeremonyKind::Authentication, now).await?;
+        let ceremony = take(
+            store,
+            ceremony_id,
+            CeremonyKind::Authentication,
+            flow_id,
+            now,
+        )
+        .await?;
         let state: AuthenticationState =
             serde_json::from_value(ceremony.state).map_err(|_| PasskeyError::CeremonyGone)?;
         let credential_id = response.get_credential_id().to_vec();
@@ -325,8 +336,7 @@ impl Passkeys {
     async fn store_ceremony(
         &self,
         store: &Store,
-        kind: CeremonyKind,
-        account_id: Option<Uuid>,
+        (kind, account_id, flow_id): (CeremonyKind, Option<Uuid>, Option<Uuid>),
         state: serde_json::Value,
         now: DateTime<Utc>,
     ) -> Result<Uuid, PasskeyError> {
@@ -334,6 +344,7 @@ impl Passkeys {
             ceremony_id: Uuid::new_v4(),
             kind,
             account_id,
+            flow_id,
             state,
             expires_at: now
                 + chrono::Duration::from_std(CEREMONY_TIMEOUT)
@@ -351,10 +362,11 @@ async fn take(
     store: &Store,
     ceremony_id: Uuid,
     kind: CeremonyKind,
+    flow_id: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> Result<CeremonyRow, PasskeyError> {
     store
-        .run(move |conn| rows::take_ceremony(conn, ceremony_id, kind, now))
+        .run(move |conn| rows::take_ceremony(conn, ceremony_id, kind, flow_id, now))
         .await?
         .ok_or(PasskeyError::CeremonyGone)
 }

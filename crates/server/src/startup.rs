@@ -245,7 +245,8 @@ impl Application {
                     trusted_proxies: settings.server.trusted_proxies.clone(),
                 },
             )
-            .map_err(|e| StartupError::Other(format!("login templates: {e}")))?,
+            .map_err(|e| StartupError::Other(format!("login templates: {e}")))?
+            .with_passkeys(passkey_relying_party(settings.server.issuer.as_str())),
         );
         let ops = web::Data::new(http::OpsState {
             store: store.clone(),
@@ -353,6 +354,18 @@ impl Application {
 
 /// Polls for changes made by other instances, so they are served without a restart.
 /// Failures are logged once per outage, not once per poll.
+/// The passkey relying party of the issuer. WebAuthn needs a domain name: an issuer on an IP
+/// address serves everything but passkeys, and says so once.
+fn passkey_relying_party(issuer: &str) -> Option<tessera_authn::passkeys::Passkeys> {
+    match tessera_authn::passkeys::Passkeys::new(issuer, "Tessera") {
+        Ok(passkeys) => Some(passkeys),
+        Err(e) => {
+            tracing::warn!(error = %e, "passkeys are off");
+            None
+        }
+    }
+}
+
 /// Deletes expired sign-in state every few minutes; every instance may do it.
 fn spawn_housekeeping(store: Store) {
     const EVERY: std::time::Duration = std::time::Duration::from_secs(300);

@@ -36,6 +36,8 @@ pub struct CeremonyRow {
     pub kind: CeremonyKind,
     /// The account concerned, if known before the ceremony.
     pub account_id: Option<Uuid>,
+    /// The sign-in flow that began it, which alone may finish it.
+    pub flow_id: Option<Uuid>,
     /// The relying party's state (challenge, allowed credentials).
     pub state: serde_json::Value,
     /// When the challenge stops being accepted.
@@ -49,6 +51,7 @@ pub fn insert_ceremony(conn: &mut PgConnection, row: &CeremonyRow) -> Result<(),
             passkey_ceremonies::ceremony_id.eq(row.ceremony_id),
             passkey_ceremonies::kind.eq(row.kind.as_str()),
             passkey_ceremonies::account_id.eq(row.account_id),
+            passkey_ceremonies::flow_id.eq(row.flow_id),
             passkey_ceremonies::state.eq(&row.state),
             passkey_ceremonies::expires_at.eq(row.expires_at),
         ))
@@ -56,17 +59,20 @@ pub fn insert_ceremony(conn: &mut PgConnection, row: &CeremonyRow) -> Result<(),
     Ok(())
 }
 
-/// Takes a live ceremony of `kind` (deleting it, so it is answered at most once).
+/// Takes a live ceremony of `kind` begun by `flow_id` (deleting it, so it is answered at
+/// most once).
 pub fn take_ceremony(
     conn: &mut PgConnection,
     ceremony_id: Uuid,
     kind: CeremonyKind,
+    flow_id: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> Result<Option<CeremonyRow>, StoreError> {
     let taken: Option<(Option<Uuid>, serde_json::Value, DateTime<Utc>)> = diesel::delete(
         passkey_ceremonies::table
             .find(ceremony_id)
-            .filter(passkey_ceremonies::kind.eq(kind.as_str())),
+            .filter(passkey_ceremonies::kind.eq(kind.as_str()))
+            .filter(passkey_ceremonies::flow_id.is_not_distinct_from(flow_id)),
     )
     .returning((
         passkey_ceremonies::account_id,
@@ -80,6 +86,7 @@ pub fn take_ceremony(
             ceremony_id,
             kind,
             account_id,
+            flow_id,
             state,
             expires_at,
         },

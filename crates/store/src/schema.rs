@@ -179,6 +179,7 @@ diesel::table! {
         ceremony_id -> Uuid,
         kind -> Text,
         account_id -> Nullable<Uuid>,
+        flow_id -> Nullable<Uuid>,
         state -> Jsonb,
         expires_at -> Timestamptz,
     }

@@ -20,14 +20,19 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
         .route("/login/static/login.css", web::get().to(stylesheet));
 }
 
-fn csrf_token(state: &AuthnState, flow_id: Uuid, browser: &str) -> String {
+pub(super) fn csrf_token(state: &AuthnState, flow_id: Uuid, browser: &str) -> String {
     let message = format!("{flow_id}|{browser}");
     tessera_admin::secrets::ConfigSecrets::mac(&state.csrf_key, message.as_bytes())
         .map(|m| URL_SAFE_NO_PAD.encode(m))
         .unwrap_or_default()
 }
 
-fn render(state: &AuthnState, status: StatusCode, template: &str, ctx: &Context) -> HttpResponse {
+pub(super) fn render(
+    state: &AuthnState,
+    status: StatusCode,
+    template: &str,
+    ctx: &Context,
+) -> HttpResponse {
     match state.templates.render(template, ctx) {
         Ok(html) => HttpResponse::build(status)
             .content_type("text/html; charset=utf-8")
@@ -49,7 +54,7 @@ pub fn message(state: &AuthnState, status: StatusCode, title: &str, text: &str) 
     render(state, status, "message.html", &ctx)
 }
 
-fn expired(state: &AuthnState) -> HttpResponse {
+pub(super) fn expired(state: &AuthnState) -> HttpResponse {
     message(
         state,
         StatusCode::BAD_REQUEST,
@@ -59,7 +64,7 @@ fn expired(state: &AuthnState) -> HttpResponse {
 }
 
 /// The open flow of this browser, with its policy.
-async fn open_flow(
+pub(super) async fn open_flow(
     state: &AuthnState,
     req: &HttpRequest,
     flow_id: Uuid,
@@ -80,7 +85,7 @@ async fn open_flow(
     Some((browser, policy))
 }
 
-fn form(
+pub(super) fn form(
     state: &AuthnState,
     flow_id: Uuid,
     browser: &str,
@@ -95,6 +100,14 @@ fn form(
     ctx.insert("username", username);
     ctx.insert("audience", &policy.audience_name);
     ctx.insert("error", &error);
+    let snapshot = state.config.load();
+    let offer = super::passkey_login::offer(state, policy, &snapshot);
+    ctx.insert(
+        "password",
+        &!flow::password_authenticators(policy, &snapshot).is_empty(),
+    );
+    ctx.insert("passkey_signin", &offer.sign_in.is_some());
+    ctx.insert("passkey_enrol", &offer.enrol.is_some());
     ctx
 }
 
@@ -123,7 +136,12 @@ async fn page(
     let Some((browser, policy)) = open_flow(&state, &req, flow_id).await else {
         return expired(&state);
     };
-    if flow::password_authenticators(&policy, &state.config.load()).is_empty() {
+    let snapshot = state.config.load();
+    if flow::password_authenticators(&policy, &snapshot).is_empty()
+        && super::passkey_login::offer(&state, &policy, &snapshot)
+            .sign_in
+            .is_none()
+    {
         return no_password(&state);
     }
     let hint = policy.login_hint.clone().unwrap_or_default();
@@ -141,6 +159,8 @@ struct LoginForm {
     csrf: String,
     username: String,
     password: String,
+    /// `passkey`: create a passkey after the password is verified.
+    enrol: Option<String>,
 }
 
 async fn submit(
@@ -239,12 +259,61 @@ async fn submit(
     {
         tracing::warn!(error = %e, "cannot clear the password attempt counter");
     }
-    let completed = flow::complete(
-        &state.store,
+    // Opting into passkeys: the password has just been verified for this flow, which is the
+    // prerequisite for registering one; the flow completes when the passkey is created.
+    if input.enrol.as_deref() == Some("passkey")
+        && let Some(response) =
+            super::passkey_login::offer_registration(&state, flow_id, &browser, &policy, &account)
+                .await
+    {
+        return response;
+    }
+    complete_sign_in(
+        &state,
         flow_id,
         account.account_id,
         vec!["pwd".into()],
-        flow::acr_for(&authenticator),
+        &authenticator,
+    )
+    .await
+}
+
+/// Completes the flow with an authentication and sends the browser back to the caller with
+/// the SSO session cookie.
+pub(super) async fn complete_sign_in(
+    state: &AuthnState,
+    flow_id: Uuid,
+    account_id: Uuid,
+    amr: Vec<String>,
+    authenticator: &str,
+) -> HttpResponse {
+    match signed_in_redirect(state, flow_id, account_id, amr, authenticator).await {
+        Ok((return_to, cookie)) => {
+            let mut response = HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, return_to))
+                .finish();
+            let _ = response.add_cookie(&cookie);
+            response
+        }
+        Err(response) => response,
+    }
+}
+
+/// Records the authentication on the flow; returns where the browser goes next and the SSO
+/// cookie to set, or the page to show instead.
+pub(super) async fn signed_in_redirect(
+    state: &AuthnState,
+    flow_id: Uuid,
+    account_id: Uuid,
+    amr: Vec<String>,
+    authenticator: &str,
+) -> Result<(String, actix_web::cookie::Cookie<'static>), HttpResponse> {
+    let completed = flow::complete(
+        &state.store,
+        flow_id,
+        account_id,
+        amr,
+        flow::acr_for(authenticator),
         Utc::now(),
     )
     .await;
@@ -258,28 +327,29 @@ async fn submit(
                 .flatten()
                 .map(|row| row.return_to);
             let Some(return_to) = return_to else {
-                return expired(&state);
+                return Err(expired(state));
             };
-            let mut response = HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, return_to))
-                .finish();
-            let _ = response.add_cookie(&cookies::session_cookie(
-                session_secret,
-                state.secure_cookies,
-            ));
-            response
+            Ok((
+                return_to,
+                cookies::session_cookie(session_secret, state.secure_cookies),
+            ))
         }
-        Ok(None) => expired(&state),
+        Ok(None) => Err(expired(state)),
         Err(e) => {
             tracing::error!(error = %e, "cannot record the sign-in");
-            message(
-                &state,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Try again shortly",
-                "Signing in is temporarily unavailable.",
-            )
+            Err(unavailable(state))
         }
     }
+}
+
+/// 503 page.
+pub(super) fn unavailable(state: &AuthnState) -> HttpResponse {
+    message(
+        state,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Try again shortly",
+        "Signing in is temporarily unavailable.",
+    )
 }
 
 /// 429 with the form again, `Retry-After`, and the same words whether or not the account exists.

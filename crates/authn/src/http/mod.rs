@@ -4,6 +4,7 @@
 mod client_address;
 pub mod cookies;
 mod login;
+mod passkey_login;
 
 pub use client_address::client_address;
 
@@ -14,6 +15,7 @@ use tessera_admin::ActiveConfig;
 use tessera_store::Store;
 
 use crate::limits::PasswordLimits;
+use crate::passkeys::Passkeys;
 use crate::password::Passwords;
 
 /// What the login handlers share.
@@ -32,6 +34,8 @@ pub struct AuthnState {
     pub base_path: String,
     /// Attempt limits and how to find the client's address.
     pub limits: Limits,
+    /// The passkey relying party; `None` when the issuer cannot have one (an IP address).
+    pub passkeys: Option<Passkeys>,
     templates: tera::Tera,
 }
 
@@ -50,6 +54,14 @@ impl AuthnState {
         templates.add_raw_templates(vec![
             ("login.html", include_str!("../../templates/login.html")),
             ("message.html", include_str!("../../templates/message.html")),
+            (
+                "passkey_register.html",
+                include_str!("../../templates/passkey_register.html"),
+            ),
+            (
+                "passkey_registered.html",
+                include_str!("../../templates/passkey_registered.html"),
+            ),
         ])?;
         Ok(AuthnState {
             store,
@@ -59,8 +71,17 @@ impl AuthnState {
             secure_cookies,
             base_path,
             limits,
+            passkeys: None,
             templates,
         })
+    }
+}
+
+impl AuthnState {
+    /// Offers passkeys as the relying party `passkeys`.
+    pub fn with_passkeys(mut self, passkeys: Option<Passkeys>) -> Self {
+        self.passkeys = passkeys;
+        self
     }
 }
 
@@ -77,4 +98,5 @@ pub struct Limits {
 /// Routes mounted under the issuer's path.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     login::routes(cfg);
+    passkey_login::routes(cfg);
 }

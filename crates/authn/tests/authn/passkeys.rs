@@ -47,7 +47,7 @@ async fn register(
     authenticator: &mut SoftPasskey,
 ) -> Result<tessera_authn::passkeys::RegisteredPasskey, PasskeyError> {
     let (ceremony, options) = passkeys
-        .begin_registration(store, account, Utc::now())
+        .begin_registration(store, account, None, Utc::now())
         .await
         .unwrap();
     assert_eq!(
@@ -57,7 +57,7 @@ async fn register(
     let options: CreationChallengeResponse = serde_json::from_value(options).unwrap();
     let response = authenticator.do_registration(origin(), options).unwrap();
     passkeys
-        .finish_registration(store, ceremony, &response, "Laptop", Utc::now())
+        .finish_registration(store, (ceremony, None), &response, "Laptop", Utc::now())
         .await
 }
 
@@ -70,7 +70,7 @@ async fn answer(
     origin: Url,
 ) -> (uuid::Uuid, PublicKeyCredential) {
     let (ceremony, options) = passkeys
-        .begin_authentication(store, Some(account.account_id), Utc::now())
+        .begin_authentication(store, Some(account.account_id), None, Utc::now())
         .await
         .unwrap();
     (
@@ -98,7 +98,7 @@ async fn a_registered_passkey_signs_in_and_its_counter_and_last_use_are_kept() {
         let (ceremony, response) =
             answer(&passkeys, &store, &account, &mut authenticator, origin()).await;
         let signed_in = passkeys
-            .finish_authentication(&store, ceremony, &response, Utc::now())
+            .finish_authentication(&store, (ceremony, None), &response, Utc::now())
             .await
             .unwrap_or_else(|e| panic!("round {round}: {e}"));
         assert_eq!(signed_in.account_id, account.account_id);
@@ -131,11 +131,11 @@ async fn forged_and_replayed_answers_are_refused() {
     let (ceremony, response) =
         answer(&passkeys, &store, &account, &mut authenticator, origin()).await;
     passkeys
-        .finish_authentication(&store, ceremony, &response, Utc::now())
+        .finish_authentication(&store, (ceremony, None), &response, Utc::now())
         .await
         .unwrap();
     let again = passkeys
-        .finish_authentication(&store, ceremony, &response, Utc::now())
+        .finish_authentication(&store, (ceremony, None), &response, Utc::now())
         .await;
     assert!(
         matches!(again, Err(PasskeyError::CeremonyGone)),
@@ -143,16 +143,35 @@ async fn forged_and_replayed_answers_are_refused() {
     );
     // ... and presenting it to a new ceremony fails its challenge.
     let (fresh, _) = passkeys
-        .begin_authentication(&store, Some(account.account_id), Utc::now())
+        .begin_authentication(&store, Some(account.account_id), None, Utc::now())
         .await
         .unwrap();
     let replay = passkeys
-        .finish_authentication(&store, fresh, &response, Utc::now())
+        .finish_authentication(&store, (fresh, None), &response, Utc::now())
         .await;
     assert!(
         matches!(replay, Err(PasskeyError::Refused(_))),
         "{replay:?}"
     );
+
+    // A ceremony begun by one sign-in flow cannot be finished by another.
+    let (flow_a, flow_b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    let (ceremony, options) = passkeys
+        .begin_authentication(&store, Some(account.account_id), Some(flow_a), Utc::now())
+        .await
+        .unwrap();
+    let response = authenticator.do_authentication(origin(), options).unwrap();
+    let crossed = passkeys
+        .finish_authentication(&store, (ceremony, Some(flow_b)), &response, Utc::now())
+        .await;
+    assert!(
+        matches!(crossed, Err(PasskeyError::CeremonyGone)),
+        "{crossed:?}"
+    );
+    passkeys
+        .finish_authentication(&store, (ceremony, Some(flow_a)), &response, Utc::now())
+        .await
+        .expect("the flow that began it finishes it");
 
     // Another origin (a phishing site on the same domain, another port).
     let (ceremony, response) = answer(
@@ -164,7 +183,7 @@ async fn forged_and_replayed_answers_are_refused() {
     )
     .await;
     let phished = passkeys
-        .finish_authentication(&store, ceremony, &response, Utc::now())
+        .finish_authentication(&store, (ceremony, None), &response, Utc::now())
         .await;
     assert!(
         matches!(phished, Err(PasskeyError::Refused(_))),
@@ -179,7 +198,7 @@ async fn forged_and_replayed_answers_are_refused() {
     signature[last] ^= 0x01;
     response.response.signature = signature;
     let tampered = passkeys
-        .finish_authentication(&store, ceremony, &response, Utc::now())
+        .finish_authentication(&store, (ceremony, None), &response, Utc::now())
         .await;
     assert!(
         matches!(tampered, Err(PasskeyError::Refused(_))),
@@ -191,7 +210,7 @@ async fn forged_and_replayed_answers_are_refused() {
         answer(&passkeys, &store, &account, &mut authenticator, origin()).await;
     response.raw_id = vec![7u8; 32];
     let unknown = passkeys
-        .finish_authentication(&store, ceremony, &response, Utc::now())
+        .finish_authentication(&store, (ceremony, None), &response, Utc::now())
         .await;
     assert!(
         matches!(unknown, Err(PasskeyError::UnknownCredential)),
@@ -203,13 +222,14 @@ async fn forged_and_replayed_answers_are_refused() {
         .begin_authentication(
             &store,
             Some(account.account_id),
+            None,
             Utc::now() - Duration::minutes(10),
         )
         .await
         .unwrap();
     let response = authenticator.do_authentication(origin(), options).unwrap();
     let expired = passkeys
-        .finish_authentication(&store, late, &response, Utc::now())
+        .finish_authentication(&store, (late, None), &response, Utc::now())
         .await;
     assert!(
         matches!(expired, Err(PasskeyError::CeremonyGone)),
@@ -224,7 +244,7 @@ async fn an_account_without_passkeys_gets_no_challenge_and_an_ip_issuer_no_relyi
     let account = kim(&store).await;
     let passkeys = Passkeys::new(ISSUER, "Tessera").unwrap();
     let none = passkeys
-        .begin_authentication(&store, Some(account.account_id), Utc::now())
+        .begin_authentication(&store, Some(account.account_id), None, Utc::now())
         .await;
     assert!(
         matches!(none, Err(PasskeyError::UnknownCredential)),

@@ -122,6 +122,15 @@ impl Browser {
             .unwrap();
     }
 
+    /// Gives the browser a virtual platform authenticator (CTAP2, internal transport, resident
+    /// keys, user verification that always succeeds), through the WebDriver WebAuthn extension.
+    pub async fn add_virtual_authenticator(&self) {
+        self.client
+            .issue_cmd(AddVirtualAuthenticator)
+            .await
+            .expect("chromedriver adds a virtual authenticator");
+    }
+
     pub async fn click(&self, css: &str) {
         self.client
             .find(Locator::Css(css))
@@ -130,6 +139,35 @@ impl Browser {
             .click()
             .await
             .unwrap();
+    }
+}
+
+/// `POST /session/{id}/webauthn/authenticator` (WebAuthn Level 2 §11.3).
+#[derive(Debug)]
+struct AddVirtualAuthenticator;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for AddVirtualAuthenticator {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/webauthn/authenticator",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = serde_json::json!({
+            "protocol": "ctap2",
+            "transport": "internal",
+            "hasResidentKey": true,
+            "hasUserVerification": true,
+            "isUserConsenting": true,
+            "isUserVerified": true,
+        });
+        (http::Method::POST, Some(body.to_string()))
     }
 }
 

@@ -47,6 +47,8 @@ pub struct Options {
     pub db: Option<TestDatabase>,
     /// Reuse a key-encryption key.
     pub kek: Option<String>,
+    /// Issuer on `http://localhost:PORT` rather than `127.0.0.1` (WebAuthn needs a domain).
+    pub localhost: bool,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -70,9 +72,10 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
         .unwrap_or_else(|| KeyEncryptionKey::generate_base64().unwrap());
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let (scheme, host) = match options.tls {
-        Some(_) => ("https", "localhost"),
-        None => ("http", "127.0.0.1"),
+    let (scheme, host) = match (&options.tls, options.localhost) {
+        (Some(_), _) => ("https", "localhost"),
+        (None, true) => ("http", "localhost"),
+        (None, false) => ("http", "127.0.0.1"),
     };
     let origin = format!("{scheme}://{host}:{port}");
     let issuer = format!("{origin}{}", options.issuer_path);

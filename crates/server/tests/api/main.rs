@@ -9,6 +9,7 @@ mod helpers;
 mod login_limits;
 mod oidc;
 mod operations;
+mod passkey_browser;
 mod processes;
 mod tls;
 mod token;

@@ -1,0 +1,346 @@
+//! Passkeys on the sign-in page: signing in with a discoverable passkey, and creating one
+//! right after a password sign-in (the opt-in migration of seeds 001 and 003).
+//!
+//! The browser's part is `passkeys.js`: it fetches the options, runs the WebAuthn call and
+//! posts the answer in an ordinary form, so that every outcome is a page the server renders.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Utc;
+use serde::Deserialize;
+use tessera_admin::Snapshot;
+use tessera_store::accounts::AccountRow;
+use uuid::Uuid;
+use webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential};
+
+use super::AuthnState;
+use super::login::{
+    complete_sign_in, csrf_token, expired, form, open_flow, render, signed_in_redirect, unavailable,
+};
+use crate::flow::{self, Policy};
+use crate::passkeys::PasskeyError;
+
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/login/passkey/options", web::post().to(options))
+        .route("/login/passkey", web::post().to(sign_in))
+        .route("/login/passkey/register", web::post().to(register))
+        .route("/login/static/passkeys.js", web::get().to(script));
+}
+
+/// What the sign-in page may offer with passkeys under a policy: the authenticator to sign in
+/// with (discoverable credentials) and the one to register with after a password.
+pub(super) struct Offer<'a> {
+    pub sign_in: Option<&'a str>,
+    pub enrol: Option<&'a str>,
+}
+
+pub(super) fn offer<'a>(state: &AuthnState, policy: &Policy, snapshot: &'a Snapshot) -> Offer<'a> {
+    if state.passkeys.is_none() {
+        return Offer {
+            sign_in: None,
+            enrol: None,
+        };
+    }
+    let allowed = flow::passkey_authenticators(policy, snapshot);
+    let passwords = flow::password_authenticators(policy, snapshot);
+    Offer {
+        sign_in: allowed
+            .iter()
+            .find(|(_, p, _)| p.enable_discoverable_credentials)
+            .map(|(id, _, _)| *id),
+        // Registering while signing in needs the prerequisite the authenticator names to be a
+        // password this policy allows (or none named).
+        enrol: allowed
+            .iter()
+            .find(|(_, p, required)| {
+                p.allow_registration_during_login && required.is_none_or(|r| passwords.contains(&r))
+            })
+            .map(|(id, _, _)| *id),
+    }
+}
+
+#[derive(Deserialize)]
+struct FlowForm {
+    flow: String,
+    csrf: String,
+}
+
+/// The open flow of this browser when the form's CSRF token matches it.
+async fn checked_flow(
+    state: &AuthnState,
+    req: &HttpRequest,
+    flow: &str,
+    csrf: &str,
+) -> Option<(Uuid, String, Policy)> {
+    let flow_id = Uuid::parse_str(flow).ok()?;
+    let (browser, policy) = open_flow(state, req, flow_id).await?;
+    let expected = csrf_token(state, flow_id, &browser);
+    (expected.len() == csrf.len() && openssl::memcmp::eq(expected.as_bytes(), csrf.as_bytes()))
+        .then_some((flow_id, browser, policy))
+}
+
+fn json_error(status: StatusCode, message: &str) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(serde_json::json!({ "error": message }))
+}
+
+/// `POST /login/passkey/options`: a challenge for any discoverable passkey, bound to the flow.
+async fn options(
+    state: web::Data<AuthnState>,
+    req: HttpRequest,
+    input: web::Form<FlowForm>,
+) -> HttpResponse {
+    let Some((flow_id, _, policy)) = checked_flow(&state, &req, &input.flow, &input.csrf).await
+    else {
+        return json_error(
+            StatusCode::FORBIDDEN,
+            "This sign-in has expired; reload the page.",
+        );
+    };
+    let snapshot = state.config.load();
+    let (Some(passkeys), Some(_)) = (&state.passkeys, offer(&state, &policy, &snapshot).sign_in)
+    else {
+        return json_error(
+            StatusCode::FORBIDDEN,
+            "This application does not allow signing in with a passkey.",
+        );
+    };
+    match passkeys
+        .begin_authentication(&state.store, None, Some(flow_id), Utc::now())
+        .await
+    {
+        Ok((ceremony, mut options)) => {
+            // The page asks on a click, not through autofill.
+            options.mediation = None;
+            HttpResponse::Ok()
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .json(serde_json::json!({ "ceremony": ceremony, "options": options }))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start a passkey sign-in");
+            json_error(StatusCode::SERVICE_UNAVAILABLE, "Try again shortly.")
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CeremonyForm {
+    flow: String,
+    csrf: String,
+    ceremony: String,
+    credential: String,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+/// The sign-in page again with a message about the passkey.
+fn page_with_error(
+    state: &AuthnState,
+    flow_id: Uuid,
+    browser: &str,
+    policy: &Policy,
+    status: StatusCode,
+    text: &str,
+) -> HttpResponse {
+    let ctx = form(state, flow_id, browser, policy, "", Some(text));
+    render(state, status, "login.html", &ctx)
+}
+
+fn explain(e: &PasskeyError) -> (StatusCode, &'static str) {
+    match e {
+        PasskeyError::CeremonyGone => (
+            StatusCode::BAD_REQUEST,
+            "The passkey request expired. Try again.",
+        ),
+        PasskeyError::Refused(_) | PasskeyError::UnknownCredential => (
+            StatusCode::UNAUTHORIZED,
+            "That passkey could not be verified for this site.",
+        ),
+        PasskeyError::AlreadyRegistered => {
+            (StatusCode::CONFLICT, "That passkey is registered already.")
+        }
+        PasskeyError::Setup(_) | PasskeyError::Store(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Passkeys are temporarily unavailable. Try again shortly.",
+        ),
+    }
+}
+
+/// `POST /login/passkey`: verifies the authenticator's answer and completes the flow.
+async fn sign_in(
+    state: web::Data<AuthnState>,
+    req: HttpRequest,
+    input: web::Form<CeremonyForm>,
+) -> HttpResponse {
+    let Some((flow_id, browser, policy)) =
+        checked_flow(&state, &req, &input.flow, &input.csrf).await
+    else {
+        return expired(&state);
+    };
+    let snapshot = state.config.load();
+    // Enforced at every step: the configuration may have changed since the page was shown.
+    let (Some(passkeys), Some(authenticator)) =
+        (&state.passkeys, offer(&state, &policy, &snapshot).sign_in)
+    else {
+        return page_with_error(
+            &state,
+            flow_id,
+            &browser,
+            &policy,
+            StatusCode::FORBIDDEN,
+            "This application does not allow signing in with a passkey.",
+        );
+    };
+    let authenticator = authenticator.to_owned();
+    let (Ok(ceremony), Ok(credential)) = (
+        Uuid::parse_str(&input.ceremony),
+        serde_json::from_str::<PublicKeyCredential>(&input.credential),
+    ) else {
+        return page_with_error(
+            &state,
+            flow_id,
+            &browser,
+            &policy,
+            StatusCode::BAD_REQUEST,
+            "The passkey answer was not understood. Try again.",
+        );
+    };
+    match passkeys
+        .finish_authentication(
+            &state.store,
+            (ceremony, Some(flow_id)),
+            &credential,
+            Utc::now(),
+        )
+        .await
+    {
+        Ok(signed_in) => {
+            complete_sign_in(
+                &state,
+                flow_id,
+                signed_in.account_id,
+                signed_in.amr,
+                &authenticator,
+            )
+            .await
+        }
+        Err(e) => {
+            tracing::info!(error = %e, "passkey sign-in refused");
+            let (status, text) = explain(&e);
+            page_with_error(&state, flow_id, &browser, &policy, status, text)
+        }
+    }
+}
+
+/// After a verified password with `enrol=passkey`: the page that creates a passkey, or `None`
+/// when the policy does not offer registration (the sign-in then completes as usual).
+pub(super) async fn offer_registration(
+    state: &AuthnState,
+    flow_id: Uuid,
+    browser: &str,
+    policy: &Policy,
+    account: &AccountRow,
+) -> Option<HttpResponse> {
+    let snapshot = state.config.load();
+    let passkeys = state.passkeys.as_ref()?;
+    offer(state, policy, &snapshot).enrol?;
+    let (ceremony, options) = match passkeys
+        .begin_registration(&state.store, account, Some(flow_id), Utc::now())
+        .await
+    {
+        Ok(started) => started,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start a passkey registration");
+            return Some(unavailable(state));
+        }
+    };
+    let mut ctx = form(state, flow_id, browser, policy, &account.username, None);
+    ctx.insert("ceremony", &ceremony.to_string());
+    // Inside <script type="application/json">: no "<" may close the element early (the
+    // username and display name are the user's own text).
+    ctx.insert("options", &options.to_string().replace('<', "\\u003c"));
+    Some(render(state, StatusCode::OK, "passkey_register.html", &ctx))
+}
+
+/// `POST /login/passkey/register`: stores the new passkey and completes the flow that
+/// verified the password.
+async fn register(
+    state: web::Data<AuthnState>,
+    req: HttpRequest,
+    input: web::Form<CeremonyForm>,
+) -> HttpResponse {
+    let Some((flow_id, browser, policy)) =
+        checked_flow(&state, &req, &input.flow, &input.csrf).await
+    else {
+        return expired(&state);
+    };
+    let Some(passkeys) = &state.passkeys else {
+        return expired(&state);
+    };
+    let snapshot = state.config.load();
+    let Some(password) = flow::password_authenticators(&policy, &snapshot)
+        .first()
+        .map(|s| (*s).to_owned())
+    else {
+        return expired(&state);
+    };
+    let (Ok(ceremony), Ok(credential)) = (
+        Uuid::parse_str(&input.ceremony),
+        serde_json::from_str::<RegisterPublicKeyCredential>(&input.credential),
+    ) else {
+        return page_with_error(
+            &state,
+            flow_id,
+            &browser,
+            &policy,
+            StatusCode::BAD_REQUEST,
+            "The new passkey was not understood. Sign in again to retry.",
+        );
+    };
+    let name = input.name.clone().unwrap_or_default();
+    let registered = match passkeys
+        .finish_registration(
+            &state.store,
+            (ceremony, Some(flow_id)),
+            &credential,
+            &name,
+            Utc::now(),
+        )
+        .await
+    {
+        Ok(registered) => registered,
+        Err(e) => {
+            tracing::info!(error = %e, "passkey registration refused");
+            let (status, text) = explain(&e);
+            return page_with_error(&state, flow_id, &browser, &policy, status, text);
+        }
+    };
+    // The sign-in itself was the password; the passkey is for next time.
+    match signed_in_redirect(
+        &state,
+        flow_id,
+        registered.account_id,
+        vec!["pwd".into()],
+        &password,
+    )
+    .await
+    {
+        Ok((return_to, cookie)) => {
+            let mut ctx = tera::Context::new();
+            ctx.insert("base", &state.base_path);
+            ctx.insert("continue_to", &return_to);
+            let mut response = render(&state, StatusCode::OK, "passkey_registered.html", &ctx);
+            let _ = response.add_cookie(&cookie);
+            response
+        }
+        Err(response) => response,
+    }
+}
+
+async fn script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"))
+        .body(include_str!("../../templates/passkeys.js"))
+}
