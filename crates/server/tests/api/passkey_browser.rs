@@ -136,3 +136,185 @@ async fn a_password_user_opts_into_a_passkey_then_signs_in_with_it_keeping_the_s
     );
     assert_eq!(second["acr"], "urn:tessera:authenticator:passkeys");
 }
+
+/// The passkey endpoints over plain HTTP: what a client that does not allow passkeys, a forged
+/// form or a garbled answer gets — a readable refusal, never a 5xx.
+mod refusals {
+    use reqwest::StatusCode;
+
+    use super::*;
+    use crate::oidc::{absolute, browser, field, location};
+
+    /// A browser on the sign-in page of a fresh flow; returns it with the flow and CSRF token.
+    async fn login_page(app: &TestApp) -> (reqwest::Client, String, String, String) {
+        let browser = browser();
+        let res = browser.get(authorize_url(app)).send().await.unwrap();
+        let html = browser
+            .get(absolute(app, &location(&res)))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let (flow, csrf) = (field(&html, "flow"), field(&html, "csrf"));
+        (browser, flow, csrf, html)
+    }
+
+    async fn localhost_app() -> TestApp {
+        let app = spawn_app_with(Options {
+            localhost: true,
+            ..Options::default()
+        })
+        .await;
+        create_kim(&app).await;
+        app
+    }
+
+    #[tokio::test]
+    async fn without_a_passkeys_authenticator_the_page_offers_none_and_the_endpoints_refuse() {
+        let app = localhost_app().await;
+        let (browser, flow, csrf, html) = login_page(&app).await;
+        assert!(!html.contains("Sign in with a passkey"));
+        assert!(!html.contains("create a passkey"));
+        let options = browser
+            .post(format!("{}/login/passkey/options", app.issuer))
+            .form(&[("flow", &flow), ("csrf", &csrf)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(options.status(), StatusCode::FORBIDDEN);
+        let body: Value = options.json().await.unwrap();
+        assert!(body["error"].as_str().unwrap().contains("passkey"));
+        let answer = browser
+            .post(format!("{}/login/passkey", app.issuer))
+            .form(&[
+                ("flow", flow.as_str()),
+                ("csrf", csrf.as_str()),
+                ("ceremony", &uuid::Uuid::new_v4().to_string()),
+                ("credential", "{}"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), StatusCode::FORBIDDEN);
+        // Asking to enrol is ignored: the password sign-in completes as usual.
+        let posted = browser
+            .post(format!("{}/login", app.issuer))
+            .form(&[
+                ("flow", flow.as_str()),
+                ("csrf", csrf.as_str()),
+                ("username", "kim"),
+                ("password", "Password1"),
+                ("enrol", "passkey"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(posted.status(), StatusCode::SEE_OTHER);
+    }
+
+    #[tokio::test]
+    async fn forged_or_garbled_passkey_posts_get_a_page_and_never_a_5xx() {
+        let app = localhost_app().await;
+        app.config
+            .edit_and_commit(MIGRATE.as_bytes().to_vec(), UploadMode::Merge, "test")
+            .await
+            .unwrap();
+        let (browser, flow, csrf, html) = login_page(&app).await;
+        assert!(html.contains("Sign in with a passkey"));
+        let options = browser
+            .post(format!("{}/login/passkey/options", app.issuer))
+            .form(&[("flow", &flow), ("csrf", &csrf)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(options.status(), StatusCode::OK);
+        let body: Value = options.json().await.unwrap();
+        let ceremony = body["ceremony"].as_str().unwrap().to_owned();
+        assert!(body["options"]["publicKey"]["challenge"].is_string());
+        assert!(
+            body["options"]["publicKey"]["allowCredentials"]
+                .as_array()
+                .is_none_or(|a| a.is_empty())
+        );
+
+        let fake_assertion = serde_json::json!({
+            "id": "AAAA", "rawId": "AAAA", "type": "public-key",
+            "response": {"authenticatorData": "AAAA", "clientDataJSON": "AAAA", "signature": "AAAA", "userHandle": null},
+            "extensions": {}
+        })
+        .to_string();
+        let random = uuid::Uuid::new_v4().to_string();
+        /// (path, what is wrong, the form, the status it gets)
+        type Case<'a> = (&'a str, &'a str, [(&'a str, &'a str); 4], StatusCode);
+        let cases: Vec<Case> = vec![
+            (
+                "/login/passkey",
+                "bad CSRF token",
+                [
+                    ("flow", &flow),
+                    ("csrf", "forged"),
+                    ("ceremony", &ceremony),
+                    ("credential", &fake_assertion),
+                ],
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                "/login/passkey",
+                "not JSON",
+                [
+                    ("flow", &flow),
+                    ("csrf", &csrf),
+                    ("ceremony", &ceremony),
+                    ("credential", "<xml/>"),
+                ],
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                "/login/passkey",
+                "unknown ceremony",
+                [
+                    ("flow", &flow),
+                    ("csrf", &csrf),
+                    ("ceremony", &random),
+                    ("credential", &fake_assertion),
+                ],
+                StatusCode::BAD_REQUEST,
+            ),
+            (
+                "/login/passkey",
+                "an answer no authenticator made",
+                [
+                    ("flow", &flow),
+                    ("csrf", &csrf),
+                    ("ceremony", &ceremony),
+                    ("credential", &fake_assertion),
+                ],
+                StatusCode::UNAUTHORIZED,
+            ),
+            (
+                "/login/passkey/register",
+                "a registration no password step began",
+                [
+                    ("flow", &flow),
+                    ("csrf", &csrf),
+                    ("ceremony", &random),
+                    ("credential", &fake_assertion),
+                ],
+                StatusCode::BAD_REQUEST,
+            ),
+        ];
+        for (path, name, form, status) in cases {
+            let res = browser
+                .post(format!("{}{path}", app.issuer))
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), status, "{name}");
+            let html = res.text().await.unwrap();
+            assert!(html.contains("role=\"alert\""), "{name}: {html}");
+        }
+    }
+}
