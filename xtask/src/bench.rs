@@ -94,6 +94,12 @@ pub fn oauth(args: &[String]) -> Result<()> {
     if Command::new("wrk").arg("--version").output().is_err() {
         bail!("wrk is not installed (Debian: apt-get install wrk)");
     }
+    on_throwaway_database(|url| oauth_on(url, seconds))
+}
+
+/// Builds the release binary and runs `bench` against a database created for it and dropped
+/// afterwards.
+fn on_throwaway_database(bench: impl FnOnce(&str) -> Result<()>) -> Result<()> {
     run(cargo().args([
         "build",
         "--release",
@@ -109,18 +115,22 @@ pub fn oauth(args: &[String]) -> Result<()> {
     let mut url = url::Url::parse(&admin)?;
     url.set_path(&format!("/{db}"));
     postgres::ensure_database(url.as_str())?;
-    let result = oauth_on(url.as_str(), seconds);
+    let result = bench(url.as_str());
     postgres::drop_database(url.as_str())?;
     result
 }
 
-fn oauth_on(database_url: &str, seconds: u32) -> Result<()> {
+/// `tessera serve` (release) on `database_url` with the account `bench`; `env` adds settings.
+fn start_server(database_url: &str, env: &[(&str, &str)]) -> Result<(Server, String)> {
     let kek = random_kek()?;
     let tessera = || {
         let mut cmd = Command::new("target/release/tessera");
         cmd.env("TESSERA_DATABASE_URL", database_url)
             .env("TESSERA_KEYS_ENCRYPTION_KEY", &kek)
             .env("TESSERA_LOG_FILTER", "warn");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
         cmd
     };
     run(tessera().arg("migrate").stdout(Stdio::null()))?;
@@ -143,7 +153,6 @@ fn oauth_on(database_url: &str, seconds: u32) -> Result<()> {
     if !create.wait()?.success() {
         bail!("could not create the bench account");
     }
-
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
@@ -155,15 +164,78 @@ fn oauth_on(database_url: &str, seconds: u32) -> Result<()> {
             .env("TESSERA_SERVER_LISTEN", format!("127.0.0.1:{port}"))
             .env("TESSERA_SERVER_ISSUER", &issuer)
             .stdout(Stdio::null())
+            .stderr(std::fs::File::create("target/bench-server.log")?)
             .spawn()
             .context("starting target/release/tessera")?,
     );
     wait_ready(port, started)?;
     println!(
-        "ready after {:?}; {seconds} s per scenario; server, PostgreSQL and load generator share this machine",
+        "ready after {:?}; server, PostgreSQL and load generator share this machine; server log in target/bench-server.log",
         started.elapsed()
     );
+    Ok((server, issuer))
+}
 
+/// `cargo xtask bench password [SECONDS]`: password sign-ins (authorize → sign-in page → POST,
+/// one argon2id each) as fast as they complete, while the token endpoint serves client
+/// credentials at a fixed rate; reports both.
+pub fn password(args: &[String]) -> Result<()> {
+    let seconds: u32 = args.first().and_then(|s| s.parse().ok()).unwrap_or(10);
+    on_throwaway_database(|url| {
+        // The attempt limits would (rightly) stop one address signing in this often.
+        let (server, issuer) = start_server(
+            url,
+            &[
+                ("TESSERA_LIMITS_PASSWORD_ATTEMPTS_PER_USERNAME", "1000000"),
+                ("TESSERA_LIMITS_PASSWORD_ATTEMPTS_PER_ADDRESS", "100000000"),
+            ],
+        )?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let target =
+            Arc::new(runtime.block_on(Target::sign_in(&issuer, "bench", "Bench-Password-1"))?);
+        let duration = Duration::from_secs(u64::from(seconds));
+        let token_rate = 200.0;
+        let (sign_ins, tokens) = runtime.block_on(async {
+            tokio::join!(
+                target.run(
+                    Operation::PasswordSignIn {
+                        username: "bench".into(),
+                        password: "Bench-Password-1".into(),
+                    },
+                    Mode::Closed,
+                    8,
+                    duration,
+                ),
+                target.run(
+                    Operation::ClientCredentials {
+                        basic: API_BASIC.to_owned(),
+                    },
+                    Mode::Open(token_rate),
+                    32,
+                    duration,
+                ),
+            )
+        });
+        println!("{seconds} s, both at once:");
+        println!(
+            "  password sign-in      {}   (generator, 8 workers)",
+            sign_ins?
+        );
+        println!(
+            "  client credentials    {}   (offered {token_rate:.0}/s, open loop)",
+            tokens?
+        );
+        println!("server {}", rss(&server));
+        drop(server);
+        Ok(())
+    })
+}
+
+fn oauth_on(database_url: &str, seconds: u32) -> Result<()> {
+    let (server, issuer) = start_server(database_url, &[])?;
+    println!("{seconds} s per scenario");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -246,17 +318,21 @@ fn oauth_on(database_url: &str, seconds: u32) -> Result<()> {
         println!("  {name:<22} {report}   (offered {rate:.0}/s)");
     }
 
-    let rss = std::fs::read_to_string(format!("/proc/{}/status", server.0.id()))
+    println!("\nserver {}", rss(&server));
+    drop(server);
+    Ok(())
+}
+
+/// The server's resident memory, as `/proc` reports it.
+fn rss(server: &Server) -> String {
+    std::fs::read_to_string(format!("/proc/{}/status", server.0.id()))
         .ok()
         .and_then(|s| {
             s.lines()
                 .find(|l| l.starts_with("VmRSS"))
                 .map(str::to_owned)
         })
-        .unwrap_or_default();
-    println!("\nserver {rss}");
-    drop(server);
-    Ok(())
+        .unwrap_or_default()
 }
 
 fn wait_ready(port: u16, started: Instant) -> Result<()> {

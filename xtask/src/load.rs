@@ -34,6 +34,8 @@ pub enum Operation {
     Userinfo { token: String },
     /// `GET /oauth/jwks`.
     Jwks,
+    /// A whole password sign-in in a fresh browser: authorize, the sign-in page, the POST.
+    PasswordSignIn { username: String, password: String },
 }
 
 /// How the load is offered.
@@ -162,6 +164,56 @@ impl Target {
         )
     }
 
+    /// A fresh browser through authorize and the sign-in page, up to the redirect back to
+    /// authorize (the password has then been checked).
+    async fn password_sign_in(&self, username: &str, password: &str) -> Result<()> {
+        // A new browser each time, but not a new HTTP client: building one (its TLS roots)
+        // would cost the shared CPU more than the sign-in itself. The cookies are carried by
+        // hand.
+        let res = self.api.get(self.authorize_url(false)).send().await?;
+        let cookies = res
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| v.split(';').next())
+            .collect::<Vec<_>>()
+            .join("; ");
+        let login = location(&res)?;
+        let login = if login.starts_with('/') {
+            let origin = url::Url::parse(&self.issuer)?
+                .origin()
+                .ascii_serialization();
+            format!("{origin}{login}")
+        } else {
+            login
+        };
+        let page = self
+            .api
+            .get(&login)
+            .header("Cookie", &cookies)
+            .send()
+            .await?
+            .text()
+            .await?;
+        let res = self
+            .api
+            .post(format!("{}/login", self.issuer))
+            .header("Cookie", &cookies)
+            .form(&[
+                ("flow", field(&page, "flow")?),
+                ("csrf", field(&page, "csrf")?),
+                ("username", username.to_owned()),
+                ("password", password.to_owned()),
+            ])
+            .send()
+            .await?;
+        if res.status() != reqwest::StatusCode::SEE_OTHER {
+            bail!("sign-in answered {}", res.status());
+        }
+        Ok(())
+    }
+
     /// One silent sign-in: returns the refresh token of the new tokens.
     pub async fn silent_sso(&self) -> Result<String> {
         let res = self.browser.get(self.authorize_url(true)).send().await?;
@@ -237,6 +289,9 @@ impl Target {
                     bail!("userinfo: {}", res.status());
                 }
                 res.bytes().await?;
+            }
+            Operation::PasswordSignIn { username, password } => {
+                self.password_sign_in(username, password).await?;
             }
             Operation::Jwks => {
                 let res = self

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use argon2::password_hash::{PasswordHasher as _, SaltString, rand_core::OsRng};
-use argon2::{Argon2, PasswordHash, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
 use tokio::sync::Semaphore;
 
 /// Longest password accepted (argon2 would take more, but a megabyte password is an attack).
@@ -30,6 +30,9 @@ pub enum PasswordError {
 pub struct Passwords {
     permits: Arc<Semaphore>,
     dummy_hash: Arc<String>,
+    /// argon2's working memory (19 MiB a hash), kept between verifications: at most one per
+    /// permit exists, so memory stays bounded and no hash pays for fresh pages.
+    workspaces: Arc<std::sync::Mutex<Vec<Vec<Block>>>>,
 }
 
 impl std::fmt::Debug for Passwords {
@@ -62,6 +65,7 @@ impl Passwords {
         Ok(Passwords {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             dummy_hash: Arc::new(hash_now("tessera-dummy-password-for-timing")?),
+            workspaces: Arc::new(std::sync::Mutex::new(Vec::new())),
         })
     }
 
@@ -97,19 +101,59 @@ impl Passwords {
         if password.len() > MAX_PASSWORD_BYTES {
             return Ok(false);
         }
+        let workspaces = Arc::clone(&self.workspaces);
         let matches = self
             .blocking(move || {
-                PasswordHash::new(&hash)
-                    .map(|parsed| {
-                        Argon2::default()
-                            .verify_password(password.as_bytes(), &parsed)
-                            .is_ok()
-                    })
-                    .unwrap_or(false)
+                let mut blocks = workspaces
+                    .lock()
+                    .ok()
+                    .and_then(|mut w| w.pop())
+                    .unwrap_or_default();
+                let matches = verify_in(password.as_bytes(), &hash, &mut blocks);
+                if let Ok(mut w) = workspaces.lock() {
+                    w.push(blocks);
+                }
+                matches
             })
             .await?;
         Ok(real && matches)
     }
+}
+
+/// Verifies `password` against a PHC-format argon2 hash, computing in `blocks` (grown as the
+/// hash's memory cost needs). Every pass overwrites the blocks it reads, so reused memory needs
+/// no clearing; the comparison is constant-time.
+fn verify_in(password: &[u8], phc: &str, blocks: &mut Vec<Block>) -> bool {
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params)) = (
+        Algorithm::try_from(parsed.algorithm),
+        Params::try_from(&parsed),
+    ) else {
+        return false;
+    };
+    let version = match parsed.version.map(Version::try_from) {
+        None => Version::default(),
+        Some(Ok(version)) => version,
+        Some(Err(_)) => return false,
+    };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    if blocks.len() < params.block_count() {
+        blocks.resize(params.block_count(), Block::new());
+    }
+    let count = params.block_count();
+    let mut out = vec![0u8; expected.len()];
+    Argon2::new(algorithm, version, params)
+        .hash_password_into_with_memory(password, salt, &mut out, &mut blocks[..count])
+        .is_ok()
+        && openssl::memcmp::eq(&out, expected.as_bytes())
 }
 
 #[cfg(test)]

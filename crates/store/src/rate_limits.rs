@@ -23,8 +23,9 @@ pub struct BucketCount {
     pub window_start: DateTime<Utc>,
 }
 
-/// Counts one hit in each of `buckets` (distinct keys) at `now`; a bucket whose window began
-/// at or before `now - window` starts a new window.
+/// Counts one hit in each of `buckets` at `now`; a bucket whose window began at or before
+/// `now - window` starts a new window. Rows are locked in key order, so concurrent hits on
+/// overlapping buckets queue behind each other instead of deadlocking.
 pub fn hit(
     conn: &mut PgConnection,
     buckets: &[String],
@@ -37,7 +38,7 @@ pub fn hit(
         .unwrap_or(DateTime::<Utc>::MIN_UTC);
     let counts = crate::statement::statement(
         "INSERT INTO rate_limits AS r (bucket, window_start, hits)
-         SELECT DISTINCT b, $2, 1 FROM unnest($1::text[]) AS b
+         SELECT b, $2, 1 FROM (SELECT DISTINCT b FROM unnest($1::text[]) AS b) AS d ORDER BY b
          ON CONFLICT (bucket) DO UPDATE SET
             window_start = CASE WHEN r.window_start <= $3 THEN EXCLUDED.window_start
                                 ELSE r.window_start END,

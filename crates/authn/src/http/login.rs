@@ -224,7 +224,8 @@ async fn submit(
             tracing::warn!("password attempts over the limit");
             return too_many_attempts(&state, flow_id, &browser, &policy, &username, retry_after);
         }
-        Err(_) => {
+        Err(e) => {
+            tracing::error!(error = %e, "cannot check a password attempt");
             return message(
                 &state,
                 StatusCode::SERVICE_UNAVAILABLE,
