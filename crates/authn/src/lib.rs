@@ -10,6 +10,7 @@
 )]
 
 pub mod accounts;
+pub mod email;
 pub mod flow;
 pub mod http;
 pub mod limits;

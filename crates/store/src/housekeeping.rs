@@ -34,6 +34,9 @@ pub struct Purged {
     /// Passkey ceremonies past their timeout.
     #[diesel(sql_type = BigInt)]
     pub passkey_ceremonies: i64,
+    /// Email codes expired or spent.
+    #[diesel(sql_type = BigInt)]
+    pub email_challenges: i64,
 }
 
 /// Purges what has expired as of `now`.
@@ -48,14 +51,16 @@ pub fn purge_expired(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<Purg
               j AS (DELETE FROM client_assertion_jtis WHERE expires_at < $1 RETURNING 1),
               l AS (DELETE FROM rate_limits
                     WHERE window_start < $1 - interval '1 day' RETURNING 1),
-              p AS (DELETE FROM passkey_ceremonies WHERE expires_at < $1 RETURNING 1)
+              p AS (DELETE FROM passkey_ceremonies WHERE expires_at < $1 RETURNING 1),
+              e AS (DELETE FROM email_challenges WHERE expires_at < $1 RETURNING 1)
          SELECT (SELECT count(*) FROM f) AS flows,
                 (SELECT count(*) FROM s) AS sessions,
                 (SELECT count(*) FROM c) AS codes,
                 (SELECT count(*) FROM r) AS refresh_tokens,
                 (SELECT count(*) FROM j) AS assertion_jtis,
                 (SELECT count(*) FROM l) AS rate_limits,
-                (SELECT count(*) FROM p) AS passkey_ceremonies",
+                (SELECT count(*) FROM p) AS passkey_ceremonies,
+                (SELECT count(*) FROM e) AS email_challenges",
     )
     .bind::<Timestamptz, _>(now)
     .get_result::<Purged>(conn)?;

@@ -13,6 +13,7 @@
 
 pub mod accounts;
 pub mod config;
+pub mod email;
 mod error;
 pub mod housekeeping;
 pub mod migrations;

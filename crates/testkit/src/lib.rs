@@ -9,6 +9,9 @@
 
 use std::sync::OnceLock;
 
+mod mail;
+pub use mail::{MailSink, ReceivedMail};
+
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use tessera_store::{PoolSettings, Store};

@@ -4,6 +4,7 @@ use tessera_authn::accounts::{self, AccountDetails, AccountError};
 use tessera_authn::password::Passwords;
 use tessera_testkit::TestDatabase;
 
+mod email;
 mod passkeys;
 
 fn kim(username: &str, email: &str) -> AccountDetails {

@@ -18,7 +18,7 @@ fn origin() -> Url {
     Url::parse(ISSUER).unwrap()
 }
 
-async fn kim(store: &Store) -> AccountRow {
+pub async fn kim(store: &Store) -> AccountRow {
     accounts::create(
         store,
         &Passwords::new(1).unwrap(),

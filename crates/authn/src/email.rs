@@ -1,0 +1,211 @@
+//! The email authenticator's two halves: one-time codes (six digits from the CSPRNG, stored
+//! only as a hash, a new one replacing the old, a few tries each) and their delivery through
+//! the configured SMTP provider with lettre (a plain-text and an HTML part naming the service).
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use lettre::message::MultiPart;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use tessera_admin::config::model::{EmailProvider, SmtpTls};
+use tessera_admin::secrets::ConfigSecrets;
+use tessera_store::email::{self as rows, Attempt, NewChallenge};
+use tessera_store::{Store, StoreError};
+use thiserror::Error;
+use uuid::Uuid;
+
+/// How long the SMTP conversation may take before the page says so.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why an email could not be sent or a code not issued.
+#[derive(Debug, Error)]
+pub enum EmailError {
+    /// The message could not be built (a bad address in the configuration or the account).
+    #[error("the email could not be composed: {0}")]
+    Compose(String),
+    /// The SMTP server could not be reached or refused the message.
+    #[error("the email could not be sent: {0}")]
+    Send(String),
+    /// The SMTP password cannot be opened with this key-encryption key.
+    #[error("the SMTP password cannot be decrypted")]
+    Secret,
+    /// The flow has had as many codes as it may.
+    #[error("no more codes can be sent for this sign-in")]
+    TooManySends,
+    /// Database.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A six-digit code, uniformly drawn (rejection sampling, so no digit is favoured).
+pub fn new_code() -> Result<String, EmailError> {
+    loop {
+        let mut bytes = [0u8; 4];
+        openssl::rand::rand_bytes(&mut bytes).map_err(|e| EmailError::Compose(e.to_string()))?;
+        let n = u32::from_be_bytes(bytes);
+        // 4_294_000_000 is the largest multiple of 10^6 below 2^32.
+        if n < 4_294_000_000 {
+            return Ok(format!("{:06}", n % 1_000_000));
+        }
+    }
+}
+
+fn code_hash(flow_id: Uuid, code: &str) -> Vec<u8> {
+    // Bound to the flow, so a code's hash is useless for any other flow.
+    crate::flow::secret_hash(&format!("{flow_id}:{}", code.trim()))
+}
+
+/// The rules of one email authenticator.
+#[derive(Debug, Clone, Copy)]
+pub struct CodeRules {
+    /// Codes a flow may be sent.
+    pub max_sends: u32,
+    /// Wrong tries per code.
+    pub max_attempts: u32,
+    /// Lifetime of a code.
+    pub lifetime: Duration,
+}
+
+/// Stores a fresh code for `flow_id` (replacing any earlier one) and returns it to be sent.
+/// `account` is `None` for an unknown username: a code is still made, so the flow behaves the
+/// same, but it can never match and the caller sends nothing.
+pub async fn issue_code(
+    store: &Store,
+    flow_id: Uuid,
+    purpose: &str,
+    account: Option<Uuid>,
+    rules: CodeRules,
+    now: DateTime<Utc>,
+) -> Result<String, EmailError> {
+    let code = new_code()?;
+    let challenge = NewChallenge {
+        flow_id,
+        purpose: purpose.to_owned(),
+        account_id: account,
+        code_hash: code_hash(flow_id, &code),
+        max_attempts: i32::try_from(rules.max_attempts.max(1)).unwrap_or(i32::MAX),
+        now,
+        expires_at: now
+            + chrono::Duration::from_std(rules.lifetime)
+                .unwrap_or_else(|_| chrono::Duration::minutes(5)),
+    };
+    let max_sends = match rules.max_sends {
+        0 => i32::MAX,
+        n => i32::try_from(n).unwrap_or(i32::MAX),
+    };
+    store
+        .run(move |conn| rows::replace(conn, &challenge, max_sends))
+        .await?
+        .ok_or(EmailError::TooManySends)?;
+    Ok(code)
+}
+
+/// Checks a typed code.
+pub async fn check_code(
+    store: &Store,
+    flow_id: Uuid,
+    purpose: &str,
+    code: &str,
+    now: DateTime<Utc>,
+) -> Result<Attempt, StoreError> {
+    let (purpose, hash) = (purpose.to_owned(), code_hash(flow_id, code));
+    store
+        .run(move |conn| rows::attempt(conn, flow_id, &purpose, &hash, now))
+        .await
+}
+
+/// An email to send.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    /// Recipient address.
+    pub to: String,
+    /// Subject line.
+    pub subject: String,
+    /// The plain-text part.
+    pub text: String,
+    /// The HTML part.
+    pub html: String,
+}
+
+/// The sign-in code mail.
+pub fn code_mail(to: &str, service: &str, code: &str, minutes: u64) -> Mail {
+    let escape = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    Mail {
+        to: to.to_owned(),
+        subject: format!("Your {service} sign-in code: {code}"),
+        text: format!(
+            "Your {service} sign-in code is {code}\n\nIt expires in {minutes} minutes. If you did not try to sign in, you can ignore this email.\n"
+        ),
+        html: format!(
+            "<!doctype html><html><body style=\"font-family: system-ui, sans-serif\"><p>Your {s} sign-in code is</p><p style=\"font-size: 2rem; letter-spacing: .3rem; font-weight: 700\">{code}</p><p>It expires in {minutes} minutes. If you did not try to sign in, you can ignore this email.</p></body></html>",
+            s = escape(service)
+        ),
+    }
+}
+
+/// Sends `mail` through `provider`.
+pub async fn send(
+    provider: &EmailProvider,
+    secrets: &ConfigSecrets,
+    mail: &Mail,
+) -> Result<(), EmailError> {
+    let compose = |e: &dyn std::fmt::Display| EmailError::Compose(e.to_string());
+    let message = Message::builder()
+        .from(
+            provider
+                .smtp
+                .default_sender
+                .parse()
+                .map_err(|e| compose(&e))?,
+        )
+        .to(mail.to.parse().map_err(|e| compose(&e))?)
+        .subject(&mail.subject)
+        .multipart(MultiPart::alternative_plain_html(
+            mail.text.clone(),
+            mail.html.clone(),
+        ))
+        .map_err(|e| compose(&e))?;
+    let smtp = &provider.smtp;
+    let tls = |required: bool| {
+        TlsParameters::new(smtp.host.clone())
+            .map(|p| {
+                if required {
+                    Tls::Required(p)
+                } else {
+                    Tls::Opportunistic(p)
+                }
+            })
+            .map_err(|e| EmailError::Send(e.to_string()))
+    };
+    let security = match smtp.tls {
+        SmtpTls::None => Tls::None,
+        SmtpTls::Opportunistic => tls(false)?,
+        SmtpTls::StartTls => tls(true)?,
+        SmtpTls::Tls => Tls::Wrapper(
+            TlsParameters::new(smtp.host.clone()).map_err(|e| EmailError::Send(e.to_string()))?,
+        ),
+    };
+    let mut transport = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&smtp.host)
+        .port(smtp.port)
+        .tls(security)
+        .timeout(Some(SMTP_TIMEOUT));
+    if let (Some(user), Some(sealed)) = (&smtp.username, &smtp.sealed_password) {
+        let password = secrets
+            .open(&format!("smtp:{}", provider.id), sealed)
+            .map_err(|_| EmailError::Secret)?;
+        transport = transport.credentials(Credentials::new(user.clone(), password));
+    }
+    transport
+        .build()
+        .send(message)
+        .await
+        .map_err(|e| EmailError::Send(e.to_string()))?;
+    Ok(())
+}
