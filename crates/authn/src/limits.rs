@@ -59,6 +59,22 @@ pub fn password_buckets(username: &str, address: Option<IpAddr>) -> Vec<String> 
     buckets
 }
 
+/// The buckets a request for an email code for `username` from `address` counts in.
+pub fn email_buckets(username: &str, address: Option<IpAddr>) -> Vec<String> {
+    password_buckets(username, address)
+        .into_iter()
+        .map(|b| b.replacen("pwd:", "mail:", 1))
+        .collect()
+}
+
+/// Default limits on email codes: a few per account, more per address (several people may
+/// share one).
+pub const EMAIL_LIMITS: PasswordLimits = PasswordLimits {
+    per_username: 3,
+    per_address: 20,
+    window: Duration::from_secs(15 * 60),
+};
+
 /// The username bucket of [`password_buckets`], to clear after a success.
 pub fn username_bucket(username: &str) -> String {
     password_buckets(username, None).remove(0)
@@ -86,7 +102,7 @@ impl PasswordLimits {
     /// Decides from the counts after this attempt was counted.
     pub fn decide(&self, counts: &[BucketCount], now: DateTime<Utc>) -> Attempt {
         let over = counts.iter().filter(|c| {
-            let limit = if c.bucket.starts_with("pwd:user:") {
+            let limit = if c.bucket.contains(":user:") {
                 self.per_username
             } else {
                 self.per_address

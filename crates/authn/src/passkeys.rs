@@ -76,6 +76,17 @@ pub struct RegisteredPasskey {
     pub account_id: Uuid,
     /// The new `devices` row.
     pub device_id: Uuid,
+    /// What the caller stored with the ceremony when it began (how the user proved who they
+    /// are before registering).
+    pub context: serde_json::Value,
+}
+
+/// The relying party's half of a registration, with the caller's context.
+#[derive(Serialize, Deserialize)]
+struct RegistrationState {
+    state: PasskeyRegistration,
+    #[serde(default)]
+    context: serde_json::Value,
 }
 
 /// The passkey relying party of one issuer.
@@ -111,13 +122,14 @@ impl Passkeys {
         Ok(Passkeys { webauthn })
     }
 
-    /// Starts registering a passkey for `account`; returns the ceremony id and the options
-    /// for `navigator.credentials.create()` (a `CreationChallengeResponse` as JSON).
+    /// Starts registering a passkey for `account` within `flow_id`, keeping `context` with the
+    /// ceremony; returns the ceremony id and the options for `navigator.credentials.create()`
+    /// (a `CreationChallengeResponse` as JSON).
     pub async fn begin_registration(
         &self,
         store: &Store,
         account: &AccountRow,
-        flow_id: Option<Uuid>,
+        (flow_id, context): (Option<Uuid>, serde_json::Value),
         now: DateTime<Utc>,
     ) -> Result<(Uuid, serde_json::Value), PasskeyError> {
         let account_id = account.account_id;
@@ -158,7 +170,7 @@ impl Passkeys {
                     Some(account.account_id),
                     flow_id,
                 ),
-                to_json(&state)?,
+                to_json(&RegistrationState { state, context })?,
                 now,
             )
             .await?;
@@ -176,7 +188,7 @@ impl Passkeys {
     ) -> Result<RegisteredPasskey, PasskeyError> {
         let ceremony = take(store, ceremony_id, CeremonyKind::Registration, flow_id, now).await?;
         let account_id = ceremony.account_id.ok_or(PasskeyError::CeremonyGone)?;
-        let state: PasskeyRegistration =
+        let RegistrationState { state, context } =
             serde_json::from_value(ceremony.state).map_err(|_| PasskeyError::CeremonyGone)?;
         let passkey = self
             .webauthn
@@ -204,6 +216,7 @@ impl Passkeys {
             DeviceInsert::Stored => Ok(RegisteredPasskey {
                 account_id,
                 device_id,
+                context,
             }),
             DeviceInsert::Duplicate => Err(PasskeyError::AlreadyRegistered),
         }

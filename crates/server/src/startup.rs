@@ -242,11 +242,13 @@ impl Application {
                         per_address: settings.limits.password_attempts_per_address,
                         window: settings.limits.password_window,
                     },
+                    email: tessera_authn::limits::EMAIL_LIMITS,
                     trusted_proxies: settings.server.trusted_proxies.clone(),
                 },
             )
             .map_err(|e| StartupError::Other(format!("login templates: {e}")))?
-            .with_passkeys(passkey_relying_party(settings.server.issuer.as_str())),
+            .with_passkeys(passkey_relying_party(settings.server.issuer.as_str()))
+            .with_mail(config.secrets().clone()),
         );
         let ops = web::Data::new(http::OpsState {
             store: store.clone(),

@@ -141,6 +141,15 @@ pub fn remember_subject(
     Ok(())
 }
 
+/// An account by id.
+pub fn by_id(conn: &mut PgConnection, account_id: Uuid) -> Result<Option<AccountRow>, StoreError> {
+    Ok(accounts::table
+        .find(account_id)
+        .select(AccountRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
 /// The account a subject stands for.
 pub fn by_subject(
     conn: &mut PgConnection,

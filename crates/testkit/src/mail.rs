@@ -46,10 +46,25 @@ pub struct Address {
 impl MailSink {
     /// Starts maildev and waits until its SMTP port answers.
     pub fn start() -> MailSink {
+        Self::spawn(None)
+    }
+
+    /// Starts maildev requiring SMTP authentication with this user and password.
+    pub fn start_with_login(user: &str, password: &str) -> MailSink {
+        Self::spawn(Some((user, password)))
+    }
+
+    fn spawn(login: Option<(&str, &str)>) -> MailSink {
         let (smtp_port, web_port) = (free_port(), free_port());
-        let process = Command::new(std::env::var("MAILDEV").unwrap_or_else(|_| "maildev".into()))
+        let mut command =
+            Command::new(std::env::var("MAILDEV").unwrap_or_else(|_| "maildev".into()));
+        command
             .args(["--ip", "127.0.0.1", "--smtp", &smtp_port.to_string()])
-            .args(["--web", &web_port.to_string(), "--silent"])
+            .args(["--web", &web_port.to_string(), "--silent"]);
+        if let Some((user, password)) = login {
+            command.args(["--incoming-user", user, "--incoming-pass", password]);
+        }
+        let process = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

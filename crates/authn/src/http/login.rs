@@ -108,6 +108,10 @@ pub(super) fn form(
     );
     ctx.insert("passkey_signin", &offer.sign_in.is_some());
     ctx.insert("passkey_enrol", &offer.enrol.is_some());
+    ctx.insert(
+        "passkey_create",
+        &super::passkey_email::email_enrolment(state, policy, &snapshot).is_some(),
+    );
     ctx
 }
 
@@ -263,9 +267,14 @@ async fn submit(
     // Opting into passkeys: the password has just been verified for this flow, which is the
     // prerequisite for registering one; the flow completes when the passkey is created.
     if input.enrol.as_deref() == Some("passkey")
-        && let Some(response) =
-            super::passkey_login::offer_registration(&state, flow_id, &browser, &policy, &account)
-                .await
+        && let Some(response) = super::passkey_login::offer_registration(
+            &state,
+            (flow_id, &browser),
+            &policy,
+            &account,
+            &authenticator,
+        )
+        .await
     {
         return response;
     }

@@ -4,6 +4,7 @@
 mod client_address;
 pub mod cookies;
 mod login;
+mod passkey_email;
 mod passkey_login;
 
 pub use client_address::client_address;
@@ -36,6 +37,10 @@ pub struct AuthnState {
     pub limits: Limits,
     /// The passkey relying party; `None` when the issuer cannot have one (an IP address).
     pub passkeys: Option<Passkeys>,
+    /// Opens the SMTP password of email providers; `None`: no mail can be sent.
+    pub secrets: Option<tessera_admin::secrets::ConfigSecrets>,
+    /// Named in emails ("Your … sign-in code").
+    pub service_name: String,
     templates: tera::Tera,
 }
 
@@ -62,6 +67,14 @@ impl AuthnState {
                 "passkey_registered.html",
                 include_str!("../../templates/passkey_registered.html"),
             ),
+            (
+                "passkey_create.html",
+                include_str!("../../templates/passkey_create.html"),
+            ),
+            (
+                "passkey_code.html",
+                include_str!("../../templates/passkey_code.html"),
+            ),
         ])?;
         Ok(AuthnState {
             store,
@@ -72,6 +85,8 @@ impl AuthnState {
             base_path,
             limits,
             passkeys: None,
+            secrets: None,
+            service_name: "Tessera".into(),
             templates,
         })
     }
@@ -83,20 +98,39 @@ impl AuthnState {
         self.passkeys = passkeys;
         self
     }
+
+    /// Sends email (codes) with SMTP passwords opened by `secrets`.
+    pub fn with_mail(mut self, secrets: tessera_admin::secrets::ConfigSecrets) -> Self {
+        self.secrets = Some(secrets);
+        self
+    }
 }
 
 /// Limits on attempts, and the proxies whose `X-Forwarded-For` is believed when counting them
 /// per client address.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Limits {
     /// Password attempts.
     pub password: PasswordLimits,
+    /// Email codes requested.
+    pub email: PasswordLimits,
     /// Addresses of the operator's reverse proxies.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            password: PasswordLimits::default(),
+            email: crate::limits::EMAIL_LIMITS,
+            trusted_proxies: Vec::new(),
+        }
+    }
 }
 
 /// Routes mounted under the issuer's path.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     login::routes(cfg);
     passkey_login::routes(cfg);
+    passkey_email::routes(cfg);
 }

@@ -66,7 +66,7 @@ struct FlowForm {
 }
 
 /// The open flow of this browser when the form's CSRF token matches it.
-async fn checked_flow(
+pub(super) async fn checked_flow(
     state: &AuthnState,
     req: &HttpRequest,
     flow: &str,
@@ -237,22 +237,51 @@ async fn sign_in(
 /// when the policy does not offer registration (the sign-in then completes as usual).
 pub(super) async fn offer_registration(
     state: &AuthnState,
-    flow_id: Uuid,
-    browser: &str,
+    (flow_id, browser): (Uuid, &str),
     policy: &Policy,
     account: &AccountRow,
+    password_authenticator: &str,
 ) -> Option<HttpResponse> {
     let snapshot = state.config.load();
-    let passkeys = state.passkeys.as_ref()?;
     offer(state, policy, &snapshot).enrol?;
+    let proof = Proof {
+        amr: vec!["pwd".into()],
+        authenticator: password_authenticator.to_owned(),
+    };
+    Some(registration_page(state, (flow_id, browser), policy, account, &proof).await)
+}
+
+/// How the user proved who they are before registering a passkey: it becomes the flow's
+/// authentication when the passkey is created.
+#[derive(serde::Serialize, Deserialize)]
+pub(super) struct Proof {
+    /// RFC 8176 methods (`pwd`, `otp`).
+    pub amr: Vec<String>,
+    /// The authenticator the flow completes with (the client must allow it).
+    pub authenticator: String,
+}
+
+/// Begins a registration for `account`, proved by `proof`, and renders the page that creates
+/// the passkey.
+pub(super) async fn registration_page(
+    state: &AuthnState,
+    (flow_id, browser): (Uuid, &str),
+    policy: &Policy,
+    account: &AccountRow,
+    proof: &Proof,
+) -> HttpResponse {
+    let Some(passkeys) = state.passkeys.as_ref() else {
+        return expired(state);
+    };
+    let context = serde_json::to_value(proof).unwrap_or_default();
     let (ceremony, options) = match passkeys
-        .begin_registration(&state.store, account, Some(flow_id), Utc::now())
+        .begin_registration(&state.store, account, (Some(flow_id), context), Utc::now())
         .await
     {
         Ok(started) => started,
         Err(e) => {
             tracing::error!(error = %e, "cannot start a passkey registration");
-            return Some(unavailable(state));
+            return unavailable(state);
         }
     };
     let mut ctx = form(state, flow_id, browser, policy, &account.username, None);
@@ -260,7 +289,7 @@ pub(super) async fn offer_registration(
     // Inside <script type="application/json">: no "<" may close the element early (the
     // username and display name are the user's own text).
     ctx.insert("options", &options.to_string().replace('<', "\\u003c"));
-    Some(render(state, StatusCode::OK, "passkey_register.html", &ctx))
+    render(state, StatusCode::OK, "passkey_register.html", &ctx)
 }
 
 /// `POST /login/passkey/register`: stores the new passkey and completes the flow that
@@ -276,13 +305,6 @@ async fn register(
         return expired(&state);
     };
     let Some(passkeys) = &state.passkeys else {
-        return expired(&state);
-    };
-    let snapshot = state.config.load();
-    let Some(password) = flow::password_authenticators(&policy, &snapshot)
-        .first()
-        .map(|s| (*s).to_owned())
-    else {
         return expired(&state);
     };
     let (Ok(ceremony), Ok(credential)) = (
@@ -316,13 +338,27 @@ async fn register(
             return page_with_error(&state, flow_id, &browser, &policy, status, text);
         }
     };
-    // The sign-in itself was the password; the passkey is for next time.
+    // The sign-in itself is what the user proved before registering (a password, an email
+    // code); the passkey is for next time. The client must still allow it.
+    let proof: Option<Proof> = serde_json::from_value(registered.context).ok();
+    let Some(proof) =
+        proof.filter(|p| flow::allows(&policy, &state.config.load(), &p.authenticator))
+    else {
+        return page_with_error(
+            &state,
+            flow_id,
+            &browser,
+            &policy,
+            StatusCode::FORBIDDEN,
+            "Your passkey was created, but this application no longer accepts this way of signing in.",
+        );
+    };
     match signed_in_redirect(
         &state,
         flow_id,
         registered.account_id,
-        vec!["pwd".into()],
-        &password,
+        proof.amr,
+        &proof.authenticator,
     )
     .await
     {

@@ -47,7 +47,7 @@ async fn register(
     authenticator: &mut SoftPasskey,
 ) -> Result<tessera_authn::passkeys::RegisteredPasskey, PasskeyError> {
     let (ceremony, options) = passkeys
-        .begin_registration(store, account, None, Utc::now())
+        .begin_registration(store, account, (None, serde_json::Value::Null), Utc::now())
         .await
         .unwrap();
     assert_eq!(

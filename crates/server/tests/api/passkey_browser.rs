@@ -318,3 +318,171 @@ mod refusals {
         }
     }
 }
+
+/// Seed 000: after `config/upgrade-authentication.xml`, the clients allow passkeys only; kim
+/// creates one with a code mailed to her (read from a real SMTP sink), then signs in with it.
+mod passkeys_only {
+    use super::*;
+    use crate::oidc::{absolute, browser, field, location};
+    use tessera_testkit::MailSink;
+
+    const UPGRADE: &str = include_str!("../../../../config/upgrade-authentication.xml");
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn kim_creates_a_passkey_with_an_emailed_code_then_signs_in_with_it_and_not_a_password() {
+        // The SMTP login of config/upgrade-authentication.xml.
+        let sink = MailSink::start_with_login("noreply@democluster.example", "Password1");
+        let app = spawn_app_with(Options {
+            localhost: true,
+            ..Options::default()
+        })
+        .await;
+        create_kim(&app).await;
+        let upgrade = UPGRADE.replace(
+            "<smtp-port>1025</smtp-port>",
+            &format!("<smtp-port>{}</smtp-port>", sink.smtp_port),
+        );
+        app.config
+            .edit_and_commit(upgrade.into_bytes(), UploadMode::Merge, "test")
+            .await
+            .unwrap();
+        let mut b = Browser::start("passkeys_only_email_code").await;
+        b.add_virtual_authenticator().await;
+
+        b.client.goto(&authorize_url(&app)).await.unwrap();
+        let page = b.wait_for("Sign in with a passkey").await;
+        assert!(!page.contains("Password"), "no password form: {page}");
+        b.shot("passkeys-only-sign-in").await;
+        b.click("a.back").await;
+        b.wait_for("Email me a code").await;
+        b.shot("create-a-passkey-username").await;
+        b.fill("#username", "kim").await;
+        b.click("button[type=submit]").await;
+        b.wait_for("Enter your code").await;
+        b.shot("enter-the-code").await;
+        let mail = sink.wait_for("kim@example.com", 1).await;
+        let code: String = mail
+            .text
+            .split_whitespace()
+            .find(|w| w.len() == 6 && w.chars().all(|c| c.is_ascii_digit()))
+            .expect("a code in the mail")
+            .to_owned();
+        b.fill("#code", &code).await;
+        b.click("button[type=submit]").await;
+        b.wait_for("Create a passkey for kim").await;
+        b.shot("create-the-passkey").await;
+        b.click("#passkey-register button[type=submit]").await;
+        b.wait_for("Passkey registered").await;
+        b.shot("passkey-registered").await;
+        b.click("a.button").await;
+        let first = id_token_claims(&app, &code_at_callback(&b).await).await;
+        assert_eq!(first["amr"], serde_json::json!(["otp"]));
+        assert_eq!(first["acr"], "urn:tessera:authenticator:passkeys");
+
+        b.client
+            .goto(&format!("{}/healthz", app.issuer))
+            .await
+            .unwrap();
+        b.client.delete_all_cookies().await.unwrap();
+        b.client.goto(&authorize_url(&app)).await.unwrap();
+        b.wait_for("Sign in with a passkey").await;
+        b.click("#passkey-signin button[type=submit]").await;
+        let second = id_token_claims(&app, &code_at_callback(&b).await).await;
+        b.shot("signed-in-with-the-passkey").await;
+        assert_eq!(second["sub"], first["sub"]);
+        assert!(
+            second["amr"].as_array().unwrap().contains(&"user".into()),
+            "{second}"
+        );
+
+        // Whatever a browser posts, this client takes no password.
+        let http = browser();
+        let res = http.get(authorize_url(&app)).send().await.unwrap();
+        let html = http
+            .get(absolute(&app, &location(&res)))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let posted = http
+            .post(format!("{}/login", app.issuer))
+            .form(&[
+                ("flow", field(&html, "flow")),
+                ("csrf", field(&html, "csrf")),
+                ("username", "kim".into()),
+                ("password", "Password1".into()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(posted.status(), StatusCode::FORBIDDEN);
+    }
+
+    #[tokio::test]
+    async fn an_unknown_username_gets_the_same_code_page_and_no_mail() {
+        // The SMTP login of config/upgrade-authentication.xml.
+        let sink = MailSink::start_with_login("noreply@democluster.example", "Password1");
+        let app = spawn_app_with(Options {
+            localhost: true,
+            ..Options::default()
+        })
+        .await;
+        create_kim(&app).await;
+        let upgrade = UPGRADE.replace(
+            "<smtp-port>1025</smtp-port>",
+            &format!("<smtp-port>{}</smtp-port>", sink.smtp_port),
+        );
+        app.config
+            .edit_and_commit(upgrade.into_bytes(), UploadMode::Merge, "test")
+            .await
+            .unwrap();
+        let http = browser();
+        let res = http.get(authorize_url(&app)).send().await.unwrap();
+        let html = http
+            .get(absolute(&app, &location(&res)))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let (flow, csrf) = (field(&html, "flow"), field(&html, "csrf"));
+        let ask = |username: &'static str| {
+            http.post(format!("{}/login/passkey/create", app.issuer))
+                .form(&[
+                    ("flow", flow.clone()),
+                    ("csrf", csrf.clone()),
+                    ("username", username.into()),
+                ])
+                .send()
+        };
+        let known = ask("kim").await.unwrap();
+        let unknown = ask("nobody").await.unwrap();
+        assert_eq!(known.status(), StatusCode::OK);
+        assert_eq!(unknown.status(), StatusCode::OK);
+        let (known, unknown) = (known.text().await.unwrap(), unknown.text().await.unwrap());
+        assert_eq!(
+            known.replace("kim", "X"),
+            unknown.replace("nobody", "X"),
+            "the page must not tell whether the account exists"
+        );
+        sink.wait_for("kim@example.com", 1).await;
+        let mails = sink.messages().await;
+        assert_eq!(mails.len(), 1, "nothing is mailed for an unknown username");
+        // The code page takes no code for nobody.
+        let typed = http
+            .post(format!("{}/login/passkey/code", app.issuer))
+            .form(&[
+                ("flow", flow.as_str()),
+                ("csrf", csrf.as_str()),
+                ("username", "nobody"),
+                ("code", "123456"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(typed.status(), StatusCode::UNAUTHORIZED);
+    }
+}
