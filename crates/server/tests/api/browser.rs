@@ -124,11 +124,23 @@ impl Browser {
 
     /// Gives the browser a virtual platform authenticator (CTAP2, internal transport, resident
     /// keys, user verification that always succeeds), through the WebDriver WebAuthn extension.
-    pub async fn add_virtual_authenticator(&self) {
+    /// Returns the authenticator's id.
+    pub async fn add_virtual_authenticator(&self) -> String {
         self.client
             .issue_cmd(AddVirtualAuthenticator)
             .await
-            .expect("chromedriver adds a virtual authenticator");
+            .expect("chromedriver adds a virtual authenticator")
+            .as_str()
+            .expect("an authenticator id")
+            .to_owned()
+    }
+
+    /// Removes a virtual authenticator and the credentials it holds (a lost device).
+    pub async fn remove_virtual_authenticator(&self, id: &str) {
+        self.client
+            .issue_cmd(RemoveVirtualAuthenticator(id.to_owned()))
+            .await
+            .expect("chromedriver removes the virtual authenticator");
     }
 
     pub async fn click(&self, css: &str) {
@@ -168,6 +180,28 @@ impl fantoccini::wd::WebDriverCompatibleCommand for AddVirtualAuthenticator {
             "isUserVerified": true,
         });
         (http::Method::POST, Some(body.to_string()))
+    }
+}
+
+/// `DELETE /session/{id}/webauthn/authenticator/{authenticatorId}`.
+#[derive(Debug)]
+struct RemoveVirtualAuthenticator(String);
+
+impl fantoccini::wd::WebDriverCompatibleCommand for RemoveVirtualAuthenticator {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/webauthn/authenticator/{}",
+            session_id.unwrap_or_default(),
+            self.0
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::DELETE, None)
     }
 }
 

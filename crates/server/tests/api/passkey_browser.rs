@@ -329,7 +329,8 @@ mod passkeys_only {
     const UPGRADE: &str = include_str!("../../../../config/upgrade-authentication.xml");
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn kim_creates_a_passkey_with_an_emailed_code_then_signs_in_with_it_and_not_a_password() {
+    async fn kim_creates_a_passkey_with_a_mailed_code_signs_in_recovers_on_a_new_device_never_with_a_password()
+     {
         // The SMTP login of config/upgrade-authentication.xml.
         let sink = MailSink::start_with_login("noreply@democluster.example", "Password1");
         let app = spawn_app_with(Options {
@@ -347,34 +348,13 @@ mod passkeys_only {
             .await
             .unwrap();
         let mut b = Browser::start("passkeys_only_email_code").await;
-        b.add_virtual_authenticator().await;
+        let laptop = b.add_virtual_authenticator().await;
 
         b.client.goto(&authorize_url(&app)).await.unwrap();
         let page = b.wait_for("Sign in with a passkey").await;
         assert!(!page.contains("Password"), "no password form: {page}");
         b.shot("passkeys-only-sign-in").await;
-        b.click("a.back").await;
-        b.wait_for("Email me a code").await;
-        b.shot("create-a-passkey-username").await;
-        b.fill("#username", "kim").await;
-        b.click("button[type=submit]").await;
-        b.wait_for("Enter your code").await;
-        b.shot("enter-the-code").await;
-        let mail = sink.wait_for("kim@example.com", 1).await;
-        let code: String = mail
-            .text
-            .split_whitespace()
-            .find(|w| w.len() == 6 && w.chars().all(|c| c.is_ascii_digit()))
-            .expect("a code in the mail")
-            .to_owned();
-        b.fill("#code", &code).await;
-        b.click("button[type=submit]").await;
-        b.wait_for("Create a passkey for kim").await;
-        b.shot("create-the-passkey").await;
-        b.click("#passkey-register button[type=submit]").await;
-        b.wait_for("Passkey registered").await;
-        b.shot("passkey-registered").await;
-        b.click("a.button").await;
+        create_passkey_by_email(&mut b, &sink, 1).await;
         let first = id_token_claims(&app, &code_at_callback(&b).await).await;
         assert_eq!(first["amr"], serde_json::json!(["otp"]));
         assert_eq!(first["acr"], "urn:tessera:authenticator:passkeys");
@@ -394,6 +374,29 @@ mod passkeys_only {
             second["amr"].as_array().unwrap().contains(&"user".into()),
             "{second}"
         );
+
+        // Recovery: the laptop is lost; a new device gets a passkey the same way, on the same
+        // account, and signs in with the same subject.
+        b.remove_virtual_authenticator(&laptop).await;
+        b.add_virtual_authenticator().await;
+        b.client
+            .goto(&format!("{}/healthz", app.issuer))
+            .await
+            .unwrap();
+        b.client.delete_all_cookies().await.unwrap();
+        b.client.goto(&authorize_url(&app)).await.unwrap();
+        b.wait_for("Sign in with a passkey").await;
+        create_passkey_by_email(&mut b, &sink, 2).await;
+        let recovered = id_token_claims(&app, &code_at_callback(&b).await).await;
+        assert_eq!(recovered["sub"], first["sub"]);
+        let devices = {
+            let mut conn = app.db.store().conn().unwrap();
+            let kim = tessera_store::accounts::by_username(&mut conn, "kim")
+                .unwrap()
+                .unwrap();
+            tessera_store::passkeys::devices_of(&mut conn, kim.account_id).unwrap()
+        };
+        assert_eq!(devices.len(), 2, "two passkeys on one account");
 
         // Whatever a browser posts, this client takes no password.
         let http = browser();
@@ -418,6 +421,33 @@ mod passkeys_only {
             .await
             .unwrap();
         assert_eq!(posted.status(), StatusCode::FORBIDDEN);
+    }
+
+    /// From the sign-in page: "Create a passkey", the username, the `n`-th mailed code, the
+    /// ceremony, "Passkey registered", Continue.
+    async fn create_passkey_by_email(b: &mut Browser, sink: &MailSink, n: usize) {
+        b.click("a.back").await;
+        b.wait_for("Email me a code").await;
+        b.shot("create-a-passkey-username").await;
+        b.fill("#username", "kim").await;
+        b.click("button[type=submit]").await;
+        b.wait_for("Enter your code").await;
+        b.shot("enter-the-code").await;
+        let mail = sink.wait_for("kim@example.com", n).await;
+        let code: String = mail
+            .text
+            .split_whitespace()
+            .find(|w| w.len() == 6 && w.chars().all(|c| c.is_ascii_digit()))
+            .expect("a code in the mail")
+            .to_owned();
+        b.fill("#code", &code).await;
+        b.click("button[type=submit]").await;
+        b.wait_for("Create a passkey for kim").await;
+        b.shot("create-the-passkey").await;
+        b.click("#passkey-register button[type=submit]").await;
+        b.wait_for("Passkey registered").await;
+        b.shot("passkey-registered").await;
+        b.click("a.button").await;
     }
 
     #[tokio::test]
