@@ -122,6 +122,16 @@ fn on_throwaway_database(bench: impl FnOnce(&str) -> Result<()>) -> Result<()> {
 
 /// `tessera serve` (release) on `database_url` with the account `bench`; `env` adds settings.
 fn start_server(database_url: &str, env: &[(&str, &str)]) -> Result<(Server, String)> {
+    start_server_with(database_url, env, "127.0.0.1", &[])
+}
+
+/// [`start_server`] with the issuer on `host` and configuration files merged before it starts.
+fn start_server_with(
+    database_url: &str,
+    env: &[(&str, &str)],
+    host: &str,
+    merge: &[&str],
+) -> Result<(Server, String)> {
     let kek = random_kek()?;
     let tessera = || {
         let mut cmd = Command::new("target/release/tessera");
@@ -153,10 +163,18 @@ fn start_server(database_url: &str, env: &[(&str, &str)]) -> Result<(Server, Str
     if !create.wait()?.success() {
         bail!("could not create the bench account");
     }
+    for file in merge {
+        run(tessera()
+            .args(["config", "upload", "--merge", file])
+            .stdout(Stdio::null()))?;
+        run(tessera()
+            .args(["config", "commit", "--message", "bench"])
+            .stdout(Stdio::null()))?;
+    }
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
-    let issuer = format!("http://127.0.0.1:{port}");
+    let issuer = format!("http://{host}:{port}");
     let started = Instant::now();
     let server = Server(
         tessera()
@@ -174,6 +192,52 @@ fn start_server(database_url: &str, env: &[(&str, &str)]) -> Result<(Server, Str
         started.elapsed()
     );
     Ok((server, issuer))
+}
+
+/// `cargo xtask bench passkey [SECONDS]`: passkey sign-ins through the sign-in page, each
+/// worker with a software authenticator of its own (registered once, after a password, as a
+/// user opting in would). One operation is four requests: authorize (a new flow), the sign-in
+/// page, the challenge (begin) and the signed answer (finish, which completes the flow).
+pub fn passkey(args: &[String]) -> Result<()> {
+    let seconds: u32 = args.first().and_then(|s| s.parse().ok()).unwrap_or(10);
+    on_throwaway_database(|url| {
+        let (server, issuer) = start_server_with(
+            url,
+            &[
+                ("TESSERA_LIMITS_PASSWORD_ATTEMPTS_PER_USERNAME", "1000000"),
+                ("TESSERA_LIMITS_PASSWORD_ATTEMPTS_PER_ADDRESS", "100000000"),
+            ],
+            "localhost",
+            &["config/migrate-to-passkeys.xml"],
+        )?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let target =
+            Arc::new(runtime.block_on(Target::sign_in(&issuer, "bench", "Bench-Password-1"))?);
+        let duration = Duration::from_secs(u64::from(seconds));
+        let workers = 32;
+        let closed = runtime.block_on(target.run(
+            Operation::PasskeySignIn,
+            Mode::Closed,
+            workers,
+            duration,
+        ))?;
+        println!("{seconds} s each:");
+        println!("  passkey sign-in       {closed}   (generator, {workers} workers)");
+        // Latency at half the throughput just measured.
+        let rate = (closed.rate / 2.0).max(1.0);
+        let open = runtime.block_on(target.run(
+            Operation::PasskeySignIn,
+            Mode::Open(rate),
+            workers,
+            duration,
+        ))?;
+        println!("  passkey sign-in       {open}   (offered {rate:.0}/s, open loop)");
+        println!("server {}", rss(&server));
+        drop(server);
+        Ok(())
+    })
 }
 
 /// `cargo xtask bench password [SECONDS]`: password sign-ins (authorize → sign-in page → POST,

@@ -36,6 +36,34 @@ pub enum Operation {
     Jwks,
     /// A whole password sign-in in a fresh browser: authorize, the sign-in page, the POST.
     PasswordSignIn { username: String, password: String },
+    /// A passkey sign-in in a fresh browser: authorize, the sign-in page, the challenge, the
+    /// signed answer. Each worker signs with a software authenticator of its own.
+    PasskeySignIn,
+}
+
+/// What a worker keeps between operations.
+#[derive(Default)]
+struct WorkerState {
+    /// Its refresh token (refresh scenario).
+    refresh: String,
+    /// Its passkey (passkey scenario).
+    passkey: Option<WorkerPasskey>,
+}
+
+/// A software authenticator holding one registered passkey.
+struct WorkerPasskey {
+    authenticator: webauthn_authenticator_rs::softpasskey::SoftPasskey,
+    /// The credential id, base64url.
+    credential_id: String,
+    /// The account's WebAuthn user handle, base64url.
+    user_handle: String,
+}
+
+/// The page a browser has open on a new sign-in flow.
+struct LoginPage {
+    cookies: String,
+    flow: String,
+    csrf: String,
 }
 
 /// How the load is offered.
@@ -164,12 +192,10 @@ impl Target {
         )
     }
 
-    /// A fresh browser through authorize and the sign-in page, up to the redirect back to
-    /// authorize (the password has then been checked).
-    async fn password_sign_in(&self, username: &str, password: &str) -> Result<()> {
-        // A new browser each time, but not a new HTTP client: building one (its TLS roots)
-        // would cost the shared CPU more than the sign-in itself. The cookies are carried by
-        // hand.
+    /// A new browser on the sign-in page of a new flow. It is not a new HTTP client: building
+    /// one (its TLS roots) would cost the shared CPU more than the sign-in itself; the cookies
+    /// are carried by hand.
+    async fn open_login_page(&self) -> Result<LoginPage> {
         let res = self.api.get(self.authorize_url(false)).send().await?;
         let cookies = res
             .headers()
@@ -196,20 +222,135 @@ impl Target {
             .await?
             .text()
             .await?;
+        Ok(LoginPage {
+            flow: field(&page, "flow")?,
+            csrf: field(&page, "csrf")?,
+            cookies,
+        })
+    }
+
+    /// A fresh browser through authorize and the sign-in page, up to the redirect back to
+    /// authorize (the password has then been checked).
+    async fn password_sign_in(&self, username: &str, password: &str) -> Result<()> {
+        let page = self.open_login_page().await?;
         let res = self
             .api
             .post(format!("{}/login", self.issuer))
-            .header("Cookie", &cookies)
+            .header("Cookie", &page.cookies)
             .form(&[
-                ("flow", field(&page, "flow")?),
-                ("csrf", field(&page, "csrf")?),
-                ("username", username.to_owned()),
-                ("password", password.to_owned()),
+                ("flow", page.flow.as_str()),
+                ("csrf", page.csrf.as_str()),
+                ("username", username),
+                ("password", password),
             ])
             .send()
             .await?;
         if res.status() != reqwest::StatusCode::SEE_OTHER {
             bail!("sign-in answered {}", res.status());
+        }
+        Ok(())
+    }
+
+    fn origin(&self) -> Result<url::Url> {
+        Ok(url::Url::parse(&self.issuer)?)
+    }
+
+    /// Signs in with the password and creates a passkey on a new software authenticator, as
+    /// a user opting in does.
+    async fn register_passkey(&self, username: &str, password: &str) -> Result<WorkerPasskey> {
+        use webauthn_authenticator_rs::WebauthnAuthenticator;
+        let page = self.open_login_page().await?;
+        let html = self
+            .api
+            .post(format!("{}/login", self.issuer))
+            .header("Cookie", &page.cookies)
+            .form(&[
+                ("flow", page.flow.as_str()),
+                ("csrf", page.csrf.as_str()),
+                ("username", username),
+                ("password", password),
+                ("enrol", "passkey"),
+            ])
+            .send()
+            .await?
+            .text()
+            .await?;
+        let options_json = html
+            .split("id=\"passkey-creation-options\">")
+            .nth(1)
+            .and_then(|rest| rest.split("</script>").next())
+            .ok_or_else(|| anyhow!("no passkey creation options; is passkeys configured?"))?;
+        let options: serde_json::Value = serde_json::from_str(options_json)?;
+        let user_handle = options["publicKey"]["user"]["id"]
+            .as_str()
+            .ok_or_else(|| anyhow!("no user id in the creation options"))?
+            .to_owned();
+        let mut authenticator = webauthn_authenticator_rs::softpasskey::SoftPasskey::new(true);
+        let credential = authenticator
+            .do_registration(self.origin()?, serde_json::from_value(options)?)
+            .map_err(|e| anyhow!("software authenticator: {e:?}"))?;
+        let credential = serde_json::to_value(&credential)?;
+        let res = self
+            .api
+            .post(format!("{}/login/passkey/register", self.issuer))
+            .header("Cookie", &page.cookies)
+            .form(&[
+                ("flow", page.flow.as_str()),
+                ("csrf", field(&html, "csrf")?.as_str()),
+                ("ceremony", field(&html, "ceremony")?.as_str()),
+                ("credential", credential.to_string().as_str()),
+                ("name", "bench"),
+            ])
+            .send()
+            .await?;
+        if !res.text().await?.contains("Passkey registered") {
+            bail!("the passkey was not registered");
+        }
+        Ok(WorkerPasskey {
+            authenticator,
+            credential_id: credential["id"].as_str().unwrap_or_default().to_owned(),
+            user_handle,
+        })
+    }
+
+    /// A new flow signed in with the worker's passkey (discoverable: no username).
+    async fn passkey_sign_in(&self, passkey: &mut WorkerPasskey) -> Result<()> {
+        use webauthn_authenticator_rs::WebauthnAuthenticator;
+        let page = self.open_login_page().await?;
+        let reply: serde_json::Value = self
+            .api
+            .post(format!("{}/login/passkey/options", self.issuer))
+            .header("Cookie", &page.cookies)
+            .form(&[("flow", page.flow.as_str()), ("csrf", page.csrf.as_str())])
+            .send()
+            .await?
+            .json()
+            .await?;
+        let mut options = reply["options"].clone();
+        // A browser lets the authenticator find its credential; the software one must be told.
+        options["publicKey"]["allowCredentials"] =
+            serde_json::json!([{ "type": "public-key", "id": passkey.credential_id }]);
+        let answer = passkey
+            .authenticator
+            .do_authentication(self.origin()?, serde_json::from_value(options)?)
+            .map_err(|e| anyhow!("software authenticator: {e:?}"))?;
+        let mut answer = serde_json::to_value(&answer)?;
+        // And it does not return the user handle a discoverable credential carries.
+        answer["response"]["userHandle"] = passkey.user_handle.clone().into();
+        let res = self
+            .api
+            .post(format!("{}/login/passkey", self.issuer))
+            .header("Cookie", &page.cookies)
+            .form(&[
+                ("flow", page.flow.as_str()),
+                ("csrf", page.csrf.as_str()),
+                ("ceremony", reply["ceremony"].as_str().unwrap_or_default()),
+                ("credential", answer.to_string().as_str()),
+            ])
+            .send()
+            .await?;
+        if res.status() != reqwest::StatusCode::SEE_OTHER {
+            bail!("passkey sign-in answered {}", res.status());
         }
         Ok(())
     }
@@ -258,14 +399,21 @@ impl Target {
             .await?)
     }
 
-    async fn once(&self, op: &Operation, refresh: &mut String) -> Result<()> {
+    async fn once(&self, op: &Operation, worker: &mut WorkerState) -> Result<()> {
         match op {
             Operation::SilentSso => {
                 self.silent_sso().await?;
             }
             Operation::Refresh => {
-                let res = self.refresh_request(refresh).await?;
-                *refresh = token_field(res, "refresh_token").await?;
+                let res = self.refresh_request(&worker.refresh).await?;
+                worker.refresh = token_field(res, "refresh_token").await?;
+            }
+            Operation::PasskeySignIn => {
+                let passkey = worker
+                    .passkey
+                    .as_mut()
+                    .ok_or_else(|| anyhow!("the worker has no passkey"))?;
+                self.passkey_sign_in(passkey).await?;
             }
             Operation::ClientCredentials { basic } => {
                 let res = self
@@ -316,21 +464,25 @@ impl Target {
         workers: usize,
         duration: Duration,
     ) -> Result<Report> {
-        // Refresh workers each need a token family of their own.
-        let mut refresh_tokens = Vec::with_capacity(workers);
+        // Refresh workers each need a token family of their own, passkey workers a passkey.
+        let mut states = Vec::with_capacity(workers);
         for _ in 0..workers {
-            refresh_tokens.push(if matches!(op, Operation::Refresh) {
-                self.silent_sso().await?
-            } else {
-                String::new()
-            });
+            let mut state = WorkerState::default();
+            match op {
+                Operation::Refresh => state.refresh = self.silent_sso().await?,
+                Operation::PasskeySignIn => {
+                    state.passkey = Some(self.register_passkey("bench", "Bench-Password-1").await?);
+                }
+                _ => {}
+            }
+            states.push(state);
         }
         let latencies = Arc::new(Mutex::new(Vec::<Duration>::new()));
         let errors = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let start = Instant::now() + Duration::from_millis(50);
         let deadline = start + duration;
         let mut tasks = Vec::new();
-        for (i, mut refresh) in refresh_tokens.into_iter().enumerate() {
+        for (i, mut worker) in states.into_iter().enumerate() {
             let (target, op, latencies, errors) = (
                 Arc::clone(self),
                 op.clone(),
@@ -353,7 +505,7 @@ impl Target {
                     }
                     tokio::time::sleep_until(begin.into()).await;
                     k += 1;
-                    match target.once(&op, &mut refresh).await {
+                    match target.once(&op, &mut worker).await {
                         Ok(()) => mine.push(begin.elapsed()),
                         Err(_) => {
                             errors.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

@@ -27,7 +27,7 @@ fn main() -> ExitCode {
                  commands:\n  \
                  dev     run a local server with development defaults\n  \
                  test    run the whole test suite\n  \
-                 bench   run a benchmark: oauth [SECONDS] | password [SECONDS] | config"
+                 bench   run a benchmark: oauth | password | passkey [SECONDS], or config"
             );
             return ExitCode::from(2);
         }
@@ -109,8 +109,11 @@ fn bench(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         Some("oauth") => bench::oauth(&args[1..]),
         Some("password") => bench::password(&args[1..]),
+        Some("passkey") => bench::passkey(&args[1..]),
         Some("config") => bench::config(),
-        _ => bail!("usage: cargo xtask bench oauth [SECONDS] | password [SECONDS] | config"),
+        _ => bail!(
+            "usage: cargo xtask bench oauth [SECONDS] | password [SECONDS] | passkey [SECONDS] | config"
+        ),
     }
 }
 
