@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use tessera_admin::Snapshot;
 use tessera_admin::config::model::AuthenticatorKind;
 use tessera_store::Store;
-use tessera_store::signin::{self, FlowResult, NewFlow, SessionRow};
+use tessera_store::signin::{self, NewFlow, SessionRow};
 use uuid::Uuid;
 
 /// How long a sign-in may take.
@@ -210,8 +210,9 @@ pub async fn take(
     }))
 }
 
-/// Records a successful authentication: a new SSO session (its cookie secret is returned) and
-/// the flow's result.
+/// Records a successful authentication: a new SSO session and the flow's result, in one
+/// statement. Returns the session's cookie secret and where the browser goes next, or `None`
+/// when the flow expired or was used meanwhile (then no session exists either).
 pub async fn complete(
     store: &Store,
     flow_id: Uuid,
@@ -219,46 +220,23 @@ pub async fn complete(
     amr: Vec<String>,
     acr: String,
     now: DateTime<Utc>,
-) -> Result<Option<String>, tessera_store::StoreError> {
+) -> Result<Option<(String, String)>, tessera_store::StoreError> {
     let secret = crate::random_token()?;
-    let sid = crate::random_token()?;
     let row = SessionRow {
         session_hash: secret_hash(&secret),
-        sid: sid.clone(),
+        sid: crate::random_token()?,
         account_id,
-        amr: amr.clone(),
-        acr: Some(acr.clone()),
+        amr,
+        acr: Some(acr),
         auth_time: now,
         created_at: now,
         expires_at: now + SESSION_LIFETIME,
         ended_at: None,
     };
-    let completed = store
-        .run(move |conn| {
-            let outcome = tessera_store::tx::transaction(conn, |conn| {
-                signin::insert_session(conn, &row)?;
-                let result = FlowResult {
-                    account_id,
-                    amr: &amr,
-                    acr: Some(&acr),
-                    auth_time: now,
-                    sid: &sid,
-                };
-                if signin::complete_flow(conn, flow_id, &result, now)? {
-                    Ok(())
-                } else {
-                    // Roll the session back too: the flow expired or was used meanwhile.
-                    Err(tessera_store::StoreError::Conflict("flow gone".into()))
-                }
-            });
-            match outcome {
-                Ok(()) => Ok(true),
-                Err(tessera_store::StoreError::Conflict(_)) => Ok(false),
-                Err(e) => Err(e),
-            }
-        })
+    let return_to = store
+        .run(move |conn| signin::complete_flow_with_session(conn, flow_id, &row, now))
         .await?;
-    Ok(completed.then_some(secret))
+    Ok(return_to.map(|to| (secret, to)))
 }
 
 /// Ends the SSO session behind a cookie secret (logout).

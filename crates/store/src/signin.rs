@@ -83,43 +83,45 @@ pub fn flow(
         .optional()?)
 }
 
-/// The result of an authentication.
-#[derive(Debug, Clone)]
-pub struct FlowResult<'a> {
-    /// Account.
-    pub account_id: Uuid,
-    /// Methods.
-    pub amr: &'a [String],
-    /// Level.
-    pub acr: Option<&'a str>,
-    /// When.
-    pub auth_time: DateTime<Utc>,
-    /// SSO session id.
-    pub sid: &'a str,
-}
-
-/// Records the result on an open flow; false if the flow is gone, expired or consumed.
-pub fn complete_flow(
+/// Records the result on an open flow and starts its SSO session, in one statement (the session
+/// exists only if the flow was still open); returns the flow's `return_to`, or `None` if the
+/// flow is gone, expired or consumed.
+pub fn complete_flow_with_session(
     conn: &mut PgConnection,
     id: Uuid,
-    result: &FlowResult<'_>,
+    session: &SessionRow,
     now: DateTime<Utc>,
-) -> Result<bool, StoreError> {
-    let updated = diesel::update(
-        auth_flows::table
-            .find(id)
-            .filter(auth_flows::expires_at.gt(now))
-            .filter(auth_flows::consumed_at.is_null()),
+) -> Result<Option<String>, StoreError> {
+    use diesel::sql_types::{Array, Bytea, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+    #[derive(QueryableByName)]
+    struct ReturnTo {
+        #[diesel(sql_type = Text)]
+        return_to: String,
+    }
+    let row = crate::statement::statement(
+        "WITH flow AS (
+            UPDATE auth_flows SET account_id = $2, amr = $3, acr = $4, auth_time = $5, sid = $6
+            WHERE flow_id = $1 AND expires_at > $9 AND consumed_at IS NULL
+            RETURNING return_to
+         ), session AS (
+            INSERT INTO sso_sessions (session_hash, sid, account_id, amr, acr, auth_time,
+                                      created_at, expires_at)
+            SELECT $7, $6, $2, $3, $4, $5, $9, $8 FROM flow
+         )
+         SELECT return_to FROM flow",
     )
-    .set((
-        auth_flows::account_id.eq(result.account_id),
-        auth_flows::amr.eq(result.amr),
-        auth_flows::acr.eq(result.acr),
-        auth_flows::auth_time.eq(result.auth_time),
-        auth_flows::sid.eq(result.sid),
-    ))
-    .execute(conn)?;
-    Ok(updated == 1)
+    .bind::<SqlUuid, _>(id)
+    .bind::<SqlUuid, _>(session.account_id)
+    .bind::<Array<Text>, _>(&session.amr)
+    .bind::<Nullable<Text>, _>(&session.acr)
+    .bind::<Timestamptz, _>(session.auth_time)
+    .bind::<Text, _>(&session.sid)
+    .bind::<Bytea, _>(&session.session_hash)
+    .bind::<Timestamptz, _>(session.expires_at)
+    .bind::<Timestamptz, _>(now)
+    .get_result::<ReturnTo>(conn)
+    .optional()?;
+    Ok(row.map(|r| r.return_to))
 }
 
 /// Takes a completed flow's result, once: the flow must be authenticated, unexpired, not yet
@@ -167,14 +169,6 @@ pub struct SessionRow {
     pub expires_at: DateTime<Utc>,
     /// Ended by logout.
     pub ended_at: Option<DateTime<Utc>>,
-}
-
-/// Stores a session.
-pub fn insert_session(conn: &mut PgConnection, session: &SessionRow) -> Result<(), StoreError> {
-    diesel::insert_into(sso_sessions::table)
-        .values(session)
-        .execute(conn)?;
-    Ok(())
 }
 
 /// A live session by cookie hash.

@@ -328,22 +328,10 @@ pub(super) async fn signed_in_redirect(
     )
     .await;
     match completed {
-        Ok(Some(session_secret)) => {
-            let return_to = state
-                .store
-                .run(move |conn| tessera_store::signin::flow(conn, flow_id, Utc::now()))
-                .await
-                .ok()
-                .flatten()
-                .map(|row| row.return_to);
-            let Some(return_to) = return_to else {
-                return Err(expired(state));
-            };
-            Ok((
-                return_to,
-                cookies::session_cookie(session_secret, state.secure_cookies),
-            ))
-        }
+        Ok(Some((session_secret, return_to))) => Ok((
+            return_to,
+            cookies::session_cookie(session_secret, state.secure_cookies),
+        )),
         Ok(None) => Err(expired(state)),
         Err(e) => {
             tracing::error!(error = %e, "cannot record the sign-in");
