@@ -97,8 +97,13 @@ async fn start(
         return not_offered(&state, flow_id, &browser, &policy);
     }
     let hint = policy.login_hint.clone().unwrap_or_default();
-    let ctx = form(&state, flow_id, &browser, &policy, &hint, None);
-    render(&state, StatusCode::OK, "passkey_create.html", &ctx)
+    page(
+        &state,
+        (flow_id, &browser, &policy),
+        CREATE,
+        &hint,
+        (StatusCode::OK, None),
+    )
 }
 
 fn not_offered(state: &AuthnState, flow_id: Uuid, browser: &str, policy: &Policy) -> HttpResponse {
@@ -120,16 +125,20 @@ struct UsernameForm {
     username: String,
 }
 
-fn code_page(
+/// One of this module's pages (`passkey_create.html`, `passkey_code.html`) for the flow.
+fn page(
     state: &AuthnState,
-    (flow_id, browser): (Uuid, &str),
-    policy: &Policy,
+    (flow_id, browser, policy): (Uuid, &str, &Policy),
+    template: &str,
     username: &str,
     (status, error): (StatusCode, Option<&str>),
 ) -> HttpResponse {
     let ctx = form(state, flow_id, browser, policy, username, error);
-    render(state, status, "passkey_code.html", &ctx)
+    render(state, status, template, &ctx)
 }
+
+const CREATE: &str = "passkey_create.html";
+const CODE: &str = "passkey_code.html";
 
 /// `POST /login/passkey/create`: mails a code to the account's address, if there is one.
 async fn send_code(
@@ -147,16 +156,10 @@ async fn send_code(
         return not_offered(&state, flow_id, &browser, &policy);
     };
     let username = input.username.trim().to_owned();
+    let at = (flow_id, browser.as_str(), &policy);
     if username.is_empty() {
-        let ctx = form(
-            &state,
-            flow_id,
-            &browser,
-            &policy,
-            "",
-            Some("Enter your username."),
-        );
-        return render(&state, StatusCode::BAD_REQUEST, "passkey_create.html", &ctx);
+        let error = (StatusCode::BAD_REQUEST, Some("Enter your username."));
+        return page(&state, at, CREATE, "", error);
     }
     // Counted like password attempts, in buckets of their own, before anything is looked up.
     let now = Utc::now();
@@ -181,13 +184,8 @@ async fn send_code(
         Ok(Err(retry_after)) => {
             let minutes = retry_after.as_secs().div_ceil(60).max(1);
             let text = format!("Too many codes were requested. Try again in {minutes} minutes.");
-            let ctx = form(&state, flow_id, &browser, &policy, &username, Some(&text));
-            return render(
-                &state,
-                StatusCode::TOO_MANY_REQUESTS,
-                "passkey_create.html",
-                &ctx,
-            );
+            let error = (StatusCode::TOO_MANY_REQUESTS, Some(text.as_str()));
+            return page(&state, at, CREATE, &username, error);
         }
         Err(e) => {
             tracing::error!(error = %e, "cannot look up an account for an email code");
@@ -209,22 +207,10 @@ async fn send_code(
     {
         Ok(code) => code,
         Err(email::EmailError::TooManySends) => {
-            let ctx = form(
-                &state,
-                flow_id,
-                &browser,
-                &policy,
-                &username,
-                Some(
-                    "No more codes can be sent for this sign-in. Start again from the application.",
-                ),
-            );
-            return render(
-                &state,
-                StatusCode::TOO_MANY_REQUESTS,
-                "passkey_create.html",
-                &ctx,
-            );
+            let text =
+                "No more codes can be sent for this sign-in. Start again from the application.";
+            let error = (StatusCode::TOO_MANY_REQUESTS, Some(text));
+            return page(&state, at, CREATE, &username, error);
         }
         Err(e) => {
             tracing::error!(error = %e, "cannot issue an email code");
@@ -240,29 +226,12 @@ async fn send_code(
         };
         if let Err(e) = sent {
             tracing::error!(error = %e, "cannot send an email code");
-            let ctx = form(
-                &state,
-                flow_id,
-                &browser,
-                &policy,
-                &username,
-                Some("The email could not be sent just now. Try again in a moment."),
-            );
-            return render(
-                &state,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "passkey_create.html",
-                &ctx,
-            );
+            let text = "The email could not be sent just now. Try again in a moment.";
+            let error = (StatusCode::SERVICE_UNAVAILABLE, Some(text));
+            return page(&state, at, CREATE, &username, error);
         }
     }
-    code_page(
-        &state,
-        (flow_id, &browser),
-        &policy,
-        &username,
-        (StatusCode::OK, None),
-    )
+    page(&state, at, CODE, &username, (StatusCode::OK, None))
 }
 
 #[derive(Deserialize)]
@@ -290,6 +259,7 @@ async fn check_code(
     };
     let passkeys_id = enrolment.passkeys.to_owned();
     let username = input.username.trim().to_owned();
+    let at = (flow_id, browser.as_str(), &policy);
     let checked = email::check_code(&state.store, flow_id, PURPOSE, &input.code, Utc::now()).await;
     let account_id = match checked {
         Ok(Attempt::Matched(account_id)) => account_id,
@@ -298,28 +268,22 @@ async fn check_code(
                 "That code is not right. {remaining} {} left.",
                 if remaining == 1 { "try" } else { "tries" }
             );
-            return code_page(
+            return page(
                 &state,
-                (flow_id, &browser),
-                &policy,
+                at,
+                CODE,
                 &username,
                 (StatusCode::UNAUTHORIZED, Some(&text)),
             );
         }
         Ok(_) => {
-            let ctx = form(
+            let text = "That code has expired or was used up. Ask for a new one.";
+            return page(
                 &state,
-                flow_id,
-                &browser,
-                &policy,
+                at,
+                CREATE,
                 &username,
-                Some("That code has expired or was used up. Ask for a new one."),
-            );
-            return render(
-                &state,
-                StatusCode::UNAUTHORIZED,
-                "passkey_create.html",
-                &ctx,
+                (StatusCode::UNAUTHORIZED, Some(text)),
             );
         }
         Err(e) => {

@@ -333,20 +333,7 @@ mod passkeys_only {
      {
         // The SMTP login of config/upgrade-authentication.xml.
         let sink = MailSink::start_with_login("noreply@democluster.example", "Password1");
-        let app = spawn_app_with(Options {
-            localhost: true,
-            ..Options::default()
-        })
-        .await;
-        create_kim(&app).await;
-        let upgrade = UPGRADE.replace(
-            "<smtp-port>1025</smtp-port>",
-            &format!("<smtp-port>{}</smtp-port>", sink.smtp_port),
-        );
-        app.config
-            .edit_and_commit(upgrade.into_bytes(), UploadMode::Merge, "test")
-            .await
-            .unwrap();
+        let app = passkeys_only_app(&sink).await;
         let mut b = Browser::start("passkeys_only_email_code").await;
         let laptop = b.add_virtual_authenticator().await;
 
@@ -423,6 +410,25 @@ mod passkeys_only {
         assert_eq!(posted.status(), StatusCode::FORBIDDEN);
     }
 
+    /// kim on a server where `config/upgrade-authentication.xml` was merged, mailing to `sink`.
+    async fn passkeys_only_app(sink: &MailSink) -> TestApp {
+        let app = spawn_app_with(Options {
+            localhost: true,
+            ..Options::default()
+        })
+        .await;
+        create_kim(&app).await;
+        let upgrade = UPGRADE.replace(
+            "<smtp-port>1025</smtp-port>",
+            &format!("<smtp-port>{}</smtp-port>", sink.smtp_port),
+        );
+        app.config
+            .edit_and_commit(upgrade.into_bytes(), UploadMode::Merge, "test")
+            .await
+            .unwrap();
+        app
+    }
+
     /// From the sign-in page: "Create a passkey", the username, the `n`-th mailed code, the
     /// ceremony, "Passkey registered", Continue.
     async fn create_passkey_by_email(b: &mut Browser, sink: &MailSink, n: usize) {
@@ -454,20 +460,7 @@ mod passkeys_only {
     async fn an_unknown_username_gets_the_same_code_page_and_no_mail() {
         // The SMTP login of config/upgrade-authentication.xml.
         let sink = MailSink::start_with_login("noreply@democluster.example", "Password1");
-        let app = spawn_app_with(Options {
-            localhost: true,
-            ..Options::default()
-        })
-        .await;
-        create_kim(&app).await;
-        let upgrade = UPGRADE.replace(
-            "<smtp-port>1025</smtp-port>",
-            &format!("<smtp-port>{}</smtp-port>", sink.smtp_port),
-        );
-        app.config
-            .edit_and_commit(upgrade.into_bytes(), UploadMode::Merge, "test")
-            .await
-            .unwrap();
+        let app = passkeys_only_app(&sink).await;
         let http = browser();
         let res = http.get(authorize_url(&app)).send().await.unwrap();
         let html = http
