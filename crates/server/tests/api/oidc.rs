@@ -142,6 +142,21 @@ pub async fn sign_in(
     browser.get(absolute(app, &next)).send().await.unwrap()
 }
 
+/// A new browser that followed `authorize_url` to the sign-in page; returns it and the page.
+pub async fn open_login_page(app: &TestApp, authorize_url: &str) -> (reqwest::Client, String) {
+    let browser = browser();
+    let res = browser.get(authorize_url).send().await.unwrap();
+    let page = browser
+        .get(absolute(app, &location(&res)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    (browser, page)
+}
+
 pub fn query_of(url: &str) -> std::collections::HashMap<String, String> {
     url::Url::parse(url)
         .unwrap()
@@ -281,16 +296,7 @@ async fn a_wrong_password_and_an_unknown_user_get_the_same_answer() {
     assert!(wrong_html.contains("Wrong username or password."));
 
     // Unknown user: the same page (modulo the per-flow tokens).
-    let browser = browser();
-    let res = browser.get(url.as_str()).send().await.unwrap();
-    let page = browser
-        .get(absolute(&app, &location(&res)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (browser, page) = open_login_page(&app, url.as_str()).await;
     let unknown = browser
         .post(format!("{}/login", app.issuer))
         .form(&[

@@ -143,20 +143,11 @@ mod refusals {
     use reqwest::StatusCode;
 
     use super::*;
-    use crate::oidc::{absolute, browser, field, location};
+    use crate::oidc::{field, open_login_page};
 
     /// A browser on the sign-in page of a fresh flow; returns it with the flow and CSRF token.
     async fn login_page(app: &TestApp) -> (reqwest::Client, String, String, String) {
-        let browser = browser();
-        let res = browser.get(authorize_url(app)).send().await.unwrap();
-        let html = browser
-            .get(absolute(app, &location(&res)))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let (browser, html) = open_login_page(app, &authorize_url(app)).await;
         let (flow, csrf) = (field(&html, "flow"), field(&html, "csrf"));
         (browser, flow, csrf, html)
     }
@@ -323,7 +314,7 @@ mod refusals {
 /// creates one with a code mailed to her (read from a real SMTP sink), then signs in with it.
 mod passkeys_only {
     use super::*;
-    use crate::oidc::{absolute, browser, field, location};
+    use crate::oidc::{field, open_login_page};
     use tessera_testkit::MailSink;
 
     const UPGRADE: &str = include_str!("../../../../config/upgrade-authentication.xml");
@@ -386,16 +377,7 @@ mod passkeys_only {
         assert_eq!(devices.len(), 2, "two passkeys on one account");
 
         // Whatever a browser posts, this client takes no password.
-        let http = browser();
-        let res = http.get(authorize_url(&app)).send().await.unwrap();
-        let html = http
-            .get(absolute(&app, &location(&res)))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let (http, html) = open_login_page(&app, &authorize_url(&app)).await;
         let posted = http
             .post(format!("{}/login", app.issuer))
             .form(&[
@@ -461,16 +443,7 @@ mod passkeys_only {
         // The SMTP login of config/upgrade-authentication.xml.
         let sink = MailSink::start_with_login("noreply@democluster.example", "Password1");
         let app = passkeys_only_app(&sink).await;
-        let http = browser();
-        let res = http.get(authorize_url(&app)).send().await.unwrap();
-        let html = http
-            .get(absolute(&app, &location(&res)))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let (http, html) = open_login_page(&app, &authorize_url(&app)).await;
         let (flow, csrf) = (field(&html, "flow"), field(&html, "csrf"));
         let ask = |username: &'static str| {
             http.post(format!("{}/login/passkey/create", app.issuer))
