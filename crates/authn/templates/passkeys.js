@@ -76,25 +76,57 @@ function unsupported(form) {
   return true;
 }
 
-// "Sign in with a passkey": a challenge for any discoverable passkey of this site.
+// "Sign in with a passkey": a challenge for any discoverable passkey of this site, asked for
+// on a click, or offered among the username field's autofill suggestions (conditional UI).
 const signIn = document.getElementById("passkey-signin");
+let autofill = null;
+
+async function challenge() {
+  const body = new URLSearchParams({ flow: signIn.flow.value, csrf: signIn.csrf.value });
+  const reply = await fetch(signIn.dataset.options, { method: "POST", body });
+  const json = await reply.json();
+  if (!reply.ok) throw new Error(json.error);
+  return json;
+}
+
+function answer(json, credential) {
+  signIn.ceremony.value = json.ceremony;
+  signIn.credential.value = JSON.stringify(assertion(credential));
+  signIn.submit();
+}
+
+async function offerAutofill() {
+  if (!window.PublicKeyCredential || !PublicKeyCredential.isConditionalMediationAvailable) return;
+  if (!(await PublicKeyCredential.isConditionalMediationAvailable())) return;
+  if (!document.querySelector("input[autocomplete~=webauthn]")) return;
+  autofill = new AbortController();
+  try {
+    const json = await challenge();
+    const credential = await navigator.credentials.get({
+      publicKey: requestOptions(json.options),
+      mediation: "conditional",
+      signal: autofill.signal,
+    });
+    answer(json, credential);
+  } catch (e) {
+    // Aborted for the button, or nothing chosen: the page works as before.
+  }
+}
+
 if (signIn) {
   signIn.addEventListener("submit", async (event) => {
     event.preventDefault();
     if (unsupported(signIn)) return;
+    if (autofill) autofill.abort();
     try {
-      const body = new URLSearchParams({ flow: signIn.flow.value, csrf: signIn.csrf.value });
-      const reply = await fetch(signIn.dataset.options, { method: "POST", body });
-      const json = await reply.json();
-      if (!reply.ok) return showError(signIn, json.error);
+      const json = await challenge();
       const credential = await navigator.credentials.get({ publicKey: requestOptions(json.options) });
-      signIn.ceremony.value = json.ceremony;
-      signIn.credential.value = JSON.stringify(assertion(credential));
-      signIn.submit();
+      answer(json, credential);
     } catch (e) {
-      showError(signIn, "No passkey was used. Try again, or sign in another way.");
+      showError(signIn, e.message && e.name === "Error" ? e.message : "No passkey was used. Try again, or sign in another way.");
     }
   });
+  offerAutofill();
 }
 
 // "Create a passkey": the options came with the page.
