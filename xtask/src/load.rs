@@ -108,10 +108,10 @@ impl std::fmt::Display for Report {
 /// A server under test, signed in once so that the SSO session can answer silently.
 pub struct Target {
     issuer: String,
-    /// Keeps the SSO session cookie.
-    browser: reqwest::Client,
-    /// No cookies.
+    /// One client for every simulated browser; cookies are carried by hand.
     api: reqwest::Client,
+    /// The `Cookie` header of the browser signed in once (its SSO session).
+    signed_in: String,
 }
 
 fn challenge() -> String {
@@ -127,6 +127,17 @@ fn field(html: &str, name: &str) -> Result<String> {
         .ok_or_else(|| anyhow!("no {name} field on the sign-in page"))
 }
 
+/// The cookies a response sets, as a `Cookie` header value.
+fn cookies_set(res: &reqwest::Response) -> String {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 fn location(res: &reqwest::Response) -> Result<String> {
     res.headers()
         .get("location")
@@ -138,45 +149,21 @@ fn location(res: &reqwest::Response) -> Result<String> {
 impl Target {
     /// Signs `username` in through the login page, keeping the SSO cookie.
     pub async fn sign_in(issuer: &str, username: &str, password: &str) -> Result<Target> {
-        let browser = reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        let api = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        let target = Target {
+        let mut target = Target {
             issuer: issuer.to_owned(),
-            browser,
-            api,
+            api: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()?,
+            signed_in: String::new(),
         };
+        let page = target.open_login_page().await?;
         let res = target
-            .browser
-            .get(target.authorize_url(false))
-            .send()
-            .await?;
-        let login = location(&res)?;
-        let login = if login.starts_with('/') {
-            let origin = url::Url::parse(issuer)?.origin().ascii_serialization();
-            format!("{origin}{login}")
-        } else {
-            login
-        };
-        let page = target.browser.get(&login).send().await?.text().await?;
-        let res = target
-            .browser
-            .post(format!("{issuer}/login"))
-            .form(&[
-                ("flow", field(&page, "flow")?),
-                ("csrf", field(&page, "csrf")?),
-                ("username", username.to_owned()),
-                ("password", password.to_owned()),
-            ])
-            .send()
+            .post_password(&page, username, password, false)
             .await?;
         if res.status() != reqwest::StatusCode::SEE_OTHER {
             bail!("signing {username} in failed: {}", res.status());
         }
+        target.signed_in = format!("{}; {}", page.cookies, cookies_set(&res));
         // Finish the flow once so that the session is known to work silently.
         target.silent_sso().await.context("first silent sign-in")?;
         Ok(target)
@@ -197,19 +184,10 @@ impl Target {
     /// are carried by hand.
     async fn open_login_page(&self) -> Result<LoginPage> {
         let res = self.api.get(self.authorize_url(false)).send().await?;
-        let cookies = res
-            .headers()
-            .get_all("set-cookie")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .filter_map(|v| v.split(';').next())
-            .collect::<Vec<_>>()
-            .join("; ");
+        let cookies = cookies_set(&res);
         let login = location(&res)?;
         let login = if login.starts_with('/') {
-            let origin = url::Url::parse(&self.issuer)?
-                .origin()
-                .ascii_serialization();
+            let origin = self.origin()?.origin().ascii_serialization();
             format!("{origin}{login}")
         } else {
             login
@@ -229,22 +207,37 @@ impl Target {
         })
     }
 
+    /// Posts the password form of `page`, asking to create a passkey when `enrol`.
+    async fn post_password(
+        &self,
+        page: &LoginPage,
+        username: &str,
+        password: &str,
+        enrol: bool,
+    ) -> Result<reqwest::Response> {
+        let mut form = vec![
+            ("flow", page.flow.as_str()),
+            ("csrf", page.csrf.as_str()),
+            ("username", username),
+            ("password", password),
+        ];
+        if enrol {
+            form.push(("enrol", "passkey"));
+        }
+        Ok(self
+            .api
+            .post(format!("{}/login", self.issuer))
+            .header("Cookie", &page.cookies)
+            .form(&form)
+            .send()
+            .await?)
+    }
+
     /// A fresh browser through authorize and the sign-in page, up to the redirect back to
     /// authorize (the password has then been checked).
     async fn password_sign_in(&self, username: &str, password: &str) -> Result<()> {
         let page = self.open_login_page().await?;
-        let res = self
-            .api
-            .post(format!("{}/login", self.issuer))
-            .header("Cookie", &page.cookies)
-            .form(&[
-                ("flow", page.flow.as_str()),
-                ("csrf", page.csrf.as_str()),
-                ("username", username),
-                ("password", password),
-            ])
-            .send()
-            .await?;
+        let res = self.post_password(&page, username, password, false).await?;
         if res.status() != reqwest::StatusCode::SEE_OTHER {
             bail!("sign-in answered {}", res.status());
         }
@@ -261,17 +254,7 @@ impl Target {
         use webauthn_authenticator_rs::WebauthnAuthenticator;
         let page = self.open_login_page().await?;
         let html = self
-            .api
-            .post(format!("{}/login", self.issuer))
-            .header("Cookie", &page.cookies)
-            .form(&[
-                ("flow", page.flow.as_str()),
-                ("csrf", page.csrf.as_str()),
-                ("username", username),
-                ("password", password),
-                ("enrol", "passkey"),
-            ])
-            .send()
+            .post_password(&page, username, password, true)
             .await?
             .text()
             .await?;
@@ -357,7 +340,12 @@ impl Target {
 
     /// One silent sign-in: returns the refresh token of the new tokens.
     pub async fn silent_sso(&self) -> Result<String> {
-        let res = self.browser.get(self.authorize_url(true)).send().await?;
+        let res = self
+            .api
+            .get(self.authorize_url(true))
+            .header("Cookie", &self.signed_in)
+            .send()
+            .await?;
         let back = location(&res)?;
         let code = url::Url::parse(&back)?
             .query_pairs()

@@ -4,14 +4,16 @@
 
 use std::time::Duration;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use lettre::message::MultiPart;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use tessera_admin::config::model::{EmailProvider, SmtpTls};
+use tessera_admin::config::model::{EmailDelivery, EmailProvider, SmtpTls};
 use tessera_admin::secrets::ConfigSecrets;
-use tessera_store::email::{self as rows, Attempt, NewChallenge};
+use tessera_store::email::{self as rows, Attempt, NewChallenge, Proves};
 use tessera_store::{Store, StoreError};
 use thiserror::Error;
 use uuid::Uuid;
@@ -57,6 +59,40 @@ fn code_hash(flow_id: Uuid, code: &str) -> Vec<u8> {
     crate::flow::secret_hash(&format!("{flow_id}:{}", code.trim()))
 }
 
+/// A fresh link token: 256 bits from the CSPRNG.
+fn new_link_token() -> Result<String, EmailError> {
+    let mut bytes = [0u8; 32];
+    openssl::rand::rand_bytes(&mut bytes).map_err(|e| EmailError::Compose(e.to_string()))?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// The six-digit code an emailed link stands for. Opened in the browser that asked for it,
+/// the link redeems this code; opened anywhere else, its page shows the code to type in the
+/// first browser. Derived rather than stored, so only hashes are kept.
+pub fn code_for_link(token: &str) -> String {
+    let digest = crate::flow::secret_hash(&format!("tessera-link-code:{token}"));
+    let first: [u8; 8] = digest
+        .get(..8)
+        .and_then(|b| b.try_into().ok())
+        .unwrap_or_default();
+    // 64 bits reduced modulo 10^6: the bias is below 10^-13.
+    format!("{:06}", u64::from_be_bytes(first) % 1_000_000)
+}
+
+/// The hash under which a link's token is found.
+pub fn link_hash(token: &str) -> Vec<u8> {
+    crate::flow::secret_hash(&format!("tessera-link:{token}"))
+}
+
+/// What was issued, to be mailed.
+#[derive(Debug, Clone)]
+pub enum Challenge {
+    /// A code to type.
+    Code(String),
+    /// A link to open, carrying this token.
+    Link(String),
+}
+
 /// The rules of one email authenticator.
 #[derive(Debug, Clone, Copy)]
 pub struct CodeRules {
@@ -66,25 +102,42 @@ pub struct CodeRules {
     pub max_attempts: u32,
     /// Lifetime of a code.
     pub lifetime: Duration,
+    /// A code to type, or a link to open.
+    pub delivery: EmailDelivery,
 }
 
-/// Stores a fresh code for `flow_id` (replacing any earlier one) and returns it to be sent.
-/// `account` is `None` for an unknown username: a code is still made, so the flow behaves the
-/// same, but it can never match and the caller sends nothing.
-pub async fn issue_code(
+/// Stores a fresh code or link for `flow_id` (replacing any earlier one) and returns it to be
+/// sent. For an unknown username `proves` is [`Proves::Nothing`]: a challenge is still made,
+/// so the flow behaves the same, but it can never match and the caller sends nothing.
+pub async fn issue(
     store: &Store,
     flow_id: Uuid,
     purpose: &str,
-    account: Option<Uuid>,
+    proves: Proves,
     rules: CodeRules,
     now: DateTime<Utc>,
-) -> Result<String, EmailError> {
-    let code = new_code()?;
-    let challenge = NewChallenge {
+) -> Result<Challenge, EmailError> {
+    let (challenge, code, link_hash) = match rules.delivery {
+        EmailDelivery::Code => {
+            let code = new_code()?;
+            (Challenge::Code(code.clone()), code, None)
+        }
+        EmailDelivery::Link => {
+            let token = new_link_token()?;
+            let hash = link_hash(&token);
+            (
+                Challenge::Link(token.clone()),
+                code_for_link(&token),
+                Some(hash),
+            )
+        }
+    };
+    let row = NewChallenge {
         flow_id,
         purpose: purpose.to_owned(),
-        account_id: account,
+        proves,
         code_hash: code_hash(flow_id, &code),
+        link_hash,
         max_attempts: i32::try_from(rules.max_attempts.max(1)).unwrap_or(i32::MAX),
         now,
         expires_at: now
@@ -96,10 +149,22 @@ pub async fn issue_code(
         n => i32::try_from(n).unwrap_or(i32::MAX),
     };
     store
-        .run(move |conn| rows::replace(conn, &challenge, max_sends))
+        .run(move |conn| rows::replace(conn, &row, max_sends))
         .await?
         .ok_or(EmailError::TooManySends)?;
-    Ok(code)
+    Ok(challenge)
+}
+
+/// The flow and purpose of a live emailed link.
+pub async fn link_flow(
+    store: &Store,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<(Uuid, String)>, StoreError> {
+    let hash = link_hash(token);
+    store
+        .run(move |conn| rows::link_flow(conn, &hash, now))
+        .await
 }
 
 /// Checks a typed code.
@@ -129,14 +194,68 @@ pub struct Mail {
     pub html: String,
 }
 
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The mail that carries a challenge: [`code_mail`] or [`link_mail`]; `link_base` is the
+/// issuer's URL the link page lives under.
+pub fn challenge_mail(
+    to: &str,
+    service: &str,
+    challenge: &Challenge,
+    link_base: &str,
+    minutes: u64,
+) -> Mail {
+    match challenge {
+        Challenge::Code(code) => code_mail(to, service, code, minutes),
+        Challenge::Link(token) => link_mail(
+            to,
+            service,
+            &format!("{link_base}/login/email/link?token={token}"),
+            minutes,
+        ),
+    }
+}
+
+/// The sign-in link mail.
+pub fn link_mail(to: &str, service: &str, url: &str, minutes: u64) -> Mail {
+    Mail {
+        to: to.to_owned(),
+        subject: format!("Your {service} sign-in link"),
+        text: format!(
+            "Open this link to continue signing in to {service}:\n\n{url}\n\nIt expires in {minutes} minutes. Open it in the browser where you started; anywhere else it shows a code to type there. If you did not try to sign in, you can ignore this email.\n"
+        ),
+        html: format!(
+            "<!doctype html><html><body style=\"font-family: system-ui, sans-serif\"><p>Continue signing in to {s}:</p><p><a href=\"{u}\" style=\"font-size: 1.2rem; font-weight: 700\">Continue signing in</a></p><p>It expires in {minutes} minutes. Open it in the browser where you started; anywhere else it shows a code to type there. If you did not try to sign in, you can ignore this email.</p></body></html>",
+            s = escape(service),
+            u = escape(url)
+        ),
+    }
+}
+
+/// Sent instead of a code when someone signs up with an address that has an account already:
+/// the page the person sees is the same either way, so the form does not reveal who has one.
+pub fn existing_account_mail(to: &str, service: &str, username: &str) -> Mail {
+    Mail {
+        to: to.to_owned(),
+        subject: format!("You already have a {service} account"),
+        text: format!(
+            "Someone (probably you) tried to sign up to {service} with this address, which already belongs to the account {username}.\n\nSign in as {username} instead; if you lost your passkey, use \"Create a passkey, or lost yours?\" on the sign-in page. If this was not you, you can ignore this email.\n"
+        ),
+        html: format!(
+            "<!doctype html><html><body style=\"font-family: system-ui, sans-serif\"><p>Someone (probably you) tried to sign up to {s} with this address, which already belongs to the account <strong>{u}</strong>.</p><p>Sign in as {u} instead; if you lost your passkey, use \"Create a passkey, or lost yours?\" on the sign-in page. If this was not you, you can ignore this email.</p></body></html>",
+            s = escape(service),
+            u = escape(username)
+        ),
+    }
+}
+
 /// The sign-in code mail.
 pub fn code_mail(to: &str, service: &str, code: &str, minutes: u64) -> Mail {
-    let escape = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-    };
     Mail {
         to: to.to_owned(),
         subject: format!("Your {service} sign-in code: {code}"),

@@ -12,9 +12,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tessera_store::rate_limits::BucketCount;
 
-/// How many password attempts are allowed per window.
+/// How many attempts (password checks, email codes requested) are allowed per window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PasswordLimits {
+pub struct AttemptLimits {
     /// Attempts for one username (any address) per window.
     pub per_username: u32,
     /// Attempts from one client address (any username) per window.
@@ -23,9 +23,9 @@ pub struct PasswordLimits {
     pub window: Duration,
 }
 
-impl Default for PasswordLimits {
+impl Default for AttemptLimits {
     fn default() -> Self {
-        PasswordLimits {
+        AttemptLimits {
             per_username: 10,
             per_address: 100,
             window: Duration::from_secs(15 * 60),
@@ -69,7 +69,7 @@ pub fn email_buckets(username: &str, address: Option<IpAddr>) -> Vec<String> {
 
 /// Default limits on email codes: a few per account, more per address (several people may
 /// share one).
-pub const EMAIL_LIMITS: PasswordLimits = PasswordLimits {
+pub const EMAIL_LIMITS: AttemptLimits = AttemptLimits {
     per_username: 3,
     per_address: 20,
     window: Duration::from_secs(15 * 60),
@@ -98,7 +98,7 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-impl PasswordLimits {
+impl AttemptLimits {
     /// Decides from the counts after this attempt was counted.
     pub fn decide(&self, counts: &[BucketCount], now: DateTime<Utc>) -> Attempt {
         let over = counts.iter().filter(|c| {
@@ -140,7 +140,7 @@ mod tests {
 
     #[test]
     fn the_eleventh_attempt_for_a_username_is_refused_until_its_window_ends() {
-        let limits = PasswordLimits::default();
+        let limits = AttemptLimits::default();
         let start = Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap();
         let now = start + chrono::Duration::minutes(5);
         let user = username_bucket("Kim");

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use tessera_store::accounts::AccountRow;
+use tessera_store::accounts::{AccountRow, NewAccount, SignUpConflict, Taken};
 use tessera_store::passkeys::{self as rows, CeremonyKind, CeremonyRow, DeviceInsert, DeviceRow};
 use tessera_store::{Store, StoreError};
 use thiserror::Error;
@@ -40,6 +40,9 @@ pub enum PasskeyError {
     /// The credential is registered already.
     #[error("this passkey is registered already")]
     AlreadyRegistered,
+    /// A sign-up's username or address was taken while the passkey was being created.
+    #[error("the {0} was taken meanwhile")]
+    Taken(&'static str),
     /// The relying party could not be set up from the issuer.
     #[error("passkeys are not available: {0}")]
     Setup(String),
@@ -81,12 +84,76 @@ pub struct RegisteredPasskey {
     pub context: serde_json::Value,
 }
 
-/// The relying party's half of a registration, with the caller's context.
+/// Someone signing up whose email address is verified: the account exists only once its
+/// first passkey is stored, in the same transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignUp {
+    /// The id the account will have (and the WebAuthn user handle).
+    pub account_id: Uuid,
+    /// Username.
+    pub username: String,
+    /// Verified email address.
+    pub email: String,
+    /// Optional phone number.
+    pub phone: Option<String>,
+    /// Given name.
+    pub given_name: String,
+    /// Family name.
+    pub family_name: String,
+}
+
+impl SignUp {
+    fn attributes(&self) -> serde_json::Value {
+        serde_json::json!({
+            "given_name": self.given_name,
+            "family_name": self.family_name,
+        })
+    }
+}
+
+/// Whom a passkey is registered for.
+#[derive(Debug, Clone, Copy)]
+pub enum Registrant<'a> {
+    /// An existing account (adding a passkey, recovery, migration).
+    Account(&'a AccountRow),
+    /// A new account, created with this passkey.
+    SignUp(&'a SignUp),
+}
+
+impl Registrant<'_> {
+    /// The account's id (to be, for a sign-up).
+    pub fn account_id(&self) -> Uuid {
+        match self {
+            Registrant::Account(a) => a.account_id,
+            Registrant::SignUp(s) => s.account_id,
+        }
+    }
+
+    /// The username.
+    pub fn username(&self) -> &str {
+        match self {
+            Registrant::Account(a) => &a.username,
+            Registrant::SignUp(s) => &s.username,
+        }
+    }
+
+    fn display_name(&self) -> String {
+        match self {
+            Registrant::Account(a) => display_name(a),
+            Registrant::SignUp(s) => format!("{} {}", s.given_name, s.family_name),
+        }
+    }
+}
+
+/// The relying party's half of a registration, with the caller's context and, for a sign-up,
+/// the account to create.
 #[derive(Serialize, Deserialize)]
 struct RegistrationState {
     state: PasskeyRegistration,
     #[serde(default)]
     context: serde_json::Value,
+    #[serde(default)]
+    sign_up: Option<SignUp>,
 }
 
 /// The passkey relying party of one issuer.
@@ -122,32 +189,36 @@ impl Passkeys {
         Ok(Passkeys { webauthn })
     }
 
-    /// Starts registering a passkey for `account` within `flow_id`, keeping `context` with the
-    /// ceremony; returns the ceremony id and the options for `navigator.credentials.create()`
-    /// (a `CreationChallengeResponse` as JSON).
+    /// Starts registering a passkey for `registrant` within `flow_id`, keeping `context` with
+    /// the ceremony; returns the ceremony id and the options for
+    /// `navigator.credentials.create()` (a `CreationChallengeResponse` as JSON).
     pub async fn begin_registration(
         &self,
         store: &Store,
-        account: &AccountRow,
+        registrant: Registrant<'_>,
         (flow_id, context): (Option<Uuid>, serde_json::Value),
         now: DateTime<Utc>,
     ) -> Result<(Uuid, serde_json::Value), PasskeyError> {
-        let account_id = account.account_id;
-        let existing = store
-            .run(move |conn| rows::devices_of(conn, account_id))
-            .await?;
-        let exclude = existing
-            .iter()
-            .filter_map(|d| serde_json::from_value::<Passkey>(d.credential.clone()).ok())
-            .map(|p| p.cred_id().clone())
-            .collect::<Vec<_>>();
-        let display = display_name(account);
+        // An account's passkeys are excluded, so an authenticator does not register twice.
+        let exclude = match registrant {
+            Registrant::Account(account) => {
+                let account_id = account.account_id;
+                store
+                    .run(move |conn| rows::devices_of(conn, account_id))
+                    .await?
+                    .iter()
+                    .filter_map(|d| serde_json::from_value::<Passkey>(d.credential.clone()).ok())
+                    .map(|p| p.cred_id().clone())
+                    .collect::<Vec<_>>()
+            }
+            Registrant::SignUp(_) => Vec::new(),
+        };
         let (options, state): (CreationChallengeResponse, _) = self
             .webauthn
             .start_passkey_registration(
-                account.account_id,
-                &account.username,
-                &display,
+                registrant.account_id(),
+                registrant.username(),
+                &registrant.display_name(),
                 (!exclude.is_empty()).then_some(exclude),
             )
             .map_err(refused)?;
@@ -162,22 +233,27 @@ impl Passkeys {
             selection.insert("residentKey".into(), "preferred".into());
             selection.insert("requireResidentKey".into(), false.into());
         }
+        let (account_id, sign_up) = match registrant {
+            Registrant::Account(account) => (Some(account.account_id), None),
+            Registrant::SignUp(sign_up) => (None, Some(sign_up.clone())),
+        };
         let ceremony_id = self
             .store_ceremony(
                 store,
-                (
-                    CeremonyKind::Registration,
-                    Some(account.account_id),
-                    flow_id,
-                ),
-                to_json(&RegistrationState { state, context })?,
+                (CeremonyKind::Registration, account_id, flow_id),
+                to_json(&RegistrationState {
+                    state,
+                    context,
+                    sign_up,
+                })?,
                 now,
             )
             .await?;
         Ok((ceremony_id, options))
     }
 
-    /// Verifies the authenticator's answer and stores the new passkey under `name`.
+    /// Verifies the authenticator's answer and stores the new passkey under `name` (for a
+    /// sign-up, together with the new account).
     pub async fn finish_registration(
         &self,
         store: &Store,
@@ -187,9 +263,16 @@ impl Passkeys {
         now: DateTime<Utc>,
     ) -> Result<RegisteredPasskey, PasskeyError> {
         let ceremony = take(store, ceremony_id, CeremonyKind::Registration, flow_id, now).await?;
-        let account_id = ceremony.account_id.ok_or(PasskeyError::CeremonyGone)?;
-        let RegistrationState { state, context } =
-            serde_json::from_value(ceremony.state).map_err(|_| PasskeyError::CeremonyGone)?;
+        let RegistrationState {
+            state,
+            context,
+            sign_up,
+        } = serde_json::from_value(ceremony.state).map_err(|_| PasskeyError::CeremonyGone)?;
+        let account_id = match (&sign_up, ceremony.account_id) {
+            (None, Some(account_id)) => account_id,
+            (Some(sign_up), None) => sign_up.account_id,
+            _ => return Err(PasskeyError::CeremonyGone),
+        };
         let passkey = self
             .webauthn
             .finish_passkey_registration(response, &state)
@@ -209,17 +292,35 @@ impl Passkeys {
             last_used_at: None,
         };
         let device_id = device.device_id;
-        match store
-            .run(move |conn| rows::insert_device(conn, &device))
-            .await?
-        {
-            DeviceInsert::Stored => Ok(RegisteredPasskey {
-                account_id,
-                device_id,
-                context,
-            }),
-            DeviceInsert::Duplicate => Err(PasskeyError::AlreadyRegistered),
-        }
+        let stored = match sign_up {
+            None => store
+                .run(move |conn| rows::insert_device(conn, &device))
+                .await?
+                .eq(&DeviceInsert::Stored)
+                .then_some(())
+                .ok_or(PasskeyError::AlreadyRegistered),
+            Some(sign_up) => store
+                .run(move |conn| {
+                    let account = NewAccount {
+                        username: &sign_up.username,
+                        email: Some(&sign_up.email),
+                        phone: sign_up.phone.as_deref(),
+                        attributes: sign_up.attributes(),
+                    };
+                    tessera_store::accounts::create_with_passkey(conn, &account, &device)
+                })
+                .await?
+                .map_err(|conflict| match conflict {
+                    SignUpConflict::Taken(Taken::Username) => PasskeyError::Taken("username"),
+                    SignUpConflict::Taken(Taken::Email) => PasskeyError::Taken("email address"),
+                    SignUpConflict::CredentialRegistered => PasskeyError::AlreadyRegistered,
+                }),
+        };
+        stored.map(|()| RegisteredPasskey {
+            account_id,
+            device_id,
+            context,
+        })
     }
 
     /// Starts a sign-in: with `account`, for that account's passkeys (none registered:

@@ -10,7 +10,7 @@ use tessera_admin::ConfigService;
 use tessera_admin::http::{AdminAuth, AdminCredentials, AdminState};
 use tessera_admin::secrets::ConfigSecrets;
 use tessera_authn::http::AuthnState;
-use tessera_authn::limits::PasswordLimits;
+use tessera_authn::limits::AttemptLimits;
 use tessera_oauth_core::keys::{KeyEncryptionKey, SigningKeys};
 use tessera_oauth_core::{OAuthState, root_routes, routes};
 use tessera_store::{PoolSettings, Store, migrations};
@@ -237,7 +237,7 @@ impl Application {
                 settings.server.issuer.is_https(),
                 settings.server.issuer.path().to_owned(),
                 tessera_authn::http::Limits {
-                    password: PasswordLimits {
+                    password: AttemptLimits {
                         per_username: settings.limits.password_attempts_per_username,
                         per_address: settings.limits.password_attempts_per_address,
                         window: settings.limits.password_window,
@@ -248,7 +248,7 @@ impl Application {
             )
             .map_err(|e| StartupError::Other(format!("login templates: {e}")))?
             .with_passkeys(passkey_relying_party(settings.server.issuer.as_str()))
-            .with_mail(config.secrets().clone()),
+            .with_mail(config.secrets().clone(), settings.server.issuer.as_str()),
         );
         let ops = web::Data::new(http::OpsState {
             store: store.clone(),

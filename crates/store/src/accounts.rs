@@ -64,29 +64,8 @@ pub fn create(
 ) -> Result<Result<Uuid, Taken>, StoreError> {
     let id = Uuid::new_v4();
     crate::tx::transaction(conn, |conn| {
-        let inserted = diesel::insert_into(accounts::table)
-            .values((
-                accounts::account_id.eq(id),
-                accounts::username.eq(account.username),
-                accounts::email.eq(account.email),
-                accounts::phone.eq(account.phone),
-                accounts::attributes.eq(&account.attributes),
-            ))
-            .execute(conn);
-        match inserted {
-            Ok(_) => {}
-            Err(diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::UniqueViolation,
-                info,
-            )) => {
-                let taken = if info.constraint_name() == Some("accounts_email_lower_key") {
-                    Taken::Email
-                } else {
-                    Taken::Username
-                };
-                return Ok(Err(taken));
-            }
-            Err(e) => return Err(StoreError::from(e)),
+        if let Err(taken) = insert(conn, id, account)? {
+            return Ok(Err(taken));
         }
         if let Some(hash) = password_hash {
             diesel::insert_into(password_credentials::table)
@@ -101,6 +80,80 @@ pub fn create(
     })
 }
 
+fn insert(
+    conn: &mut PgConnection,
+    id: Uuid,
+    account: &NewAccount<'_>,
+) -> Result<Result<(), Taken>, StoreError> {
+    let inserted = diesel::insert_into(accounts::table)
+        .values((
+            accounts::account_id.eq(id),
+            accounts::username.eq(account.username),
+            accounts::email.eq(account.email),
+            accounts::phone.eq(account.phone),
+            accounts::attributes.eq(&account.attributes),
+        ))
+        .execute(conn);
+    match inserted {
+        Ok(_) => Ok(Ok(())),
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            info,
+        )) => Ok(Err(
+            if info.constraint_name() == Some("accounts_email_lower_key") {
+                Taken::Email
+            } else {
+                Taken::Username
+            },
+        )),
+        Err(e) => Err(StoreError::from(e)),
+    }
+}
+
+/// Why a sign-up's account and first passkey were not stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignUpConflict {
+    /// Someone took the username or the address meanwhile.
+    Taken(Taken),
+    /// The passkey is registered to an account already.
+    CredentialRegistered,
+}
+
+enum SignUpFailure {
+    Conflict(SignUpConflict),
+    Store(StoreError),
+}
+
+impl From<StoreError> for SignUpFailure {
+    fn from(e: StoreError) -> Self {
+        SignUpFailure::Store(e)
+    }
+}
+
+/// Creates a signed-up account (`device.account_id`) together with its first passkey, in one
+/// transaction: either both exist afterwards or neither does.
+pub fn create_with_passkey(
+    conn: &mut PgConnection,
+    account: &NewAccount<'_>,
+    device: &crate::passkeys::DeviceRow,
+) -> Result<Result<(), SignUpConflict>, StoreError> {
+    let stored = crate::tx::transaction(conn, |conn| {
+        insert(conn, device.account_id, account)?
+            .map_err(|taken| SignUpFailure::Conflict(SignUpConflict::Taken(taken)))?;
+        match crate::passkeys::insert_device(conn, device)? {
+            crate::passkeys::DeviceInsert::Stored => Ok(()),
+            crate::passkeys::DeviceInsert::Duplicate => Err(SignUpFailure::Conflict(
+                SignUpConflict::CredentialRegistered,
+            )),
+        }
+    });
+    match stored {
+        Ok(()) => Ok(Ok(())),
+        Err(SignUpFailure::Conflict(conflict)) => Ok(Err(conflict)),
+        Err(SignUpFailure::Store(e)) => Err(e),
+    }
+}
+
 /// The account with this username (case-insensitive).
 pub fn by_username(
     conn: &mut PgConnection,
@@ -108,6 +161,15 @@ pub fn by_username(
 ) -> Result<Option<AccountRow>, StoreError> {
     Ok(accounts::table
         .filter(lower(accounts::username).eq(lower(username)))
+        .select(AccountRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// The account with this email address (case-insensitive).
+pub fn by_email(conn: &mut PgConnection, email: &str) -> Result<Option<AccountRow>, StoreError> {
+    Ok(accounts::table
+        .filter(lower(accounts::email.assume_not_null()).eq(lower(email)))
         .select(AccountRow::as_select())
         .first(conn)
         .optional()?)
@@ -123,22 +185,6 @@ pub fn password_hash(
         .select(password_credentials::hash)
         .first(conn)
         .optional()?)
-}
-
-/// Remembers which account `subject` stands for (idempotent).
-pub fn remember_subject(
-    conn: &mut PgConnection,
-    subject: &str,
-    account_id: Uuid,
-) -> Result<(), StoreError> {
-    diesel::insert_into(account_subjects::table)
-        .values((
-            account_subjects::subject.eq(subject),
-            account_subjects::account_id.eq(account_id),
-        ))
-        .on_conflict_do_nothing()
-        .execute(conn)?;
-    Ok(())
 }
 
 /// An account by id.

@@ -156,14 +156,6 @@ pub fn devices_of(conn: &mut PgConnection, account_id: Uuid) -> Result<Vec<Devic
         .load(conn)?)
 }
 
-/// How many passkeys an account has.
-pub fn count_of(conn: &mut PgConnection, account_id: Uuid) -> Result<i64, StoreError> {
-    Ok(devices::table
-        .filter(devices::account_id.eq(account_id))
-        .count()
-        .get_result(conn)?)
-}
-
 /// The passkey with this credential id.
 pub fn by_credential_id(
     conn: &mut PgConnection,

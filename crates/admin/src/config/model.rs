@@ -102,6 +102,9 @@ pub struct AccountManager {
     pub account_data_source: Option<String>,
     /// Usernames are email addresses.
     pub username_is_email: bool,
+    /// People may create their own accounts (`<enable-registration>`). The email address is
+    /// always verified before the account exists.
+    pub enable_registration: bool,
 }
 
 /// One authenticator.

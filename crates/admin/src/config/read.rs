@@ -143,6 +143,7 @@ pub fn read_model(root: &Node, secrets: &ConfigSecrets) -> Result<Configuration,
                 description: node.child_text("description").map(str::to_owned),
                 account_data_source: node.child_text("account-data-source").map(str::to_owned),
                 username_is_email: ctx.boolean(node, &path, "username-is-email", false),
+                enable_registration: read_registration(&mut ctx, node, &path),
             });
         }
     }
@@ -157,6 +158,29 @@ pub fn read_model(root: &Node, secrets: &ConfigSecrets) -> Result<Configuration,
         Err(Problems(ctx.problems))
     }
 }
+
+/// `<enable-registration>`: present means on. Its verification method can only be the email
+/// verification every sign-up goes through.
+fn read_registration(ctx: &mut Ctx, node: &Node, path: &str) -> bool {
+    let Some(block) = node.child("enable-registration") else {
+        return false;
+    };
+    if let Some(method) = block.child_text("account-verification-method")
+        && method != EMAIL_VERIFICATION
+    {
+        ctx.problem(
+            &format!("{path}/enable-registration/account-verification-method"),
+            block,
+            format!(
+                "only {EMAIL_VERIFICATION} is supported: an account is created once its email address is verified"
+            ),
+        );
+    }
+    true
+}
+
+/// The one account verification method.
+pub const EMAIL_VERIFICATION: &str = "email-verification";
 
 fn read_email_provider(ctx: &mut Ctx, node: &Node, path: &str) -> Option<EmailProvider> {
     let Some(smtp) = node.child("smtp") else {

@@ -228,6 +228,10 @@ const ACCOUNT_MANAGER: &[Field] = &[
     leaf("description"),
     leaf("account-data-source"),
     leaf("username-is-email"),
+    container(
+        "enable-registration",
+        &[leaf("account-verification-method")],
+    ),
 ];
 
 /// The children of the `<config>` / `<data>` root.

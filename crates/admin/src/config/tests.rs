@@ -75,6 +75,11 @@ fn merging_the_upgrade_onto_the_base_gives_the_passwordless_model() {
         p.account_manager.as_deref(),
         Some("default-account-manager")
     );
+    assert!(
+        !base(&s).account_managers[0].enable_registration,
+        "sign-up is closed unless enabled"
+    );
+    assert!(merged.account_managers[0].enable_registration);
 
     for id in [
         "demo-web-client",
@@ -497,4 +502,47 @@ fn a_private_key_jwt_client_keeps_its_public_keys_and_refuses_private_ones() {
     ));
     let p = problems(apply(&config, &upload, UploadMode::Merge, &s).unwrap_err());
     assert!(p[0].message.contains("private key"), "{p:?}");
+}
+
+#[test]
+fn enable_registration_round_trips_and_only_email_verification_is_accepted() {
+    let s = secrets();
+    let manager = |registration: &str| {
+        doc(&format!(
+            r#"<processing xmlns="https://curity.se/ns/conf/base"><account-managers><account-manager>
+            <id>default-account-manager</id>{registration}</account-manager></account-managers></processing>"#
+        ))
+    };
+    let open = apply(
+        &base(&s),
+        &manager("<enable-registration/>"),
+        UploadMode::Merge,
+        &s,
+    )
+    .unwrap();
+    assert!(open.account_managers[0].enable_registration);
+    let exported = export(&open, Root::Config);
+    assert!(
+        exported.contains(
+            "<account-verification-method>email-verification</account-verification-method>"
+        ),
+        "{exported}"
+    );
+    assert_eq!(parse(&exported, &s).unwrap(), open);
+
+    let refused = apply(
+        &base(&s),
+        &manager(
+            "<enable-registration><account-verification-method>none</account-verification-method></enable-registration>",
+        ),
+        UploadMode::Merge,
+        &s,
+    );
+    let p = problems(refused.unwrap_err());
+    assert!(
+        p[0].path
+            .ends_with("enable-registration/account-verification-method")
+            && p[0].message.contains("email-verification"),
+        "{p:?}"
+    );
 }

@@ -90,7 +90,13 @@ pub fn write_model(config: &Configuration) -> Node {
                         "account-data-source",
                         m.account_data_source.as_deref(),
                     ))
-                    .with(bool_leaf("username-is-email", m.username_is_email)),
+                    .with(bool_leaf("username-is-email", m.username_is_email))
+                    .with_opt(m.enable_registration.then(|| {
+                        Node::new("enable-registration").with(Node::leaf(
+                            "account-verification-method",
+                            super::read::EMAIL_VERIFICATION,
+                        ))
+                    })),
             );
         }
         root = root.with(Node::new("processing").with(managers));

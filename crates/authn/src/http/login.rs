@@ -20,7 +20,7 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
         .route("/login/static/login.css", web::get().to(stylesheet));
 }
 
-pub(super) fn csrf_token(state: &AuthnState, flow_id: Uuid, browser: &str) -> String {
+fn csrf_token(state: &AuthnState, flow_id: Uuid, browser: &str) -> String {
     let message = format!("{flow_id}|{browser}");
     tessera_admin::secrets::ConfigSecrets::mac(&state.csrf_key, message.as_bytes())
         .map(|m| URL_SAFE_NO_PAD.encode(m))
@@ -64,7 +64,7 @@ pub(super) fn expired(state: &AuthnState) -> HttpResponse {
 }
 
 /// The open flow of this browser, with its policy.
-pub(super) async fn open_flow(
+pub(super) async fn browser_flow(
     state: &AuthnState,
     req: &HttpRequest,
     flow_id: Uuid,
@@ -110,8 +110,9 @@ pub(super) fn form(
     ctx.insert("passkey_enrol", &offer.enrol.is_some());
     ctx.insert(
         "passkey_create",
-        &super::passkey_email::email_enrolment(state, policy, &snapshot).is_some(),
+        &super::email_step::email_enrolment(state, policy, &snapshot).is_some(),
     );
+    ctx.insert("signup", &super::signup::offered(state, policy));
     ctx
 }
 
@@ -124,9 +125,48 @@ fn no_password(state: &AuthnState) -> HttpResponse {
     )
 }
 
+/// `?flow=<id>` on a sign-in page.
 #[derive(Deserialize)]
-struct FlowQuery {
+pub(super) struct FlowQuery {
     flow: Option<String>,
+}
+
+/// The open flow a page's `?flow=` names, for this browser.
+pub(super) async fn queried_flow(
+    state: &AuthnState,
+    req: &HttpRequest,
+    query: &FlowQuery,
+) -> Option<(Uuid, String, Policy)> {
+    let flow_id = Uuid::parse_str(query.flow.as_deref()?).ok()?;
+    let (browser, policy) = browser_flow(state, req, flow_id).await?;
+    Some((flow_id, browser, policy))
+}
+
+/// Why a posted form cannot go on with its flow.
+pub(super) enum FlowRefusal {
+    /// No open flow of this browser (unknown, expired, finished).
+    Expired,
+    /// The flow is open but the form's CSRF token is not its own.
+    Forged,
+}
+
+/// The open flow a posted form belongs to, when its CSRF token matches.
+pub(super) async fn checked_flow(
+    state: &AuthnState,
+    req: &HttpRequest,
+    flow: &str,
+    csrf: &str,
+) -> Result<(Uuid, String, Policy), FlowRefusal> {
+    let flow_id = Uuid::parse_str(flow).map_err(|_| FlowRefusal::Expired)?;
+    let (browser, policy) = browser_flow(state, req, flow_id)
+        .await
+        .ok_or(FlowRefusal::Expired)?;
+    let expected = csrf_token(state, flow_id, &browser);
+    if expected.len() == csrf.len() && openssl::memcmp::eq(expected.as_bytes(), csrf.as_bytes()) {
+        Ok((flow_id, browser, policy))
+    } else {
+        Err(FlowRefusal::Forged)
+    }
 }
 
 async fn page(
@@ -134,10 +174,7 @@ async fn page(
     req: HttpRequest,
     query: web::Query<FlowQuery>,
 ) -> HttpResponse {
-    let Some(flow_id) = query.flow.as_deref().and_then(|f| Uuid::parse_str(f).ok()) else {
-        return expired(&state);
-    };
-    let Some((browser, policy)) = open_flow(&state, &req, flow_id).await else {
+    let Some((flow_id, browser, policy)) = queried_flow(&state, &req, &query).await else {
         return expired(&state);
     };
     let snapshot = state.config.load();
@@ -172,23 +209,19 @@ async fn submit(
     req: HttpRequest,
     input: web::Form<LoginForm>,
 ) -> HttpResponse {
-    let Ok(flow_id) = Uuid::parse_str(&input.flow) else {
-        return expired(&state);
-    };
-    let Some((browser, policy)) = open_flow(&state, &req, flow_id).await else {
-        return expired(&state);
-    };
-    let expected = csrf_token(&state, flow_id, &browser);
-    if expected.len() != input.csrf.len()
-        || !openssl::memcmp::eq(expected.as_bytes(), input.csrf.as_bytes())
-    {
-        return message(
-            &state,
-            StatusCode::FORBIDDEN,
-            "This form has expired",
-            "Reload the page and try again.",
-        );
-    }
+    let (flow_id, browser, policy) =
+        match checked_flow(&state, &req, &input.flow, &input.csrf).await {
+            Ok(open) => open,
+            Err(FlowRefusal::Expired) => return expired(&state),
+            Err(FlowRefusal::Forged) => {
+                return message(
+                    &state,
+                    StatusCode::FORBIDDEN,
+                    "This form has expired",
+                    "Reload the page and try again.",
+                );
+            }
+        };
     // The policy is read from the configuration as it is now: a commit applies to the next
     // step of flows already under way.
     let snapshot = state.config.load();

@@ -3,9 +3,11 @@
 
 mod client_address;
 pub mod cookies;
+mod email_step;
 mod login;
 mod passkey_email;
 mod passkey_login;
+mod signup;
 
 pub use client_address::client_address;
 
@@ -15,7 +17,7 @@ use actix_web::web;
 use tessera_admin::ActiveConfig;
 use tessera_store::Store;
 
-use crate::limits::PasswordLimits;
+use crate::limits::AttemptLimits;
 use crate::passkeys::Passkeys;
 use crate::password::Passwords;
 
@@ -41,6 +43,8 @@ pub struct AuthnState {
     pub secrets: Option<tessera_admin::secrets::ConfigSecrets>,
     /// Named in emails ("Your … sign-in code").
     pub service_name: String,
+    /// The issuer's URL, which emailed links start with.
+    pub issuer: String,
     templates: tera::Tera,
 }
 
@@ -72,9 +76,18 @@ impl AuthnState {
                 include_str!("../../templates/passkey_create.html"),
             ),
             (
-                "passkey_code.html",
-                include_str!("../../templates/passkey_code.html"),
+                "email_code.html",
+                include_str!("../../templates/email_code.html"),
             ),
+            (
+                "email_link.html",
+                include_str!("../../templates/email_link.html"),
+            ),
+            (
+                "email_elsewhere.html",
+                include_str!("../../templates/email_elsewhere.html"),
+            ),
+            ("signup.html", include_str!("../../templates/signup.html")),
         ])?;
         Ok(AuthnState {
             store,
@@ -87,6 +100,7 @@ impl AuthnState {
             passkeys: None,
             secrets: None,
             service_name: "Tessera".into(),
+            issuer: String::new(),
             templates,
         })
     }
@@ -99,9 +113,14 @@ impl AuthnState {
         self
     }
 
-    /// Sends email (codes) with SMTP passwords opened by `secrets`.
-    pub fn with_mail(mut self, secrets: tessera_admin::secrets::ConfigSecrets) -> Self {
+    /// Sends email (codes, and links under `issuer`) with SMTP passwords opened by `secrets`.
+    pub fn with_mail(
+        mut self,
+        secrets: tessera_admin::secrets::ConfigSecrets,
+        issuer: &str,
+    ) -> Self {
         self.secrets = Some(secrets);
+        self.issuer = issuer.trim_end_matches('/').to_owned();
         self
     }
 }
@@ -111,9 +130,9 @@ impl AuthnState {
 #[derive(Debug, Clone)]
 pub struct Limits {
     /// Password attempts.
-    pub password: PasswordLimits,
+    pub password: AttemptLimits,
     /// Email codes requested.
-    pub email: PasswordLimits,
+    pub email: AttemptLimits,
     /// Addresses of the operator's reverse proxies.
     pub trusted_proxies: Vec<ipnet::IpNet>,
 }
@@ -121,7 +140,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            password: PasswordLimits::default(),
+            password: AttemptLimits::default(),
             email: crate::limits::EMAIL_LIMITS,
             trusted_proxies: Vec::new(),
         }
@@ -133,4 +152,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     login::routes(cfg);
     passkey_login::routes(cfg);
     passkey_email::routes(cfg);
+    signup::routes(cfg);
+    email_step::routes(cfg);
 }

@@ -1,84 +1,27 @@
 //! "Create a passkey" for clients that sign in with passkeys only (seed 000), which is also
-//! account recovery ("lost your passkey?"): the username, a code mailed to the account's
-//! address, then the registration ceremony. The page after the username reads the same whether
-//! or not the account exists, and nothing is mailed for an unknown one.
+//! account recovery ("lost your passkey?"): the username, a code or link mailed to the
+//! account's address, then the registration ceremony. The page after the username reads the
+//! same whether or not the account exists, and nothing is mailed for an unknown one.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use serde::Deserialize;
-use tessera_admin::Snapshot;
-use tessera_admin::config::model::{AuthenticatorKind, EmailDelivery, EmailProvider};
-use tessera_store::email::Attempt;
+use tessera_store::email::Proves;
 use uuid::Uuid;
 
-use super::login::{expired, form, open_flow, render, unavailable};
-use super::passkey_login::{Proof, checked_flow, registration_page};
+use super::email_step::{self, CodePage, CodeRefusal, ENROLMENT, Recipient, email_enrolment};
+use super::login::{FlowQuery, checked_flow, expired, form, queried_flow, render, unavailable};
+use super::passkey_login::{Proof, registration_page};
 use super::{AuthnState, client_address};
-use crate::email::{self, CodeRules};
-use crate::flow::{self, Policy};
+use crate::flow::Policy;
 use crate::limits::{self, Attempt as Limit};
-
-const PURPOSE: &str = "passkey-registration";
+use crate::passkeys::Registrant;
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/login/passkey/create", web::get().to(start))
         .route("/login/passkey/create", web::post().to(send_code))
         .route("/login/passkey/code", web::post().to(check_code));
-}
-
-/// A passkeys authenticator the policy allows whose registration is proved by an email code.
-pub(super) struct EmailEnrolment<'a> {
-    /// The passkeys authenticator (the flow completes with it).
-    pub passkeys: &'a str,
-    /// Code rules of the email authenticator.
-    pub rules: CodeRules,
-    /// Where its mail goes out.
-    pub provider: &'a EmailProvider,
-}
-
-pub(super) fn email_enrolment<'a>(
-    state: &AuthnState,
-    policy: &Policy,
-    snapshot: &'a Snapshot,
-) -> Option<EmailEnrolment<'a>> {
-    state.passkeys.as_ref()?;
-    flow::passkey_authenticators(policy, snapshot)
-        .into_iter()
-        .filter(|(_, p, _)| p.allow_registration_during_login)
-        .find_map(|(id, _, required)| {
-            let prerequisite = snapshot.config.authenticator(required?)?;
-            let AuthenticatorKind::Email(mail) = &prerequisite.kind else {
-                return None;
-            };
-            // Links are not sent yet; a link-mode authenticator offers nothing here.
-            if mail.delivery != EmailDelivery::Code {
-                return None;
-            }
-            let provider_id = mail
-                .email_provider
-                .as_deref()
-                .or(snapshot.config.default_email_provider.as_deref())?;
-            let provider = snapshot
-                .config
-                .email_providers
-                .iter()
-                .find(|p| p.id == provider_id)?;
-            Some(EmailEnrolment {
-                passkeys: id,
-                rules: CodeRules {
-                    max_sends: mail.max_challenges_sent,
-                    max_attempts: mail.max_allowed_attempts,
-                    lifetime: mail.otp_lifetime,
-                },
-                provider,
-            })
-        })
-}
-
-#[derive(Deserialize)]
-struct FlowQuery {
-    flow: Option<String>,
 }
 
 /// `GET /login/passkey/create`: asks for the username.
@@ -87,26 +30,23 @@ async fn start(
     req: HttpRequest,
     query: web::Query<FlowQuery>,
 ) -> HttpResponse {
-    let Some(flow_id) = query.flow.as_deref().and_then(|f| Uuid::parse_str(f).ok()) else {
-        return expired(&state);
-    };
-    let Some((browser, policy)) = open_flow(&state, &req, flow_id).await else {
+    let Some((flow_id, browser, policy)) = queried_flow(&state, &req, &query).await else {
         return expired(&state);
     };
     if email_enrolment(&state, &policy, &state.config.load()).is_none() {
         return not_offered(&state, flow_id, &browser, &policy);
     }
     let hint = policy.login_hint.clone().unwrap_or_default();
-    page(
-        &state,
-        (flow_id, &browser, &policy),
-        CREATE,
-        &hint,
-        (StatusCode::OK, None),
-    )
+    let ctx = form(&state, flow_id, &browser, &policy, &hint, None);
+    render(&state, StatusCode::OK, CREATE, &ctx)
 }
 
-fn not_offered(state: &AuthnState, flow_id: Uuid, browser: &str, policy: &Policy) -> HttpResponse {
+pub(super) fn not_offered(
+    state: &AuthnState,
+    flow_id: Uuid,
+    browser: &str,
+    policy: &Policy,
+) -> HttpResponse {
     let ctx = form(
         state,
         flow_id,
@@ -125,29 +65,52 @@ struct UsernameForm {
     username: String,
 }
 
-/// One of this module's pages (`passkey_create.html`, `passkey_code.html`) for the flow.
-fn page(
+const CREATE: &str = "passkey_create.html";
+
+/// The username page again with a message.
+fn username_page(
     state: &AuthnState,
     (flow_id, browser, policy): (Uuid, &str, &Policy),
-    template: &str,
     username: &str,
-    (status, error): (StatusCode, Option<&str>),
+    (status, error): (StatusCode, &str),
 ) -> HttpResponse {
-    let ctx = form(state, flow_id, browser, policy, username, error);
-    render(state, status, template, &ctx)
+    let ctx = form(state, flow_id, browser, policy, username, Some(error));
+    render(state, status, CREATE, &ctx)
 }
 
-const CREATE: &str = "passkey_create.html";
-const CODE: &str = "passkey_code.html";
+/// The "check your email" page of this path.
+fn code_page(
+    state: &AuthnState,
+    (flow_id, browser, policy): (Uuid, &str, &Policy),
+    (username, link): (&str, bool),
+    outcome: (StatusCode, Option<&str>),
+) -> HttpResponse {
+    let what = if link {
+        "a sign-in link"
+    } else {
+        "a six-digit code"
+    };
+    let page = CodePage {
+        sent: format!(
+            "If {username} has an account with an email address, {what} is on its way there."
+        ),
+        code_action: "/login/passkey/code",
+        resend_action: "/login/passkey/create",
+        hidden: vec![("username", username.to_owned())],
+        link,
+    };
+    let ctx = form(state, flow_id, browser, policy, username, None);
+    email_step::code_page(state, ctx, &page, outcome)
+}
 
-/// `POST /login/passkey/create`: mails a code to the account's address, if there is one.
+/// `POST /login/passkey/create`: mails a code or link to the account's address, if there is
+/// one.
 async fn send_code(
     state: web::Data<AuthnState>,
     req: HttpRequest,
     input: web::Form<UsernameForm>,
 ) -> HttpResponse {
-    let Some((flow_id, browser, policy)) =
-        checked_flow(&state, &req, &input.flow, &input.csrf).await
+    let Ok((flow_id, browser, policy)) = checked_flow(&state, &req, &input.flow, &input.csrf).await
     else {
         return expired(&state);
     };
@@ -158,8 +121,12 @@ async fn send_code(
     let username = input.username.trim().to_owned();
     let at = (flow_id, browser.as_str(), &policy);
     if username.is_empty() {
-        let error = (StatusCode::BAD_REQUEST, Some("Enter your username."));
-        return page(&state, at, CREATE, "", error);
+        return username_page(
+            &state,
+            at,
+            "",
+            (StatusCode::BAD_REQUEST, "Enter your username."),
+        );
     }
     // Counted like password attempts, in buckets of their own, before anything is looked up.
     let now = Utc::now();
@@ -183,55 +150,31 @@ async fn send_code(
         Ok(Ok(account)) => account,
         Ok(Err(retry_after)) => {
             let minutes = retry_after.as_secs().div_ceil(60).max(1);
-            let text = format!("Too many codes were requested. Try again in {minutes} minutes.");
-            let error = (StatusCode::TOO_MANY_REQUESTS, Some(text.as_str()));
-            return page(&state, at, CREATE, &username, error);
+            let text = format!("Too many emails were requested. Try again in {minutes} minutes.");
+            return username_page(
+                &state,
+                at,
+                &username,
+                (StatusCode::TOO_MANY_REQUESTS, &text),
+            );
         }
         Err(e) => {
             tracing::error!(error = %e, "cannot look up an account for an email code");
             return unavailable(&state);
         }
     };
-    let recipient = account
+    let (proves, recipient) = match account
         .as_ref()
-        .and_then(|a| a.email.clone().map(|to| (a.account_id, to)));
-    let code = match email::issue_code(
-        &state.store,
-        flow_id,
-        PURPOSE,
-        recipient.as_ref().map(|(id, _)| *id),
-        enrolment.rules,
-        now,
-    )
-    .await
+        .and_then(|a| a.email.as_deref().map(|to| (a.account_id, to)))
     {
-        Ok(code) => code,
-        Err(email::EmailError::TooManySends) => {
-            let text =
-                "No more codes can be sent for this sign-in. Start again from the application.";
-            let error = (StatusCode::TOO_MANY_REQUESTS, Some(text));
-            return page(&state, at, CREATE, &username, error);
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "cannot issue an email code");
-            return unavailable(&state);
-        }
+        Some((account_id, to)) => (Proves::Account(account_id), Recipient::Challenge(to)),
+        None => (Proves::Nothing, Recipient::Nobody),
     };
-    if let Some((_, to)) = recipient {
-        let minutes = enrolment.rules.lifetime.as_secs().div_ceil(60).max(1);
-        let mail = email::code_mail(&to, &state.service_name, &code, minutes);
-        let sent = match &state.secrets {
-            Some(secrets) => email::send(enrolment.provider, secrets, &mail).await,
-            None => Err(email::EmailError::Secret),
-        };
-        if let Err(e) = sent {
-            tracing::error!(error = %e, "cannot send an email code");
-            let text = "The email could not be sent just now. Try again in a moment.";
-            let error = (StatusCode::SERVICE_UNAVAILABLE, Some(text));
-            return page(&state, at, CREATE, &username, error);
-        }
+    let link = email_step::is_link(&enrolment.rules);
+    match email_step::deliver(&state, &enrolment, (flow_id, ENROLMENT), proves, recipient).await {
+        Ok(()) => code_page(&state, at, (&username, link), (StatusCode::OK, None)),
+        Err((status, text)) => username_page(&state, at, &username, (status, text)),
     }
-    page(&state, at, CODE, &username, (StatusCode::OK, None))
 }
 
 #[derive(Deserialize)]
@@ -248,59 +191,69 @@ async fn check_code(
     req: HttpRequest,
     input: web::Form<CodeForm>,
 ) -> HttpResponse {
-    let Some((flow_id, browser, policy)) =
-        checked_flow(&state, &req, &input.flow, &input.csrf).await
+    let Ok((flow_id, browser, policy)) = checked_flow(&state, &req, &input.flow, &input.csrf).await
     else {
         return expired(&state);
     };
-    let snapshot = state.config.load();
-    let Some(enrolment) = email_enrolment(&state, &policy, &snapshot) else {
+    let Some(link) = email_enrolment(&state, &policy, &state.config.load())
+        .map(|e| email_step::is_link(&e.rules))
+    else {
         return not_offered(&state, flow_id, &browser, &policy);
     };
-    let passkeys_id = enrolment.passkeys.to_owned();
-    let username = input.username.trim().to_owned();
+    let username = input.username.trim();
     let at = (flow_id, browser.as_str(), &policy);
-    let checked = email::check_code(&state.store, flow_id, PURPOSE, &input.code, Utc::now()).await;
-    let account_id = match checked {
-        Ok(Attempt::Matched(account_id)) => account_id,
-        Ok(Attempt::Wrong { remaining }) if remaining > 0 => {
-            let text = format!(
-                "That code is not right. {remaining} {} left.",
-                if remaining == 1 { "try" } else { "tries" }
-            );
-            return page(
-                &state,
-                at,
-                CODE,
-                &username,
-                (StatusCode::UNAUTHORIZED, Some(&text)),
-            );
+    match email_step::check(&state, flow_id, ENROLMENT, &input.code).await {
+        Ok(proves) => {
+            email_step::proved(&state, (flow_id, &browser), &policy, ENROLMENT, proves).await
         }
-        Ok(_) => {
-            let text = "That code has expired or was used up. Ask for a new one.";
-            return page(
-                &state,
-                at,
-                CREATE,
-                &username,
-                (StatusCode::UNAUTHORIZED, Some(text)),
-            );
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "cannot check an email code");
-            return unavailable(&state);
-        }
+        Err(CodeRefusal::Wrong(text)) => code_page(
+            &state,
+            at,
+            (username, link),
+            (StatusCode::UNAUTHORIZED, Some(&text)),
+        ),
+        Err(CodeRefusal::Gone) => username_page(
+            &state,
+            at,
+            username,
+            (
+                StatusCode::UNAUTHORIZED,
+                "That code has expired or was used up. Ask for a new one.",
+            ),
+        ),
+        Err(CodeRefusal::Unavailable) => unavailable(&state),
+    }
+}
+
+/// The registration ceremony for an account whose address was just proved.
+pub(super) async fn register_for_account(
+    state: &AuthnState,
+    (flow_id, browser): (Uuid, &str),
+    policy: &Policy,
+    account_id: Uuid,
+) -> HttpResponse {
+    let Some(authenticator) =
+        email_enrolment(state, policy, &state.config.load()).map(|e| e.passkeys.to_owned())
+    else {
+        return not_offered(state, flow_id, browser, policy);
+    };
+    let proof = Proof {
+        amr: vec!["otp".into()],
+        authenticator,
     };
     let account = state
         .store
         .run(move |conn| tessera_store::accounts::by_id(conn, account_id))
         .await;
     let Ok(Some(account)) = account else {
-        return unavailable(&state);
+        return unavailable(state);
     };
-    let proof = Proof {
-        amr: vec!["otp".into()],
-        authenticator: passkeys_id,
-    };
-    registration_page(&state, (flow_id, &browser), &policy, &account, &proof).await
+    registration_page(
+        state,
+        (flow_id, browser),
+        policy,
+        Registrant::Account(&account),
+        &proof,
+    )
+    .await
 }

@@ -15,10 +15,10 @@ use webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential};
 
 use super::AuthnState;
 use super::login::{
-    complete_sign_in, csrf_token, expired, form, open_flow, render, signed_in_redirect, unavailable,
+    checked_flow, complete_sign_in, expired, form, render, signed_in_redirect, unavailable,
 };
 use crate::flow::{self, Policy};
-use crate::passkeys::PasskeyError;
+use crate::passkeys::{PasskeyError, Registrant};
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/login/passkey/options", web::post().to(options))
@@ -65,20 +65,6 @@ struct FlowForm {
     csrf: String,
 }
 
-/// The open flow of this browser when the form's CSRF token matches it.
-pub(super) async fn checked_flow(
-    state: &AuthnState,
-    req: &HttpRequest,
-    flow: &str,
-    csrf: &str,
-) -> Option<(Uuid, String, Policy)> {
-    let flow_id = Uuid::parse_str(flow).ok()?;
-    let (browser, policy) = open_flow(state, req, flow_id).await?;
-    let expected = csrf_token(state, flow_id, &browser);
-    (expected.len() == csrf.len() && openssl::memcmp::eq(expected.as_bytes(), csrf.as_bytes()))
-        .then_some((flow_id, browser, policy))
-}
-
 fn json_error(status: StatusCode, message: &str) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -91,7 +77,7 @@ async fn options(
     req: HttpRequest,
     input: web::Form<FlowForm>,
 ) -> HttpResponse {
-    let Some((flow_id, _, policy)) = checked_flow(&state, &req, &input.flow, &input.csrf).await
+    let Ok((flow_id, _, policy)) = checked_flow(&state, &req, &input.flow, &input.csrf).await
     else {
         return json_error(
             StatusCode::FORBIDDEN,
@@ -134,6 +120,14 @@ struct CeremonyForm {
     name: Option<String>,
 }
 
+impl CeremonyForm {
+    /// The ceremony id and the authenticator's answer, when both parse.
+    fn answer<T: serde::de::DeserializeOwned>(&self) -> Option<(Uuid, T)> {
+        let ceremony = Uuid::parse_str(&self.ceremony).ok()?;
+        Some((ceremony, serde_json::from_str(&self.credential).ok()?))
+    }
+}
+
 /// The sign-in page again with a message about the passkey.
 fn page_with_error(
     state: &AuthnState,
@@ -160,6 +154,10 @@ fn explain(e: &PasskeyError) -> (StatusCode, &'static str) {
         PasskeyError::AlreadyRegistered => {
             (StatusCode::CONFLICT, "That passkey is registered already.")
         }
+        PasskeyError::Taken(_) => (
+            StatusCode::CONFLICT,
+            "Someone took that username or email address while you were signing up. Start again.",
+        ),
         PasskeyError::Setup(_) | PasskeyError::Store(_) => (
             StatusCode::SERVICE_UNAVAILABLE,
             "Passkeys are temporarily unavailable. Try again shortly.",
@@ -173,8 +171,7 @@ async fn sign_in(
     req: HttpRequest,
     input: web::Form<CeremonyForm>,
 ) -> HttpResponse {
-    let Some((flow_id, browser, policy)) =
-        checked_flow(&state, &req, &input.flow, &input.csrf).await
+    let Ok((flow_id, browser, policy)) = checked_flow(&state, &req, &input.flow, &input.csrf).await
     else {
         return expired(&state);
     };
@@ -193,10 +190,7 @@ async fn sign_in(
         );
     };
     let authenticator = authenticator.to_owned();
-    let (Ok(ceremony), Ok(credential)) = (
-        Uuid::parse_str(&input.ceremony),
-        serde_json::from_str::<PublicKeyCredential>(&input.credential),
-    ) else {
+    let Some((ceremony, credential)) = input.answer::<PublicKeyCredential>() else {
         return page_with_error(
             &state,
             flow_id,
@@ -248,7 +242,16 @@ pub(super) async fn offer_registration(
         amr: vec!["pwd".into()],
         authenticator: password_authenticator.to_owned(),
     };
-    Some(registration_page(state, (flow_id, browser), policy, account, &proof).await)
+    Some(
+        registration_page(
+            state,
+            (flow_id, browser),
+            policy,
+            Registrant::Account(account),
+            &proof,
+        )
+        .await,
+    )
 }
 
 /// How the user proved who they are before registering a passkey: it becomes the flow's
@@ -261,13 +264,13 @@ pub(super) struct Proof {
     pub authenticator: String,
 }
 
-/// Begins a registration for `account`, proved by `proof`, and renders the page that creates
-/// the passkey.
+/// Begins a registration for `registrant`, proved by `proof`, and renders the page that
+/// creates the passkey.
 pub(super) async fn registration_page(
     state: &AuthnState,
     (flow_id, browser): (Uuid, &str),
     policy: &Policy,
-    account: &AccountRow,
+    registrant: Registrant<'_>,
     proof: &Proof,
 ) -> HttpResponse {
     let Some(passkeys) = state.passkeys.as_ref() else {
@@ -275,7 +278,12 @@ pub(super) async fn registration_page(
     };
     let context = serde_json::to_value(proof).unwrap_or_default();
     let (ceremony, options) = match passkeys
-        .begin_registration(&state.store, account, (Some(flow_id), context), Utc::now())
+        .begin_registration(
+            &state.store,
+            registrant,
+            (Some(flow_id), context),
+            Utc::now(),
+        )
         .await
     {
         Ok(started) => started,
@@ -284,8 +292,14 @@ pub(super) async fn registration_page(
             return unavailable(state);
         }
     };
-    let mut ctx = form(state, flow_id, browser, policy, &account.username, None);
+    let mut ctx = form(state, flow_id, browser, policy, registrant.username(), None);
     ctx.insert("ceremony", &ceremony.to_string());
+    let proved = match (registrant, proof.amr.first().map(String::as_str)) {
+        (Registrant::SignUp(_), _) => "Your email address is verified.",
+        (_, Some("pwd")) => "Your password was accepted.",
+        _ => "Your email address is confirmed.",
+    };
+    ctx.insert("proved", proved);
     // Inside <script type="application/json">: no "<" may close the element early (the
     // username and display name are the user's own text).
     ctx.insert("options", &options.to_string().replace('<', "\\u003c"));
@@ -299,18 +313,14 @@ async fn register(
     req: HttpRequest,
     input: web::Form<CeremonyForm>,
 ) -> HttpResponse {
-    let Some((flow_id, browser, policy)) =
-        checked_flow(&state, &req, &input.flow, &input.csrf).await
+    let Ok((flow_id, browser, policy)) = checked_flow(&state, &req, &input.flow, &input.csrf).await
     else {
         return expired(&state);
     };
     let Some(passkeys) = &state.passkeys else {
         return expired(&state);
     };
-    let (Ok(ceremony), Ok(credential)) = (
-        Uuid::parse_str(&input.ceremony),
-        serde_json::from_str::<RegisterPublicKeyCredential>(&input.credential),
-    ) else {
+    let Some((ceremony, credential)) = input.answer::<RegisterPublicKeyCredential>() else {
         return page_with_error(
             &state,
             flow_id,

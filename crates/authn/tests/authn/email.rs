@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use tessera_admin::config::model::{EmailProvider, Smtp, SmtpTls};
+use tessera_admin::config::model::{EmailDelivery, EmailProvider, Smtp, SmtpTls};
 use tessera_admin::secrets::{ConfigSecrets, KeyEncryptionKey};
 use tessera_authn::email::{self, CodeRules, EmailError};
-use tessera_store::email::Attempt;
+use tessera_store::email::{Attempt, Proves};
 use tessera_testkit::{MailSink, TestDatabase};
 use uuid::Uuid;
 
@@ -15,7 +15,21 @@ const RULES: CodeRules = CodeRules {
     max_sends: 3,
     max_attempts: 3,
     lifetime: Duration::from_secs(300),
+    delivery: EmailDelivery::Code,
 };
+
+/// Issues a code (the rules deliver codes, not links).
+async fn issue_code(
+    store: &tessera_store::Store,
+    flow: Uuid,
+    proves: Proves,
+    now: chrono::DateTime<Utc>,
+) -> Result<String, EmailError> {
+    match email::issue(store, flow, PURPOSE, proves, RULES, now).await? {
+        email::Challenge::Code(code) => Ok(code),
+        email::Challenge::Link(_) => panic!("code rules issued a link"),
+    }
+}
 
 fn provider(port: u16) -> EmailProvider {
     EmailProvider {
@@ -47,7 +61,7 @@ async fn a_mailed_code_proves_the_account_once_and_wrong_codes_use_up_the_tries(
     let sink = MailSink::start();
     let flow = Uuid::new_v4();
 
-    let code = email::issue_code(&store, flow, PURPOSE, Some(kim), RULES, Utc::now())
+    let code = issue_code(&store, flow, Proves::Account(kim), Utc::now())
         .await
         .unwrap();
     email::send(
@@ -83,7 +97,7 @@ async fn a_mailed_code_proves_the_account_once_and_wrong_codes_use_up_the_tries(
         email::check_code(&store, flow, PURPOSE, &typed, Utc::now())
             .await
             .unwrap(),
-        Attempt::Matched(kim)
+        Attempt::Matched(Proves::Account(kim))
     );
     // Spent.
     assert_eq!(
@@ -93,7 +107,7 @@ async fn a_mailed_code_proves_the_account_once_and_wrong_codes_use_up_the_tries(
         Attempt::NoCode
     );
     // Bound to its flow.
-    let other = email::issue_code(&store, flow, PURPOSE, Some(kim), RULES, Utc::now())
+    let other = issue_code(&store, flow, Proves::Account(kim), Utc::now())
         .await
         .unwrap();
     assert_eq!(
@@ -112,10 +126,10 @@ async fn a_new_code_replaces_the_old_tries_and_sends_are_limited_and_unknown_use
     let flow = Uuid::new_v4();
     let now = Utc::now();
 
-    let first = email::issue_code(&store, flow, PURPOSE, Some(kim), RULES, now)
+    let first = issue_code(&store, flow, Proves::Account(kim), now)
         .await
         .unwrap();
-    let second = email::issue_code(&store, flow, PURPOSE, Some(kim), RULES, now)
+    let second = issue_code(&store, flow, Proves::Account(kim), now)
         .await
         .unwrap();
     if first != second {
@@ -127,10 +141,10 @@ async fn a_new_code_replaces_the_old_tries_and_sends_are_limited_and_unknown_use
             "the old code no longer works"
         );
     }
-    let third = email::issue_code(&store, flow, PURPOSE, Some(kim), RULES, now)
+    let third = issue_code(&store, flow, Proves::Account(kim), now)
         .await
         .unwrap();
-    let fourth = email::issue_code(&store, flow, PURPOSE, Some(kim), RULES, now).await;
+    let fourth = issue_code(&store, flow, Proves::Account(kim), now).await;
     assert!(
         matches!(fourth, Err(EmailError::TooManySends)),
         "{fourth:?}"
@@ -158,7 +172,7 @@ async fn a_new_code_replaces_the_old_tries_and_sends_are_limited_and_unknown_use
 
     // An unknown username gets a code row too (the flow looks the same) that never matches.
     let nobody = Uuid::new_v4();
-    let code = email::issue_code(&store, nobody, PURPOSE, None, RULES, now)
+    let code = issue_code(&store, nobody, Proves::Nothing, now)
         .await
         .unwrap();
     assert_eq!(
@@ -169,7 +183,7 @@ async fn a_new_code_replaces_the_old_tries_and_sends_are_limited_and_unknown_use
     );
     // An expired code is no code.
     let late = Uuid::new_v4();
-    let code = email::issue_code(&store, late, PURPOSE, Some(kim), RULES, now)
+    let code = issue_code(&store, late, Proves::Account(kim), now)
         .await
         .unwrap();
     assert_eq!(

@@ -6,6 +6,7 @@ use tessera_testkit::TestDatabase;
 
 mod email;
 mod passkeys;
+mod signup;
 
 fn kim(username: &str, email: &str) -> AccountDetails {
     AccountDetails {

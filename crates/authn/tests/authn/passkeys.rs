@@ -3,7 +3,7 @@
 
 use chrono::{Duration, Utc};
 use tessera_authn::accounts::{self, AccountDetails};
-use tessera_authn::passkeys::{PasskeyError, Passkeys};
+use tessera_authn::passkeys::{PasskeyError, Passkeys, Registrant};
 use tessera_authn::password::Passwords;
 use tessera_store::Store;
 use tessera_store::accounts::AccountRow;
@@ -47,7 +47,12 @@ async fn register(
     authenticator: &mut SoftPasskey,
 ) -> Result<tessera_authn::passkeys::RegisteredPasskey, PasskeyError> {
     let (ceremony, options) = passkeys
-        .begin_registration(store, account, (None, serde_json::Value::Null), Utc::now())
+        .begin_registration(
+            store,
+            Registrant::Account(account),
+            (None, serde_json::Value::Null),
+            Utc::now(),
+        )
         .await
         .unwrap();
     assert_eq!(

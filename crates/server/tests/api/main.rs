@@ -11,5 +11,6 @@ mod oidc;
 mod operations;
 mod passkey_browser;
 mod processes;
+mod signup_browser;
 mod tls;
 mod token;

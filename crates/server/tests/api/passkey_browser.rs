@@ -17,7 +17,7 @@ const MIGRATE: &str = include_str!("../../../../config/migrate-to-passkeys.xml")
 const REDIRECT: &str = "http://localhost:3000/callback";
 const VERIFIER: &str = "passkey-browser-test-verifier-0123456789-abcdefghijklmnop";
 
-fn authorize_url(app: &TestApp) -> String {
+pub(crate) fn authorize_url(app: &TestApp) -> String {
     let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .encode(openssl::sha::sha256(VERIFIER.as_bytes()));
     format!(
@@ -28,7 +28,7 @@ fn authorize_url(app: &TestApp) -> String {
 }
 
 /// Waits until the browser has been sent back to the client; returns the code.
-async fn code_at_callback(b: &Browser) -> String {
+pub(crate) async fn code_at_callback(b: &Browser) -> String {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let url = b.client.current_url().await.unwrap();
@@ -45,7 +45,7 @@ async fn code_at_callback(b: &Browser) -> String {
 }
 
 /// Redeems a code and returns the ID token's claims.
-async fn id_token_claims(app: &TestApp, code: &str) -> Value {
+pub(crate) async fn id_token_claims(app: &TestApp, code: &str) -> Value {
     let res = app
         .client
         .post(format!("{}/oauth/token", app.issuer))
@@ -313,7 +313,7 @@ mod refusals {
 
 /// Seed 000: after `config/upgrade-authentication.xml`, the clients allow passkeys only; kim
 /// creates one with a code mailed to her (read from a real SMTP sink), then signs in with it.
-mod passkeys_only {
+pub(crate) mod passkeys_only {
     use super::*;
     use crate::oidc::{field, open_login_page};
     use tessera_testkit::MailSink;
@@ -393,8 +393,16 @@ mod passkeys_only {
         assert_eq!(posted.status(), StatusCode::FORBIDDEN);
     }
 
-    /// kim on a server where `config/upgrade-authentication.xml` was merged, mailing to `sink`.
     async fn passkeys_only_app(sink: &MailSink) -> TestApp {
+        passkeys_only_app_with(sink, |config| config).await
+    }
+
+    /// kim on a server where `config/upgrade-authentication.xml`, changed by `edit`, was
+    /// merged, mailing to `sink`.
+    pub(crate) async fn passkeys_only_app_with(
+        sink: &MailSink,
+        edit: impl Fn(String) -> String,
+    ) -> TestApp {
         let app = spawn_app_with(Options {
             localhost: true,
             ..Options::default()
@@ -406,29 +414,32 @@ mod passkeys_only {
             &format!("<smtp-port>{}</smtp-port>", sink.smtp_port),
         );
         app.config
-            .edit_and_commit(upgrade.into_bytes(), UploadMode::Merge, "test")
+            .edit_and_commit(edit(upgrade).into_bytes(), UploadMode::Merge, "test")
             .await
             .unwrap();
         app
     }
 
+    /// The six-digit code in a mail.
+    pub(crate) fn code_in(mail: &tessera_testkit::ReceivedMail) -> String {
+        mail.text
+            .split_whitespace()
+            .find(|w| w.len() == 6 && w.chars().all(|c| c.is_ascii_digit()))
+            .expect("a code in the mail")
+            .to_owned()
+    }
+
     /// From the sign-in page: "Create a passkey", the username, the `n`-th mailed code, the
     /// ceremony, "Passkey registered", Continue.
     async fn create_passkey_by_email(b: &mut Browser, sink: &MailSink, n: usize) {
-        b.click("a.back").await;
+        b.click("a[href*='/login/passkey/create']").await;
         b.wait_for("Email me a code").await;
         b.shot("create-a-passkey-username").await;
         b.fill("#username", "kim").await;
         b.click("button[type=submit]").await;
-        b.wait_for("Enter your code").await;
+        b.wait_for("Check your email").await;
         b.shot("enter-the-code").await;
-        let mail = sink.wait_for("kim@example.com", n).await;
-        let code: String = mail
-            .text
-            .split_whitespace()
-            .find(|w| w.len() == 6 && w.chars().all(|c| c.is_ascii_digit()))
-            .expect("a code in the mail")
-            .to_owned();
+        let code = code_in(&sink.wait_for("kim@example.com", n).await);
         b.fill("#code", &code).await;
         b.click("button[type=submit]").await;
         b.wait_for("Create a passkey for kim").await;

@@ -1,0 +1,311 @@
+//! The email step shared by creating a passkey (seed 000, recovery) and signing up: mailing a
+//! code or a link, checking a typed code, and the link's own page.
+//!
+//! A link is redeemed only by a POST from its page (mail scanners prefetch GETs), and only in
+//! the browser whose flow asked for it. Opened anywhere else, the page shows the code the link
+//! stands for, to be typed in the first browser: whoever opens a link never gets a session.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use tessera_admin::Snapshot;
+use tessera_admin::config::model::{AuthenticatorKind, EmailDelivery, EmailProvider};
+use tessera_store::email::{Attempt, Proves};
+use uuid::Uuid;
+
+use super::AuthnState;
+use super::login::{browser_flow, message, render, unavailable};
+use crate::email::{self, CodeRules, EmailError};
+use crate::flow::{self, Policy};
+
+/// The email challenge that proves an existing account before it registers a passkey.
+pub(super) const ENROLMENT: &str = "passkey-registration";
+/// The email challenge that verifies a sign-up's address before the account exists.
+pub(super) const SIGN_UP: &str = "sign-up";
+
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/login/email/link", web::get().to(link_page))
+        .route("/login/email/link", web::post().to(redeem_link));
+}
+
+/// A passkeys authenticator the policy allows whose registration is proved by email.
+pub(super) struct EmailEnrolment<'a> {
+    /// The passkeys authenticator (the flow completes with it).
+    pub passkeys: &'a str,
+    /// Code rules of the email authenticator.
+    pub rules: CodeRules,
+    /// Where its mail goes out.
+    pub provider: &'a EmailProvider,
+    /// Its account manager lets people create their own accounts.
+    pub sign_up: bool,
+}
+
+/// The first passkeys authenticator the policy allows that may be registered while signing
+/// in, after an email authenticator (code or link) with a usable provider.
+pub(super) fn email_enrolment<'a>(
+    state: &AuthnState,
+    policy: &Policy,
+    snapshot: &'a Snapshot,
+) -> Option<EmailEnrolment<'a>> {
+    state.passkeys.as_ref()?;
+    let config = &snapshot.config;
+    flow::passkey_authenticators(policy, snapshot)
+        .into_iter()
+        .filter(|(_, p, _)| p.allow_registration_during_login)
+        .find_map(|(id, passkeys, required)| {
+            let prerequisite = config.authenticator(required?)?;
+            let AuthenticatorKind::Email(mail) = &prerequisite.kind else {
+                return None;
+            };
+            let provider_id = mail
+                .email_provider
+                .as_deref()
+                .or(config.default_email_provider.as_deref())?;
+            let provider = config
+                .email_providers
+                .iter()
+                .find(|p| p.id == provider_id)?;
+            let sign_up = passkeys.account_manager.as_deref().is_some_and(|manager| {
+                config
+                    .account_managers
+                    .iter()
+                    .any(|m| m.id == manager && m.enable_registration)
+            });
+            Some(EmailEnrolment {
+                passkeys: id,
+                rules: CodeRules {
+                    max_sends: mail.max_challenges_sent,
+                    max_attempts: mail.max_allowed_attempts,
+                    lifetime: mail.otp_lifetime,
+                    delivery: mail.delivery,
+                },
+                provider,
+                sign_up,
+            })
+        })
+}
+
+/// Who gets the mail for a challenge.
+pub(super) enum Recipient<'a> {
+    /// Nobody: the username is unknown (the page still reads the same).
+    Nobody,
+    /// This address gets the code or link.
+    Challenge(&'a str),
+    /// This address gets another mail instead (an account exists for it already).
+    Instead(email::Mail),
+}
+
+/// Issues a code or link for the flow and mails it. `Err` is the text to show (with its
+/// status) when nothing could be sent.
+pub(super) async fn deliver(
+    state: &AuthnState,
+    enrolment: &EmailEnrolment<'_>,
+    (flow_id, purpose): (Uuid, &str),
+    proves: Proves,
+    recipient: Recipient<'_>,
+) -> Result<(), (StatusCode, &'static str)> {
+    let rules = enrolment.rules;
+    let issued = email::issue(&state.store, flow_id, purpose, proves, rules, Utc::now()).await;
+    let challenge = match issued {
+        Ok(challenge) => challenge,
+        Err(EmailError::TooManySends) => {
+            return Err((
+                StatusCode::TOO_MANY_REQUESTS,
+                "No more emails can be sent for this sign-in. Start again from the application.",
+            ));
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot issue an email challenge");
+            return Err((
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Signing in is temporarily unavailable. Try again shortly.",
+            ));
+        }
+    };
+    let minutes = rules.lifetime.as_secs().div_ceil(60).max(1);
+    let mail = match recipient {
+        Recipient::Nobody => return Ok(()),
+        Recipient::Challenge(to) => {
+            email::challenge_mail(to, &state.service_name, &challenge, &state.issuer, minutes)
+        }
+        Recipient::Instead(mail) => mail,
+    };
+    let sent = match &state.secrets {
+        Some(secrets) => email::send(enrolment.provider, secrets, &mail).await,
+        None => Err(EmailError::Secret),
+    };
+    if let Err(e) = sent {
+        // The challenge stays stored but unsent: asking again replaces it.
+        tracing::error!(error = %e, "cannot send an email");
+        return Err((
+            StatusCode::SERVICE_UNAVAILABLE,
+            "The email could not be sent just now. Try again in a moment.",
+        ));
+    }
+    Ok(())
+}
+
+/// Why a typed code did not prove anything.
+pub(super) enum CodeRefusal {
+    /// Wrong; tries remain. The text says how many.
+    Wrong(String),
+    /// Expired, spent or out of tries: a new code is needed.
+    Gone,
+    /// The database failed.
+    Unavailable,
+}
+
+/// Checks a typed code for the flow's challenge of `purpose`.
+pub(super) async fn check(
+    state: &AuthnState,
+    flow_id: Uuid,
+    purpose: &str,
+    code: &str,
+) -> Result<Proves, CodeRefusal> {
+    match email::check_code(&state.store, flow_id, purpose, code, Utc::now()).await {
+        Ok(Attempt::Matched(proves)) => Ok(proves),
+        Ok(Attempt::Wrong { remaining }) if remaining > 0 => Err(CodeRefusal::Wrong(format!(
+            "That code is not right. {remaining} {} left.",
+            if remaining == 1 { "try" } else { "tries" }
+        ))),
+        Ok(_) => Err(CodeRefusal::Gone),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot check an email code");
+            Err(CodeRefusal::Unavailable)
+        }
+    }
+}
+
+/// What the "check your email" page says and where its forms post.
+#[derive(Serialize)]
+pub(super) struct CodePage<'a> {
+    /// The status line ("a code is on its way to …").
+    pub sent: String,
+    /// Form action for the code.
+    pub code_action: &'a str,
+    /// Form action that sends a new code or link.
+    pub resend_action: &'a str,
+    /// Fields both forms carry along (name, value).
+    pub hidden: Vec<(&'a str, String)>,
+    /// A link was mailed rather than a code.
+    pub link: bool,
+}
+
+/// The "check your email" page.
+pub(super) fn code_page(
+    state: &AuthnState,
+    mut ctx: tera::Context,
+    page: &CodePage<'_>,
+    (status, error): (StatusCode, Option<&str>),
+) -> HttpResponse {
+    ctx.insert("page", page);
+    ctx.insert("error", &error);
+    render(state, status, "email_code.html", &ctx)
+}
+
+/// `?token=` of a link.
+#[derive(Deserialize)]
+struct LinkQuery {
+    token: Option<String>,
+}
+
+/// `GET /login/email/link`: a page whose button posts the token. A GET never redeems it.
+async fn link_page(state: web::Data<AuthnState>, query: web::Query<LinkQuery>) -> HttpResponse {
+    let Some(token) = query.token.as_deref().filter(|t| plausible_token(t)) else {
+        return dead_link(&state);
+    };
+    let mut ctx = tera::Context::new();
+    ctx.insert("base", &state.base_path);
+    ctx.insert("token", token);
+    render(&state, StatusCode::OK, "email_link.html", &ctx)
+}
+
+#[derive(Deserialize)]
+struct LinkForm {
+    token: String,
+}
+
+fn plausible_token(token: &str) -> bool {
+    token.len() == 43
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn dead_link(state: &AuthnState) -> HttpResponse {
+    message(
+        state,
+        StatusCode::BAD_REQUEST,
+        "This link has expired",
+        "It was used already, replaced by a newer one, or is too old. Go back to the application and start again.",
+    )
+}
+
+/// `POST /login/email/link`: in the browser that asked for the link, redeems it and goes on
+/// with the flow; anywhere else, shows the code to type there.
+///
+/// The form carries no CSRF token: the link's token is itself the secret, and a page posted
+/// from elsewhere can only ever reveal the code to the browser that holds the flow.
+async fn redeem_link(
+    state: web::Data<AuthnState>,
+    req: HttpRequest,
+    input: web::Form<LinkForm>,
+) -> HttpResponse {
+    if !plausible_token(&input.token) {
+        return dead_link(&state);
+    }
+    let found = match email::link_flow(&state.store, &input.token, Utc::now()).await {
+        Ok(found) => found,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot look up an email link");
+            return unavailable(&state);
+        }
+    };
+    let Some((flow_id, purpose)) = found else {
+        return dead_link(&state);
+    };
+    let code = email::code_for_link(&input.token);
+    let Some((browser, policy)) = browser_flow(&state, &req, flow_id).await else {
+        tracing::info!("an email link was opened in another browser");
+        let mut ctx = tera::Context::new();
+        ctx.insert("base", &state.base_path);
+        ctx.insert("code", &code);
+        return render(&state, StatusCode::OK, "email_elsewhere.html", &ctx);
+    };
+    match check(&state, flow_id, &purpose, &code).await {
+        Ok(proves) => proved(&state, (flow_id, &browser), &policy, &purpose, proves).await,
+        Err(CodeRefusal::Unavailable) => unavailable(&state),
+        Err(_) => dead_link(&state),
+    }
+}
+
+/// Goes on with a flow once its email challenge of `purpose` is answered.
+pub(super) async fn proved(
+    state: &AuthnState,
+    (flow_id, browser): (Uuid, &str),
+    policy: &Policy,
+    purpose: &str,
+    proves: Proves,
+) -> HttpResponse {
+    match (purpose, proves) {
+        (ENROLMENT, Proves::Account(account_id)) => {
+            super::passkey_email::register_for_account(
+                state,
+                (flow_id, browser),
+                policy,
+                account_id,
+            )
+            .await
+        }
+        (SIGN_UP, Proves::SignUp(sign_up)) => {
+            super::signup::register_new_account(state, (flow_id, browser), policy, sign_up).await
+        }
+        _ => dead_link(state),
+    }
+}
+
+/// The delivery's words for the pages: "code" or "link".
+pub(super) fn is_link(rules: &CodeRules) -> bool {
+    rules.delivery == EmailDelivery::Link
+}
