@@ -234,8 +234,9 @@ fn start_server_with(
 
 /// `cargo xtask bench passkey [SECONDS]`: passkey sign-ins through the sign-in page, each
 /// worker with a software authenticator of its own (registered once, after a password, as a
-/// user opting in would). One operation is four requests: authorize (a new flow), the sign-in
-/// page, the challenge (begin) and the signed answer (finish, which completes the flow).
+/// user opting in would). A whole sign-in is four requests: authorize (a new flow), the
+/// sign-in page, the challenge (begin) and the signed answer (finish, which completes the
+/// flow). The ceremony alone is the last two, on sign-in pages opened before the clock starts.
 pub fn passkey(args: &[String]) -> Result<()> {
     let seconds: u32 = args.first().and_then(|s| s.parse().ok()).unwrap_or(10);
     on_throwaway_database(|url| {
@@ -272,6 +273,29 @@ pub fn passkey(args: &[String]) -> Result<()> {
             duration,
         ))?;
         println!("  passkey sign-in       {open}   (offered {rate:.0}/s, open loop)");
+
+        // The ceremony alone. Each worker opens enough pages ahead for three times the whole
+        // sign-in's rate; a worker that runs out stops, which would show as a lower rate.
+        let pages = |rate: f64| ((rate * f64::from(seconds)) / workers as f64).ceil() as usize + 8;
+        let ceremony = runtime.block_on(target.run(
+            Operation::PasskeyCeremony {
+                pages: pages(closed.rate * 3.0),
+            },
+            Mode::Closed,
+            workers,
+            duration,
+        ))?;
+        println!("  begin + finish        {ceremony}   (generator, {workers} workers)");
+        let rate = (ceremony.rate / 2.0).max(1.0);
+        let open = runtime.block_on(target.run(
+            Operation::PasskeyCeremony {
+                pages: pages(rate * 1.2),
+            },
+            Mode::Open(rate),
+            workers,
+            duration,
+        ))?;
+        println!("  begin + finish        {open}   (offered {rate:.0}/s, open loop)");
         println!("server {}", rss(&server));
         drop(server);
         Ok(())

@@ -39,6 +39,9 @@ pub enum Operation {
     /// A passkey sign-in in a fresh browser: authorize, the sign-in page, the challenge, the
     /// signed answer. Each worker signs with a software authenticator of its own.
     PasskeySignIn,
+    /// The passkey ceremony alone (the challenge and the signed answer, which completes the
+    /// flow) on sign-in pages opened before the clock starts: `pages` per worker.
+    PasskeyCeremony { pages: usize },
 }
 
 /// What a worker keeps between operations.
@@ -46,8 +49,10 @@ pub enum Operation {
 struct WorkerState {
     /// Its refresh token (refresh scenario).
     refresh: String,
-    /// Its passkey (passkey scenario).
+    /// Its passkey (passkey scenarios).
     passkey: Option<WorkerPasskey>,
+    /// Sign-in pages opened ahead (passkey ceremony scenario).
+    pages: Vec<LoginPage>,
 }
 
 /// A software authenticator holding one registered passkey.
@@ -298,8 +303,13 @@ impl Target {
 
     /// A new flow signed in with the worker's passkey (discoverable: no username).
     async fn passkey_sign_in(&self, passkey: &mut WorkerPasskey) -> Result<()> {
-        use webauthn_authenticator_rs::WebauthnAuthenticator;
         let page = self.open_login_page().await?;
+        self.passkey_ceremony(&page, passkey).await
+    }
+
+    /// On an open sign-in page: the challenge, the authenticator's answer, the flow completed.
+    async fn passkey_ceremony(&self, page: &LoginPage, passkey: &mut WorkerPasskey) -> Result<()> {
+        use webauthn_authenticator_rs::WebauthnAuthenticator;
         let reply: serde_json::Value = self
             .api
             .post(format!("{}/login/passkey/options", self.issuer))
@@ -403,6 +413,17 @@ impl Target {
                     .ok_or_else(|| anyhow!("the worker has no passkey"))?;
                 self.passkey_sign_in(passkey).await?;
             }
+            Operation::PasskeyCeremony { .. } => {
+                let page = worker
+                    .pages
+                    .pop()
+                    .ok_or_else(|| anyhow!("the worker has used up its sign-in pages"))?;
+                let passkey = worker
+                    .passkey
+                    .as_mut()
+                    .ok_or_else(|| anyhow!("the worker has no passkey"))?;
+                self.passkey_ceremony(&page, passkey).await?;
+            }
             Operation::ClientCredentials { basic } => {
                 let res = self
                     .api
@@ -452,18 +473,34 @@ impl Target {
         workers: usize,
         duration: Duration,
     ) -> Result<Report> {
-        // Refresh workers each need a token family of their own, passkey workers a passkey.
-        let mut states = Vec::with_capacity(workers);
+        // Refresh workers each need a token family of their own, passkey workers a passkey
+        // (and, for the ceremony alone, sign-in pages opened ahead, all workers at once).
+        let mut setups = Vec::with_capacity(workers);
         for _ in 0..workers {
-            let mut state = WorkerState::default();
-            match op {
-                Operation::Refresh => state.refresh = self.silent_sso().await?,
-                Operation::PasskeySignIn => {
-                    state.passkey = Some(self.register_passkey("bench", "Bench-Password-1").await?);
+            let (target, op) = (Arc::clone(self), op.clone());
+            setups.push(tokio::spawn(async move {
+                let mut state = WorkerState::default();
+                match op {
+                    Operation::Refresh => state.refresh = target.silent_sso().await?,
+                    Operation::PasskeySignIn => {
+                        state.passkey =
+                            Some(target.register_passkey("bench", "Bench-Password-1").await?);
+                    }
+                    Operation::PasskeyCeremony { pages } => {
+                        state.passkey =
+                            Some(target.register_passkey("bench", "Bench-Password-1").await?);
+                        for _ in 0..pages {
+                            state.pages.push(target.open_login_page().await?);
+                        }
+                    }
+                    _ => {}
                 }
-                _ => {}
-            }
-            states.push(state);
+                anyhow::Ok(state)
+            }));
+        }
+        let mut states = Vec::with_capacity(workers);
+        for setup in setups {
+            states.push(setup.await??);
         }
         let latencies = Arc::new(Mutex::new(Vec::<Duration>::new()));
         let errors = Arc::new(std::sync::atomic::AtomicUsize::new(0));

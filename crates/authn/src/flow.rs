@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use tessera_admin::Snapshot;
 use tessera_admin::config::model::AuthenticatorKind;
 use tessera_store::Store;
+use tessera_store::passkeys::DeviceUse;
 use tessera_store::signin::{self, NewFlow, SessionRow};
 use uuid::Uuid;
 
@@ -216,7 +217,7 @@ pub async fn take(
 pub async fn complete(
     store: &Store,
     flow_id: Uuid,
-    account_id: Uuid,
+    (account_id, passkey): (Uuid, Option<(Uuid, DeviceUse)>),
     amr: Vec<String>,
     acr: String,
     now: DateTime<Utc>,
@@ -234,7 +235,13 @@ pub async fn complete(
         ended_at: None,
     };
     let return_to = store
-        .run(move |conn| signin::complete_flow_with_session(conn, flow_id, &row, now))
+        .run(move |conn| match &passkey {
+            // A passkey's new counter is kept in the same statement.
+            Some((device_id, usage)) => {
+                signin::complete_flow_with_passkey(conn, flow_id, &row, (*device_id, usage), now)
+            }
+            None => signin::complete_flow_with_session(conn, flow_id, &row, now),
+        })
         .await?;
     Ok(return_to.map(|to| (secret, to)))
 }

@@ -60,8 +60,8 @@ enum AuthenticationState {
     Discoverable(DiscoverableAuthentication),
 }
 
-/// A sign-in with a passkey.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A verified sign-in with a passkey.
+#[derive(Debug, Clone)]
 pub struct PasskeySignIn {
     /// Whose passkey it was.
     pub account_id: Uuid,
@@ -70,6 +70,10 @@ pub struct PasskeySignIn {
     /// RFC 8176 methods: `hwk` for a device-bound key or `swk` for a synchronised one, and
     /// `user` for the verification the authenticator performed.
     pub amr: Vec<String>,
+    /// The passkey's new counter, backup state and last use, still to be stored: with the
+    /// flow's completion (one statement, [`crate::flow::complete`]) or by
+    /// [`Passkeys::record_use`].
+    pub usage: rows::DeviceUse,
 }
 
 /// A passkey just registered.
@@ -368,7 +372,9 @@ impl Passkeys {
         Ok((ceremony_id, options))
     }
 
-    /// Verifies a sign-in and records the passkey's use (counter, backup state).
+    /// Verifies a sign-in: the ceremony is taken (it cannot be answered again) and the answer
+    /// checked against the passkey it names. The passkey's new counter is returned in
+    /// [`PasskeySignIn::usage`], to be stored by the caller.
     pub async fn finish_authentication(
         &self,
         store: &Store,
@@ -376,21 +382,17 @@ impl Passkeys {
         response: &PublicKeyCredential,
         now: DateTime<Utc>,
     ) -> Result<PasskeySignIn, PasskeyError> {
-        let ceremony = take(
-            store,
-            ceremony_id,
-            CeremonyKind::Authentication,
-            flow_id,
-            now,
-        )
-        .await?;
+        // One round trip: the ceremony taken and the credential looked up together.
+        let credential_id = response.get_credential_id().to_vec();
+        let (ceremony, device) = store
+            .run(move |conn| {
+                rows::take_authentication(conn, ceremony_id, flow_id, &credential_id, now)
+            })
+            .await?
+            .ok_or(PasskeyError::CeremonyGone)?;
         let state: AuthenticationState =
             serde_json::from_value(ceremony.state).map_err(|_| PasskeyError::CeremonyGone)?;
-        let credential_id = response.get_credential_id().to_vec();
-        let device = store
-            .run(move |conn| rows::by_credential_id(conn, &credential_id))
-            .await?
-            .ok_or(PasskeyError::UnknownCredential)?;
+        let device = device.ok_or(PasskeyError::UnknownCredential)?;
         let mut passkey: Passkey = serde_json::from_value(device.credential.clone())
             .map_err(|e| PasskeyError::Setup(format!("stored passkey unreadable: {e}")))?;
         let result = match state {
@@ -423,18 +425,13 @@ impl Passkeys {
         // webauthn-rs refuses a counter that did not move forward (a cloned authenticator);
         // what remains is to keep the new counter and backup state.
         passkey.update_credential(&result);
-        let credential = to_json(&passkey)?;
-        let device_id = device.device_id;
         let usage = rows::DeviceUse {
-            credential,
+            credential: to_json(&passkey)?,
             sign_count: i64::from(result.counter()),
             backup_eligible: result.backup_eligible(),
             backup_state: result.backup_state(),
             used_at: now,
         };
-        store
-            .run(move |conn| rows::record_use(conn, device_id, &usage))
-            .await?;
         let key = if result.backup_eligible() {
             "swk"
         } else {
@@ -444,7 +441,20 @@ impl Passkeys {
             account_id: device.account_id,
             device_id: device.device_id,
             amr: vec![key.into(), "user".into()],
+            usage,
         })
+    }
+
+    /// Stores a sign-in's new counter and last use, for a sign-in that completes no flow.
+    pub async fn record_use(
+        &self,
+        store: &Store,
+        sign_in: &PasskeySignIn,
+    ) -> Result<(), StoreError> {
+        let (device_id, usage) = (sign_in.device_id, sign_in.usage.clone());
+        store
+            .run(move |conn| rows::record_use(conn, device_id, &usage))
+            .await
     }
 
     async fn store_ceremony(

@@ -93,6 +93,82 @@ pub fn take_ceremony(
     ))
 }
 
+/// The registered credential an authentication answer names.
+#[derive(Debug, Clone)]
+pub struct StoredCredential {
+    /// Its `devices` row.
+    pub device_id: Uuid,
+    /// Owner.
+    pub account_id: Uuid,
+    /// The credential as authn stored it.
+    pub credential: serde_json::Value,
+}
+
+/// Takes a live authentication ceremony begun by `flow_id` (deleting it, so it is answered at
+/// most once) and, in the same statement, looks up the credential the answer names: a sign-in
+/// with a passkey costs one round trip here rather than two.
+pub fn take_authentication(
+    conn: &mut PgConnection,
+    ceremony_id: Uuid,
+    flow_id: Option<Uuid>,
+    credential_id: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Option<(CeremonyRow, Option<StoredCredential>)>, StoreError> {
+    use diesel::sql_types::{Bytea, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Nullable<SqlUuid>)]
+        ceremony_account: Option<Uuid>,
+        #[diesel(sql_type = Jsonb)]
+        state: serde_json::Value,
+        #[diesel(sql_type = Timestamptz)]
+        expires_at: DateTime<Utc>,
+        #[diesel(sql_type = Nullable<SqlUuid>)]
+        device_id: Option<Uuid>,
+        #[diesel(sql_type = Nullable<SqlUuid>)]
+        account_id: Option<Uuid>,
+        #[diesel(sql_type = Nullable<Jsonb>)]
+        credential: Option<serde_json::Value>,
+    }
+    let row = crate::statement::statement(
+        "WITH c AS (
+            DELETE FROM passkey_ceremonies
+            WHERE ceremony_id = $1 AND kind = $2 AND flow_id IS NOT DISTINCT FROM $3
+            RETURNING account_id, state, expires_at
+         )
+         SELECT c.account_id AS ceremony_account, c.state, c.expires_at,
+                d.device_id, d.account_id, d.credential
+         FROM c LEFT JOIN devices d ON d.credential_id = $4",
+    )
+    .bind::<SqlUuid, _>(ceremony_id)
+    .bind::<Text, _>(CeremonyKind::Authentication.as_str())
+    .bind::<Nullable<SqlUuid>, _>(flow_id)
+    .bind::<Bytea, _>(credential_id)
+    .get_result::<Row>(conn)
+    .optional()?;
+    Ok(row.filter(|r| r.expires_at > now).map(|r| {
+        let stored = match (r.device_id, r.account_id, r.credential) {
+            (Some(device_id), Some(account_id), Some(credential)) => Some(StoredCredential {
+                device_id,
+                account_id,
+                credential,
+            }),
+            _ => None,
+        };
+        (
+            CeremonyRow {
+                ceremony_id,
+                kind: CeremonyKind::Authentication,
+                account_id: r.ceremony_account,
+                flow_id,
+                state: r.state,
+                expires_at: r.expires_at,
+            },
+            stored,
+        )
+    }))
+}
+
 /// A registered passkey.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = devices)]

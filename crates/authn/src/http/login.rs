@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::{AuthnState, client_address, cookies};
 use crate::flow::{self, Policy};
 use crate::limits::{self, Attempt};
+use tessera_store::passkeys::DeviceUse;
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/login", web::get().to(page))
@@ -314,23 +315,23 @@ async fn submit(
     complete_sign_in(
         &state,
         flow_id,
-        account.account_id,
+        (account.account_id, None),
         vec!["pwd".into()],
         &authenticator,
     )
     .await
 }
 
-/// Completes the flow with an authentication and sends the browser back to the caller with
-/// the SSO session cookie.
+/// Completes the flow with an authentication (by the account's passkey `device` with its new
+/// usage, if any) and sends the browser back to the caller with the SSO session cookie.
 pub(super) async fn complete_sign_in(
     state: &AuthnState,
     flow_id: Uuid,
-    account_id: Uuid,
+    (account_id, device): (Uuid, Option<(Uuid, DeviceUse)>),
     amr: Vec<String>,
     authenticator: &str,
 ) -> HttpResponse {
-    match signed_in_redirect(state, flow_id, account_id, amr, authenticator).await {
+    match signed_in_redirect(state, flow_id, (account_id, device), amr, authenticator).await {
         Ok((return_to, cookie)) => {
             let mut response = HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, return_to))
@@ -347,14 +348,14 @@ pub(super) async fn complete_sign_in(
 pub(super) async fn signed_in_redirect(
     state: &AuthnState,
     flow_id: Uuid,
-    account_id: Uuid,
+    signed_in: (Uuid, Option<(Uuid, DeviceUse)>),
     amr: Vec<String>,
     authenticator: &str,
 ) -> Result<(String, actix_web::cookie::Cookie<'static>), HttpResponse> {
     let completed = flow::complete(
         &state.store,
         flow_id,
-        account_id,
+        signed_in,
         amr,
         flow::acr_for(authenticator),
         Utc::now(),

@@ -213,7 +213,10 @@ async fn sign_in(
             complete_sign_in(
                 &state,
                 flow_id,
-                signed_in.account_id,
+                (
+                    signed_in.account_id,
+                    Some((signed_in.device_id, signed_in.usage)),
+                ),
                 signed_in.amr,
                 &authenticator,
             )
@@ -366,7 +369,7 @@ async fn register(
     match signed_in_redirect(
         &state,
         flow_id,
-        registered.account_id,
+        (registered.account_id, None),
         proof.amr,
         &proof.authenticator,
     )

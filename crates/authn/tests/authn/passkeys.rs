@@ -110,6 +110,7 @@ async fn a_registered_passkey_signs_in_and_its_counter_and_last_use_are_kept() {
         assert_eq!(signed_in.device_id, registered.device_id);
         assert_eq!(signed_in.amr[1], "user");
         assert!(["hwk", "swk"].contains(&signed_in.amr[0].as_str()));
+        passkeys.record_use(&store, &signed_in).await.unwrap();
     }
     let devices = tessera_authn::passkeys::list(&store, account.account_id)
         .await
