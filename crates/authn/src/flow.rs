@@ -94,6 +94,23 @@ pub fn password_authenticators<'a>(policy: &Policy, snapshot: &'a Snapshot) -> V
         .collect()
 }
 
+/// The identifier-first `username` authenticator the policy allows, if any: the sign-in then
+/// starts with the username alone.
+pub fn username_authenticator<'a>(
+    policy: &Policy,
+    snapshot: &'a Snapshot,
+) -> Option<&'a tessera_admin::config::model::Username> {
+    snapshot
+        .config
+        .authenticators
+        .iter()
+        .filter(|a| allows(policy, snapshot, &a.id))
+        .find_map(|a| match &a.kind {
+            AuthenticatorKind::Username(u) => Some(u),
+            _ => None,
+        })
+}
+
 /// The passkeys authenticators the policy allows, in configuration order.
 pub fn passkey_authenticators<'a>(
     policy: &Policy,

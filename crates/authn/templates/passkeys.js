@@ -145,3 +145,20 @@ if (register) {
     }
   });
 }
+
+// The passkey prompt of an identified account: the challenge came with the page.
+const prompt = document.getElementById("passkey-prompt");
+if (prompt) {
+  prompt.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (unsupported(prompt)) return;
+    try {
+      const json = JSON.parse(document.getElementById("passkey-request-options").textContent);
+      const credential = await navigator.credentials.get({ publicKey: requestOptions(json) });
+      prompt.credential.value = JSON.stringify(assertion(credential));
+      prompt.submit();
+    } catch (e) {
+      showError(prompt, "No passkey was used. Try again, or sign in another way.");
+    }
+  });
+}

@@ -166,6 +166,27 @@ pub fn by_username(
         .optional()?)
 }
 
+/// The account with this username and whether it has a passkey, in one statement: what an
+/// identifier-first sign-in routes on.
+pub fn by_username_with_passkeys(
+    conn: &mut PgConnection,
+    username: &str,
+) -> Result<Option<(AccountRow, bool)>, StoreError> {
+    use crate::schema::devices;
+    Ok(accounts::table
+        .filter(lower(accounts::username).eq(lower(username)))
+        .select((
+            AccountRow::as_select(),
+            diesel::dsl::exists(
+                devices::table
+                    .filter(devices::account_id.eq(accounts::account_id))
+                    .filter(devices::device_type.eq("webauthn")),
+            ),
+        ))
+        .first(conn)
+        .optional()?)
+}
+
 /// The account with this email address (case-insensitive).
 pub fn by_email(conn: &mut PgConnection, email: &str) -> Result<Option<AccountRow>, StoreError> {
     Ok(accounts::table

@@ -10,6 +10,8 @@ use actix_web::cookie::{Cookie, SameSite, time::Duration};
 pub const BROWSER: &str = "tessera_browser";
 /// SSO session cookie.
 pub const SESSION: &str = "tessera_sso";
+/// The username typed last on an identifier-first page, to pre-fill it next time.
+pub const USERNAME: &str = "tessera_username";
 
 fn build(name: &'static str, value: String, max_age: Duration, secure: bool) -> Cookie<'static> {
     Cookie::build(name, value)
@@ -47,6 +49,23 @@ pub fn session_cookie(secret: String, secure: bool) -> Cookie<'static> {
         Duration::seconds(crate::flow::SESSION_LIFETIME.num_seconds()),
         secure,
     )
+}
+
+/// The remembered username, if any (percent-encoded in the cookie).
+pub fn remembered_username(req: &HttpRequest) -> Option<String> {
+    let cookie = req.cookie(USERNAME)?;
+    percent_encoding::percent_decode_str(cookie.value())
+        .decode_utf8()
+        .ok()
+        .map(|s| s.into_owned())
+        .filter(|s| !s.is_empty() && s.chars().count() <= 256)
+}
+
+/// The cookie that remembers a username for 30 days.
+pub fn username_cookie(username: &str, secure: bool) -> Cookie<'static> {
+    let value = percent_encoding::utf8_percent_encode(username, percent_encoding::NON_ALPHANUMERIC)
+        .to_string();
+    build(USERNAME, value, Duration::days(30), secure)
 }
 
 /// A cookie that removes the SSO session from the browser.

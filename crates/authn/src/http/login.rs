@@ -178,6 +178,9 @@ async fn page(
     let Some((flow_id, browser, policy)) = queried_flow(&state, &req, &query).await else {
         return expired(&state);
     };
+    if let Some(page) = super::identify::username_page(&state, &req, (flow_id, &browser, &policy)) {
+        return page;
+    }
     let snapshot = state.config.load();
     if flow::password_authenticators(&policy, &snapshot).is_empty()
         && super::passkey_login::offer(&state, &policy, &snapshot)

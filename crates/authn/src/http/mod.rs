@@ -4,6 +4,7 @@
 mod client_address;
 pub mod cookies;
 mod email_step;
+mod identify;
 mod login;
 mod passkey_email;
 mod passkey_login;
@@ -88,6 +89,15 @@ impl AuthnState {
                 include_str!("../../templates/email_elsewhere.html"),
             ),
             ("signup.html", include_str!("../../templates/signup.html")),
+            (
+                "username.html",
+                include_str!("../../templates/username.html"),
+            ),
+            ("select.html", include_str!("../../templates/select.html")),
+            (
+                "passkey_prompt.html",
+                include_str!("../../templates/passkey_prompt.html"),
+            ),
         ])?;
         Ok(AuthnState {
             store,
@@ -153,5 +163,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     passkey_login::routes(cfg);
     passkey_email::routes(cfg);
     signup::routes(cfg);
+    identify::routes(cfg);
     email_step::routes(cfg);
 }

@@ -128,7 +128,8 @@ impl CeremonyForm {
     }
 }
 
-/// The sign-in page again with a message about the passkey.
+/// The sign-in page (the username page, identifier-first) again with a message about the
+/// passkey.
 fn page_with_error(
     state: &AuthnState,
     flow_id: Uuid,
@@ -138,7 +139,13 @@ fn page_with_error(
     text: &str,
 ) -> HttpResponse {
     let ctx = form(state, flow_id, browser, policy, "", Some(text));
-    render(state, status, "login.html", &ctx)
+    let identifier_first = flow::username_authenticator(policy, &state.config.load()).is_some();
+    let page = if identifier_first {
+        "username.html"
+    } else {
+        "login.html"
+    };
+    render(state, status, page, &ctx)
 }
 
 fn explain(e: &PasskeyError) -> (StatusCode, &'static str) {
@@ -177,9 +184,14 @@ async fn sign_in(
     };
     let snapshot = state.config.load();
     // Enforced at every step: the configuration may have changed since the page was shown.
-    let (Some(passkeys), Some(authenticator)) =
-        (&state.passkeys, offer(&state, &policy, &snapshot).sign_in)
-    else {
+    // (Any passkeys authenticator the client allows: the ceremony says whether it was for a
+    // discoverable passkey or for an identified account's.)
+    let (Some(passkeys), Some(authenticator)) = (
+        &state.passkeys,
+        flow::passkey_authenticators(&policy, &snapshot)
+            .first()
+            .map(|(id, _, _)| *id),
+    ) else {
         return page_with_error(
             &state,
             flow_id,

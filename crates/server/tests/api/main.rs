@@ -6,6 +6,7 @@ mod browser;
 mod confidential;
 mod discovery;
 mod helpers;
+mod identifier_first;
 mod login_limits;
 mod oidc;
 mod operations;

@@ -1,0 +1,246 @@
+//! Identifier-first sign-in (seed 003), when the client allows a `username` authenticator: the
+//! username alone first (remembered in a cookie, or hinted), then
+//!
+//! - an account with a passkey goes straight to the passkey prompt, no selector;
+//! - anyone else (an account without one, or an unknown username: the two read the same)
+//!   chooses among the client's methods: "Passkey" (which for an existing user first asks for
+//!   the method they have now, then creates the passkey), "Password".
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Utc;
+use serde::Deserialize;
+use tessera_admin::Snapshot;
+use uuid::Uuid;
+
+use super::email_step::email_enrolment;
+use super::login::{checked_flow, expired, form, render, unavailable};
+use super::passkey_login::offer;
+use super::{AuthnState, cookies};
+use crate::flow::{self, Policy};
+
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/login/identify", web::post().to(identify))
+        .route("/login/select", web::post().to(select));
+}
+
+/// The first page of an identifier-first sign-in, or `None` when the policy allows no
+/// `username` authenticator.
+pub(super) fn username_page(
+    state: &AuthnState,
+    req: &HttpRequest,
+    (flow_id, browser, policy): (Uuid, &str, &Policy),
+) -> Option<HttpResponse> {
+    let snapshot = state.config.load();
+    let settings = flow::username_authenticator(policy, &snapshot)?;
+    let known = policy
+        .login_hint
+        .clone()
+        .or_else(|| {
+            settings
+                .remember_username
+                .then(|| cookies::remembered_username(req))
+                .flatten()
+        })
+        .unwrap_or_default();
+    let ctx = form(state, flow_id, browser, policy, &known, None);
+    Some(render(state, StatusCode::OK, "username.html", &ctx))
+}
+
+#[derive(Deserialize)]
+struct UsernameForm {
+    flow: String,
+    csrf: String,
+    username: String,
+}
+
+/// The ways the selector offers, as (value, label).
+fn methods(
+    state: &AuthnState,
+    policy: &Policy,
+    snapshot: &Snapshot,
+) -> Vec<(&'static str, &'static str)> {
+    let mut methods = Vec::new();
+    if registration_prerequisite(state, policy, snapshot).is_some() {
+        methods.push(("passkey", "Passkey"));
+    }
+    if !flow::password_authenticators(policy, snapshot).is_empty() {
+        methods.push(("password", "Password"));
+    }
+    methods
+}
+
+/// How someone without a passkey proves who they are before creating one.
+enum Prerequisite {
+    /// The password form (then the ceremony).
+    Password,
+    /// A code or link mailed to the account's address (then the ceremony).
+    Email,
+}
+
+fn registration_prerequisite(
+    state: &AuthnState,
+    policy: &Policy,
+    snapshot: &Snapshot,
+) -> Option<Prerequisite> {
+    if offer(state, policy, snapshot).enrol.is_some() {
+        Some(Prerequisite::Password)
+    } else if email_enrolment(state, policy, snapshot).is_some() {
+        Some(Prerequisite::Email)
+    } else {
+        None
+    }
+}
+
+/// `POST /login/identify`: remembers the username and routes on it.
+async fn identify(
+    state: web::Data<AuthnState>,
+    req: HttpRequest,
+    input: web::Form<UsernameForm>,
+) -> HttpResponse {
+    let Ok((flow_id, browser, policy)) = checked_flow(&state, &req, &input.flow, &input.csrf).await
+    else {
+        return expired(&state);
+    };
+    let snapshot = state.config.load();
+    let Some(settings) = flow::username_authenticator(&policy, &snapshot) else {
+        return expired(&state);
+    };
+    let username = input.username.trim().to_owned();
+    let at = (flow_id, browser.as_str(), &policy);
+    if username.is_empty() || username.chars().count() > 256 {
+        let ctx = form(
+            &state,
+            flow_id,
+            &browser,
+            &policy,
+            "",
+            Some("Enter your username."),
+        );
+        return render(&state, StatusCode::BAD_REQUEST, "username.html", &ctx);
+    }
+    let lookup = username.clone();
+    let found = state
+        .store
+        .run(move |conn| tessera_store::accounts::by_username_with_passkeys(conn, &lookup))
+        .await;
+    let mut response = match found {
+        Ok(Some((account, true)))
+            if !flow::passkey_authenticators(&policy, &snapshot).is_empty() =>
+        {
+            passkey_prompt(&state, at, &account).await
+        }
+        Ok(_) => selector(&state, at, &username, &snapshot),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot look up a username");
+            return unavailable(&state);
+        }
+    };
+    if settings.remember_username {
+        let _ = response.add_cookie(&cookies::username_cookie(&username, state.secure_cookies));
+    }
+    response
+}
+
+/// "How do you want to sign in?"
+fn selector(
+    state: &AuthnState,
+    (flow_id, browser, policy): (Uuid, &str, &Policy),
+    username: &str,
+    snapshot: &Snapshot,
+) -> HttpResponse {
+    let mut ctx = form(state, flow_id, browser, policy, username, None);
+    ctx.insert("methods", &methods(state, policy, snapshot));
+    render(state, StatusCode::OK, "select.html", &ctx)
+}
+
+/// The passkey prompt for an account that has passkeys: a challenge its passkeys answer.
+async fn passkey_prompt(
+    state: &AuthnState,
+    (flow_id, browser, policy): (Uuid, &str, &Policy),
+    account: &tessera_store::accounts::AccountRow,
+) -> HttpResponse {
+    let Some(passkeys) = &state.passkeys else {
+        return expired(state);
+    };
+    let started = passkeys
+        .begin_authentication(
+            &state.store,
+            Some(account.account_id),
+            Some(flow_id),
+            Utc::now(),
+        )
+        .await;
+    let (ceremony, options) = match started {
+        Ok(started) => started,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start a passkey sign-in");
+            return unavailable(state);
+        }
+    };
+    let Ok(options) = serde_json::to_string(&options) else {
+        return unavailable(state);
+    };
+    let mut ctx = form(state, flow_id, browser, policy, &account.username, None);
+    ctx.insert("ceremony", &ceremony.to_string());
+    ctx.insert("options", &options.replace('<', "\\u003c"));
+    render(state, StatusCode::OK, "passkey_prompt.html", &ctx)
+}
+
+#[derive(Deserialize)]
+struct SelectForm {
+    flow: String,
+    csrf: String,
+    username: String,
+    method: String,
+}
+
+/// `POST /login/select`: the method chosen on the selector.
+async fn select(
+    state: web::Data<AuthnState>,
+    req: HttpRequest,
+    input: web::Form<SelectForm>,
+) -> HttpResponse {
+    let Ok((flow_id, browser, policy)) = checked_flow(&state, &req, &input.flow, &input.csrf).await
+    else {
+        return expired(&state);
+    };
+    let snapshot = state.config.load();
+    let username = input.username.trim();
+    // Enforced again: the configuration may have changed since the selector was shown.
+    if !methods(&state, &policy, &snapshot)
+        .iter()
+        .any(|(value, _)| *value == input.method)
+    {
+        let mut ctx = form(
+            &state,
+            flow_id,
+            &browser,
+            &policy,
+            username,
+            Some("That way of signing in is not available here."),
+        );
+        ctx.insert("methods", &methods(&state, &policy, &snapshot));
+        return render(&state, StatusCode::FORBIDDEN, "select.html", &ctx);
+    }
+    let mut ctx = form(&state, flow_id, &browser, &policy, username, None);
+    // The page after the selector is about this username and this method only.
+    ctx.insert("identified", &true);
+    ctx.insert("passkey_signin", &false);
+    match (
+        input.method.as_str(),
+        registration_prerequisite(&state, &policy, &snapshot),
+    ) {
+        ("passkey", Some(Prerequisite::Password)) => {
+            ctx.insert("enrol_only", &true);
+            render(&state, StatusCode::OK, "login.html", &ctx)
+        }
+        ("passkey", Some(Prerequisite::Email)) => {
+            render(&state, StatusCode::OK, "passkey_create.html", &ctx)
+        }
+        _ => {
+            ctx.insert("passkey_enrol", &false);
+            render(&state, StatusCode::OK, "login.html", &ctx)
+        }
+    }
+}
