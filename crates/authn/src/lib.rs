@@ -9,6 +9,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+pub mod aaguid;
 pub mod accounts;
 pub mod email;
 pub mod flow;

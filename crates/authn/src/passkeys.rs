@@ -288,7 +288,9 @@ impl Passkeys {
             credential_id: AsRef::<[u8]>::as_ref(passkey.cred_id()).to_vec(),
             credential: to_json(&passkey)?,
             name: device_name(name, now),
-            aaguid: None,
+            aaguid: crate::aaguid::from_attestation_object(
+                response.response.attestation_object.as_ref(),
+            ),
             sign_count: 0,
             backup_eligible: false,
             backup_state: false,

@@ -37,6 +37,9 @@ pub struct Purged {
     /// Email codes expired or spent.
     #[diesel(sql_type = BigInt)]
     pub email_challenges: i64,
+    /// Sign-in history older than 90 days.
+    #[diesel(sql_type = BigInt)]
+    pub sign_ins: i64,
 }
 
 /// Purges what has expired as of `now`.
@@ -52,7 +55,9 @@ pub fn purge_expired(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<Purg
               l AS (DELETE FROM rate_limits
                     WHERE window_start < $1 - interval '1 day' RETURNING 1),
               p AS (DELETE FROM passkey_ceremonies WHERE expires_at < $1 RETURNING 1),
-              e AS (DELETE FROM email_challenges WHERE expires_at < $1 RETURNING 1)
+              e AS (DELETE FROM email_challenges WHERE expires_at < $1 RETURNING 1),
+              h AS (DELETE FROM sign_ins WHERE signed_in_at < $1 - interval '90 days'
+                    RETURNING 1)
          SELECT (SELECT count(*) FROM f) AS flows,
                 (SELECT count(*) FROM s) AS sessions,
                 (SELECT count(*) FROM c) AS codes,
@@ -60,7 +65,8 @@ pub fn purge_expired(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<Purg
                 (SELECT count(*) FROM j) AS assertion_jtis,
                 (SELECT count(*) FROM l) AS rate_limits,
                 (SELECT count(*) FROM p) AS passkey_ceremonies,
-                (SELECT count(*) FROM e) AS email_challenges",
+                (SELECT count(*) FROM e) AS email_challenges,
+                (SELECT count(*) FROM h) AS sign_ins",
     )
     .bind::<Timestamptz, _>(now)
     .get_result::<Purged>(conn)?;

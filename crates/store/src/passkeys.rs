@@ -276,3 +276,35 @@ pub fn record_use(
         .execute(conn)?;
     Ok(())
 }
+
+/// Renames one of an account's passkeys; `false` if it has no such passkey.
+pub fn rename_device(
+    conn: &mut PgConnection,
+    account_id: Uuid,
+    device_id: Uuid,
+    name: &str,
+) -> Result<bool, StoreError> {
+    Ok(diesel::update(
+        devices::table
+            .find(device_id)
+            .filter(devices::account_id.eq(account_id)),
+    )
+    .set(devices::name.eq(name))
+    .execute(conn)?
+        == 1)
+}
+
+/// Deletes one of an account's passkeys; `false` if it has no such passkey.
+pub fn delete_device(
+    conn: &mut PgConnection,
+    account_id: Uuid,
+    device_id: Uuid,
+) -> Result<bool, StoreError> {
+    Ok(diesel::delete(
+        devices::table
+            .find(device_id)
+            .filter(devices::account_id.eq(account_id)),
+    )
+    .execute(conn)?
+        == 1)
+}

@@ -203,3 +203,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     rate_limits,
     passkey_ceremonies
 );
+
+diesel::table! {
+    sign_ins (account_id, signed_in_at) {
+        account_id -> Uuid,
+        signed_in_at -> Timestamptz,
+        amr -> Array<Text>,
+        acr -> Nullable<Text>,
+        client_id -> Nullable<Text>,
+    }
+}

@@ -97,11 +97,14 @@ pub fn complete_flow_with_session(
         "WITH flow AS (
             UPDATE auth_flows SET account_id = $2, amr = $3, acr = $4, auth_time = $5, sid = $6
             WHERE flow_id = $1 AND expires_at > $9 AND consumed_at IS NULL
-            RETURNING return_to
+            RETURNING return_to, policy ->> 'client_id' AS client_id
          ), session AS (
             INSERT INTO sso_sessions (session_hash, sid, account_id, amr, acr, auth_time,
                                       created_at, expires_at)
             SELECT $7, $6, $2, $3, $4, $5, $9, $8 FROM flow
+         ), history AS (
+            INSERT INTO sign_ins (account_id, signed_in_at, amr, acr, client_id)
+            SELECT $2, $5, $3, $4, client_id FROM flow
          )
          SELECT return_to FROM flow",
     )
@@ -142,11 +145,14 @@ pub fn complete_flow_with_passkey(
         "WITH flow AS (
             UPDATE auth_flows SET account_id = $2, amr = $3, acr = $4, auth_time = $5, sid = $6
             WHERE flow_id = $1 AND expires_at > $9 AND consumed_at IS NULL
-            RETURNING return_to
+            RETURNING return_to, policy ->> 'client_id' AS client_id
          ), session AS (
             INSERT INTO sso_sessions (session_hash, sid, account_id, amr, acr, auth_time,
                                       created_at, expires_at)
             SELECT $7, $6, $2, $3, $4, $5, $9, $8 FROM flow
+         ), history AS (
+            INSERT INTO sign_ins (account_id, signed_in_at, amr, acr, client_id)
+            SELECT $2, $5, $3, $4, client_id FROM flow
          ), used AS (
             UPDATE devices SET credential = $11, sign_count = $12, backup_eligible = $13,
                                backup_state = $14, last_used_at = $15
@@ -405,4 +411,34 @@ pub fn end_session(
     .set(sso_sessions::ended_at.eq(now))
     .execute(conn)?
         == 1)
+}
+
+/// A past sign-in, for the account page.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = crate::schema::sign_ins)]
+#[diesel(check_for_backend(diesel::pg::Pg))]
+pub struct SignInRow {
+    /// When.
+    pub signed_in_at: DateTime<Utc>,
+    /// RFC 8176 methods.
+    pub amr: Vec<String>,
+    /// The authenticator (`urn:tessera:authenticator:<id>`).
+    pub acr: Option<String>,
+    /// The OAuth client it was for.
+    pub client_id: Option<String>,
+}
+
+/// An account's most recent sign-ins, newest first.
+pub fn recent_sign_ins(
+    conn: &mut PgConnection,
+    account_id: Uuid,
+    limit: i64,
+) -> Result<Vec<SignInRow>, StoreError> {
+    use crate::schema::sign_ins;
+    Ok(sign_ins::table
+        .filter(sign_ins::account_id.eq(account_id))
+        .order(sign_ins::signed_in_at.desc())
+        .limit(limit)
+        .select(SignInRow::as_select())
+        .load(conn)?)
 }

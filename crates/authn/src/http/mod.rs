@@ -1,6 +1,7 @@
 //! authn's HTTP surface: the login pages and the cookies that tie a browser to its flows and
 //! its SSO session.
 
+mod account;
 mod client_address;
 pub mod cookies;
 mod email_step;
@@ -94,6 +95,11 @@ impl AuthnState {
                 include_str!("../../templates/username.html"),
             ),
             ("select.html", include_str!("../../templates/select.html")),
+            ("account.html", include_str!("../../templates/account.html")),
+            (
+                "account_delete.html",
+                include_str!("../../templates/account_delete.html"),
+            ),
             (
                 "passkey_prompt.html",
                 include_str!("../../templates/passkey_prompt.html"),
@@ -164,5 +170,6 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     passkey_email::routes(cfg);
     signup::routes(cfg);
     identify::routes(cfg);
+    account::routes(cfg);
     email_step::routes(cfg);
 }

@@ -315,6 +315,7 @@ pub(super) async fn registration_page(
         _ => "Your email address is confirmed.",
     };
     ctx.insert("proved", proved);
+    ctx.insert("register_action", "/login/passkey/register");
     // Inside <script type="application/json">: no "<" may close the element early (the
     // username and display name are the user's own text).
     ctx.insert("options", &options.to_string().replace('<', "\\u003c"));

@@ -1,5 +1,6 @@
 //! The server's integration tests: one binary, the whole application on a real database.
 
+mod account;
 mod admin;
 mod authorize;
 mod browser;

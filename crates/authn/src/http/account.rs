@@ -1,0 +1,485 @@
+//! `/account`: the signed-in user's own page. Their passkeys (rename, delete, add one) and
+//! their recent sign-ins. The SSO session is the credential; adding or deleting a passkey needs
+//! a sign-in from the last few minutes, and deleting the last way to sign in needs a
+//! confirmation.
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use tessera_store::accounts::AccountRow;
+use uuid::Uuid;
+use webauthn_rs::prelude::RegisterPublicKeyCredential;
+
+use super::login::{message, render, unavailable};
+use super::{AuthnState, cookies};
+use crate::flow::{self, Authentication, Policy};
+use crate::passkeys::Registrant;
+
+/// How recent a sign-in must be to add or delete a passkey.
+const RECENT: Duration = Duration::minutes(10);
+/// Sign-ins listed.
+const HISTORY: i64 = 10;
+
+pub(super) fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/account", web::get().to(page))
+        .route("/account/sign-in", web::get().to(sign_in))
+        .route("/account/passkeys/rename", web::post().to(rename))
+        .route("/account/passkeys/delete", web::post().to(delete))
+        .route("/account/passkeys/new", web::post().to(new_passkey))
+        .route("/account/passkeys/register", web::post().to(register));
+}
+
+/// The signed-in account behind the browser's SSO session.
+struct SignedIn {
+    auth: Authentication,
+    account: AccountRow,
+}
+
+impl SignedIn {
+    fn is_recent(&self, now: DateTime<Utc>) -> bool {
+        now - self.auth.auth_time <= RECENT
+    }
+}
+
+async fn signed_in(state: &AuthnState, req: &HttpRequest) -> Result<Option<SignedIn>, ()> {
+    let Some(secret) = cookies::session(req) else {
+        return Ok(None);
+    };
+    let Some(auth) = flow::session(&state.store, &secret, Utc::now())
+        .await
+        .map_err(|_| ())?
+    else {
+        return Ok(None);
+    };
+    let account_id = auth.account_id;
+    let account = state
+        .store
+        .run(move |conn| tessera_store::accounts::by_id(conn, account_id))
+        .await
+        .map_err(|_| ())?;
+    Ok(account.map(|account| SignedIn { auth, account }))
+}
+
+/// The account page's CSRF token: bound to the SSO session.
+fn csrf_token(state: &AuthnState, sid: &str) -> String {
+    let message = format!("account|{sid}");
+    tessera_admin::secrets::ConfigSecrets::mac(&state.csrf_key, message.as_bytes())
+        .map(|m| URL_SAFE_NO_PAD.encode(m))
+        .unwrap_or_default()
+}
+
+fn csrf_matches(state: &AuthnState, user: &SignedIn, csrf: &str) -> bool {
+    let expected = csrf_token(state, &user.auth.sid);
+    expected.len() == csrf.len() && openssl::memcmp::eq(expected.as_bytes(), csrf.as_bytes())
+}
+
+/// Who may post: a signed-in user with the page's CSRF token. `Err` is the page to show.
+async fn poster(
+    state: &AuthnState,
+    req: &HttpRequest,
+    csrf: &str,
+) -> Result<SignedIn, HttpResponse> {
+    match signed_in(state, req).await {
+        Ok(Some(user)) if csrf_matches(state, &user, csrf) => Ok(user),
+        Ok(Some(_)) => Err(message(
+            state,
+            StatusCode::FORBIDDEN,
+            "This form has expired",
+            "Reload your account page and try again.",
+        )),
+        Ok(None) => Err(see_other(&format!("{}/account", state.base_path))),
+        Err(()) => Err(unavailable(state)),
+    }
+}
+
+fn see_other(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, to.to_owned()))
+        .finish()
+}
+
+/// A passkey as the page lists it.
+#[derive(Serialize)]
+struct PasskeyView {
+    id: String,
+    name: String,
+    kind: &'static str,
+    provider: Option<&'static str>,
+    created: String,
+    last_used: String,
+}
+
+/// A past sign-in as the page lists it.
+#[derive(Serialize)]
+struct SignInView {
+    when: String,
+    how: &'static str,
+    client: String,
+}
+
+/// What a set of RFC 8176 methods reads as.
+fn method_name(amr: &[String]) -> &'static str {
+    if amr.iter().any(|m| m == "hwk" || m == "swk") {
+        "Passkey"
+    } else if amr.iter().any(|m| m == "otp") {
+        "Email code"
+    } else if amr.iter().any(|m| m == "pwd") {
+        "Password"
+    } else {
+        "Other"
+    }
+}
+
+fn day(at: DateTime<Utc>) -> String {
+    at.format("%Y-%m-%d %H:%M UTC").to_string()
+}
+
+/// `GET /account`.
+async fn page(state: web::Data<AuthnState>, req: HttpRequest) -> HttpResponse {
+    let user = match signed_in(&state, &req).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return see_other(&format!("{}/account/sign-in", state.base_path)),
+        Err(()) => return unavailable(&state),
+    };
+    account_page(&state, &user, (StatusCode::OK, None)).await
+}
+
+async fn account_page(
+    state: &AuthnState,
+    user: &SignedIn,
+    (status, error): (StatusCode, Option<&str>),
+) -> HttpResponse {
+    let account_id = user.account.account_id;
+    let loaded = state
+        .store
+        .run(move |conn| {
+            let devices = tessera_store::passkeys::devices_of(conn, account_id)?;
+            let password = tessera_store::accounts::password_hash(conn, account_id)?.is_some();
+            let history = tessera_store::signin::recent_sign_ins(conn, account_id, HISTORY)?;
+            Ok((devices, password, history))
+        })
+        .await;
+    let Ok((devices, has_password, history)) = loaded else {
+        return unavailable(state);
+    };
+    let passkeys: Vec<PasskeyView> = devices
+        .iter()
+        .map(|d| PasskeyView {
+            id: d.device_id.to_string(),
+            name: d.name.clone(),
+            kind: if d.backup_eligible {
+                "Synced passkey"
+            } else {
+                "Passkey on one device"
+            },
+            provider: d.aaguid.and_then(crate::aaguid::provider_name),
+            created: day(d.created_at),
+            last_used: d.last_used_at.map_or_else(|| "never".to_owned(), day),
+        })
+        .collect();
+    let sign_ins: Vec<SignInView> = history
+        .iter()
+        .map(|s| SignInView {
+            when: day(s.signed_in_at),
+            how: method_name(&s.amr),
+            client: s
+                .client_id
+                .clone()
+                .unwrap_or_else(|| "this account page".into()),
+        })
+        .collect();
+    let mut ctx = tera::Context::new();
+    ctx.insert("base", &state.base_path);
+    ctx.insert("csrf", &csrf_token(state, &user.auth.sid));
+    ctx.insert("username", &user.account.username);
+    ctx.insert("email", &user.account.email);
+    ctx.insert("passkeys", &passkeys);
+    ctx.insert("has_password", &has_password);
+    ctx.insert("sign_ins", &sign_ins);
+    ctx.insert("recent", &user.is_recent(Utc::now()));
+    ctx.insert("can_add", &state.passkeys.is_some());
+    ctx.insert("error", &error);
+    render(state, status, "account.html", &ctx)
+}
+
+#[derive(Deserialize)]
+struct SignInQuery {
+    again: Option<String>,
+}
+
+/// `GET /account/sign-in`: a sign-in (a fresh one with `?again=1`) that comes back here.
+async fn sign_in(
+    state: web::Data<AuthnState>,
+    req: HttpRequest,
+    query: web::Query<SignInQuery>,
+) -> HttpResponse {
+    let Ok((browser, new_cookie)) = cookies::browser(&req, state.secure_cookies) else {
+        return unavailable(&state);
+    };
+    let policy = Policy {
+        force: query.again.is_some(),
+        audience_name: Some("your account".into()),
+        ..Policy::default()
+    };
+    let started = flow::start(
+        &state.store,
+        &policy,
+        format!("{}/account?signed-in=", state.base_path),
+        serde_json::Value::Null,
+        &browser,
+        Utc::now(),
+    )
+    .await;
+    let Ok(flow_id) = started else {
+        return unavailable(&state);
+    };
+    let mut response = see_other(&format!("{}/login?flow={flow_id}", state.base_path));
+    if let Some(cookie) = new_cookie {
+        let _ = response.add_cookie(&cookie);
+    }
+    response
+}
+
+#[derive(Deserialize)]
+struct DeviceForm {
+    csrf: String,
+    device: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+impl DeviceForm {
+    fn device_id(&self) -> Option<Uuid> {
+        Uuid::parse_str(&self.device).ok()
+    }
+}
+
+/// `POST /account/passkeys/rename`.
+async fn rename(
+    state: web::Data<AuthnState>,
+    req: HttpRequest,
+    input: web::Form<DeviceForm>,
+) -> HttpResponse {
+    let user = match poster(&state, &req, &input.csrf).await {
+        Ok(user) => user,
+        Err(response) => return response,
+    };
+    let name: String = input
+        .name
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(64)
+        .collect::<String>()
+        .trim()
+        .to_owned();
+    let (Some(device_id), false) = (input.device_id(), name.is_empty()) else {
+        let error = (StatusCode::BAD_REQUEST, Some("Give the passkey a name."));
+        return account_page(&state, &user, error).await;
+    };
+    let account_id = user.account.account_id;
+    let renamed = state
+        .store
+        .run(move |conn| tessera_store::passkeys::rename_device(conn, account_id, device_id, &name))
+        .await;
+    match renamed {
+        Ok(true) => see_other(&format!("{}/account", state.base_path)),
+        Ok(false) => {
+            let error = (
+                StatusCode::NOT_FOUND,
+                Some("That passkey is not on your account."),
+            );
+            account_page(&state, &user, error).await
+        }
+        Err(_) => unavailable(&state),
+    }
+}
+
+/// `POST /account/passkeys/delete`: the last way to sign in goes only with `confirm=yes`.
+async fn delete(
+    state: web::Data<AuthnState>,
+    req: HttpRequest,
+    input: web::Form<DeviceForm>,
+) -> HttpResponse {
+    let user = match poster(&state, &req, &input.csrf).await {
+        Ok(user) => user,
+        Err(response) => return response,
+    };
+    if !user.is_recent(Utc::now()) {
+        return sign_in_again(&state);
+    }
+    let Some(device_id) = input.device_id() else {
+        let error = (
+            StatusCode::BAD_REQUEST,
+            Some("That passkey is not on your account."),
+        );
+        return account_page(&state, &user, error).await;
+    };
+    let account_id = user.account.account_id;
+    let others = state
+        .store
+        .run(move |conn| {
+            let devices = tessera_store::passkeys::devices_of(conn, account_id)?;
+            let password = tessera_store::accounts::password_hash(conn, account_id)?.is_some();
+            Ok((devices, password))
+        })
+        .await;
+    let Ok((devices, has_password)) = others else {
+        return unavailable(&state);
+    };
+    let Some(device) = devices.iter().find(|d| d.device_id == device_id) else {
+        let error = (
+            StatusCode::NOT_FOUND,
+            Some("That passkey is not on your account."),
+        );
+        return account_page(&state, &user, error).await;
+    };
+    let last_way = devices.len() == 1 && !has_password;
+    if last_way && input.confirm != "yes" {
+        let mut ctx = tera::Context::new();
+        ctx.insert("base", &state.base_path);
+        ctx.insert("csrf", &input.csrf);
+        ctx.insert("device", &device.device_id.to_string());
+        ctx.insert("name", &device.name);
+        ctx.insert("email", &user.account.email);
+        return render(&state, StatusCode::OK, "account_delete.html", &ctx);
+    }
+    let deleted = state
+        .store
+        .run(move |conn| tessera_store::passkeys::delete_device(conn, account_id, device_id))
+        .await;
+    match deleted {
+        Ok(_) => {
+            tracing::info!("a passkey was deleted from its account page");
+            see_other(&format!("{}/account", state.base_path))
+        }
+        Err(_) => unavailable(&state),
+    }
+}
+
+fn sign_in_again(state: &AuthnState) -> HttpResponse {
+    let mut ctx = tera::Context::new();
+    ctx.insert("base", &state.base_path);
+    ctx.insert("title", "Sign in again");
+    ctx.insert(
+        "message",
+        "For your security, adding or deleting a passkey needs a sign-in from the last few minutes.",
+    );
+    ctx.insert(
+        "continue_to",
+        &format!("{}/account/sign-in?again=1", state.base_path),
+    );
+    ctx.insert("continue_label", "Sign in again");
+    render(state, StatusCode::FORBIDDEN, "message.html", &ctx)
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+/// `POST /account/passkeys/new`: the page that creates another passkey.
+async fn new_passkey(
+    state: web::Data<AuthnState>,
+    req: HttpRequest,
+    input: web::Form<CsrfForm>,
+) -> HttpResponse {
+    let user = match poster(&state, &req, &input.csrf).await {
+        Ok(user) => user,
+        Err(response) => return response,
+    };
+    if !user.is_recent(Utc::now()) {
+        return sign_in_again(&state);
+    }
+    let Some(passkeys) = &state.passkeys else {
+        let error = (
+            StatusCode::CONFLICT,
+            Some("Passkeys are not available on this server."),
+        );
+        return account_page(&state, &user, error).await;
+    };
+    let begun = passkeys
+        .begin_registration(
+            &state.store,
+            Registrant::Account(&user.account),
+            (None, serde_json::Value::Null),
+            Utc::now(),
+        )
+        .await;
+    let Ok((ceremony, options)) = begun else {
+        return unavailable(&state);
+    };
+    let mut ctx = tera::Context::new();
+    ctx.insert("base", &state.base_path);
+    ctx.insert("flow", "");
+    ctx.insert("csrf", &input.csrf);
+    ctx.insert("username", &user.account.username);
+    ctx.insert("ceremony", &ceremony.to_string());
+    ctx.insert("options", &options.to_string().replace('<', "\\u003c"));
+    ctx.insert("proved", "Add a passkey to your account.");
+    ctx.insert("register_action", "/account/passkeys/register");
+    ctx.insert("error", &None::<String>);
+    render(&state, StatusCode::OK, "passkey_register.html", &ctx)
+}
+
+#[derive(Deserialize)]
+struct RegisterForm {
+    csrf: String,
+    ceremony: String,
+    credential: String,
+    #[serde(default)]
+    name: String,
+}
+
+/// `POST /account/passkeys/register`: stores the new passkey.
+async fn register(
+    state: web::Data<AuthnState>,
+    req: HttpRequest,
+    input: web::Form<RegisterForm>,
+) -> HttpResponse {
+    let user = match poster(&state, &req, &input.csrf).await {
+        Ok(user) => user,
+        Err(response) => return response,
+    };
+    let (Some(passkeys), Ok(ceremony), Ok(credential)) = (
+        &state.passkeys,
+        Uuid::parse_str(&input.ceremony),
+        serde_json::from_str::<RegisterPublicKeyCredential>(&input.credential),
+    ) else {
+        let error = (
+            StatusCode::BAD_REQUEST,
+            Some("The new passkey was not understood. Try again."),
+        );
+        return account_page(&state, &user, error).await;
+    };
+    let finished = passkeys
+        .finish_registration(
+            &state.store,
+            (ceremony, None),
+            &credential,
+            &input.name,
+            Utc::now(),
+        )
+        .await;
+    match finished {
+        Ok(registered) if registered.account_id == user.account.account_id => {
+            see_other(&format!("{}/account", state.base_path))
+        }
+        Ok(_) => {
+            tracing::warn!("a passkey ceremony of another account was finished on an account page");
+            unavailable(&state)
+        }
+        Err(e) => {
+            tracing::info!(error = %e, "passkey registration refused on the account page");
+            let error = (
+                StatusCode::BAD_REQUEST,
+                Some("The passkey could not be added. Try again."),
+            );
+            account_page(&state, &user, error).await
+        }
+    }
+}
