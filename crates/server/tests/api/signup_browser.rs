@@ -421,3 +421,78 @@ mod refusals {
         }
     }
 }
+
+/// The SMTP server down: a clear page, nothing created, and the same step works once it is back.
+mod smtp_down {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_unreachable_smtp_server_gets_a_clear_page_and_a_retry_works_once_it_is_back() {
+        let sink = sink();
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let app = passkeys_only_app_with(&sink, |config| {
+            config.replace(
+                &format!("<smtp-port>{}</smtp-port>", sink.smtp_port),
+                &format!("<smtp-port>{closed}</smtp-port>"),
+            )
+        })
+        .await;
+        let (http, html) = open_login_page(&app, &authorize_url(&app)).await;
+        let (flow, csrf) = (field(&html, "flow"), field(&html, "csrf"));
+        let sign_up = || {
+            http.post(format!("{}/login/signup", app.issuer))
+                .form(&[
+                    ("flow", flow.as_str()),
+                    ("csrf", csrf.as_str()),
+                    ("username", "robin"),
+                    ("given_name", "Robin"),
+                    ("family_name", "Reyes"),
+                    ("email", "robin@example.com"),
+                    ("phone", ""),
+                ])
+                .send()
+        };
+        let down = sign_up().await.unwrap();
+        assert_eq!(down.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let page = down.text().await.unwrap();
+        assert!(page.contains("could not be sent"), "{page}");
+        assert!(
+            page.contains("value=\"robin@example.com\""),
+            "the form keeps what was typed: {page}"
+        );
+        assert!(account(&app, "robin").is_none(), "nothing half-created");
+        let recovery = http
+            .post(format!("{}/login/passkey/create", app.issuer))
+            .form(&[
+                ("flow", flow.as_str()),
+                ("csrf", csrf.as_str()),
+                ("username", "kim"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(recovery.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(recovery.text().await.unwrap().contains("could not be sent"));
+
+        // The provider fixed (an operator commit): the same flow goes on.
+        let fixed = format!(
+            r#"<config xmlns="http://tail-f.com/ns/config/1.0"><facilities xmlns="https://curity.se/ns/conf/base"><email-providers><email-provider><id>smtp</id><smtp><smtp-port>{}</smtp-port></smtp></email-provider></email-providers></facilities></config>"#,
+            sink.smtp_port
+        );
+        app.config
+            .edit_and_commit(
+                fixed.into_bytes(),
+                tessera_admin::config::UploadMode::Merge,
+                "test",
+            )
+            .await
+            .unwrap();
+        let up = sign_up().await.unwrap();
+        assert_eq!(up.status(), StatusCode::OK);
+        sink.wait_for("robin@example.com", 1).await;
+    }
+}
