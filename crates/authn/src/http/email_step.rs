@@ -14,15 +14,18 @@ use tessera_admin::config::model::{AuthenticatorKind, EmailDelivery, EmailProvid
 use tessera_store::email::{Attempt, Proves};
 use uuid::Uuid;
 
-use super::AuthnState;
 use super::login::{browser_flow, message, render, unavailable};
+use super::{AuthnState, client_address};
 use crate::email::{self, CodeRules, EmailError};
 use crate::flow::{self, Policy};
+use crate::limits::{self, Attempt as Limit};
 
 /// The email challenge that proves an existing account before it registers a passkey.
 pub(super) const ENROLMENT: &str = "passkey-registration";
 /// The email challenge that verifies a sign-up's address before the account exists.
 pub(super) const SIGN_UP: &str = "sign-up";
+/// The email challenge that is itself the sign-in (the selector's "Email code").
+pub(super) const SIGN_IN: &str = "sign-in";
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/login/email/link", web::get().to(link_page))
@@ -33,12 +36,63 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
 pub(super) struct EmailEnrolment<'a> {
     /// The passkeys authenticator (the flow completes with it).
     pub passkeys: &'a str,
-    /// Code rules of the email authenticator.
+    /// The email authenticator that proves the account.
+    pub email: Mailer<'a>,
+    /// Its account manager lets people create their own accounts.
+    pub sign_up: bool,
+}
+
+/// An email authenticator with the provider its mail goes out through.
+#[derive(Clone, Copy)]
+pub(super) struct Mailer<'a> {
+    /// The authenticator's id.
+    pub id: &'a str,
+    /// Its rules (code or link, tries, lifetime).
     pub rules: CodeRules,
     /// Where its mail goes out.
     pub provider: &'a EmailProvider,
-    /// Its account manager lets people create their own accounts.
-    pub sign_up: bool,
+}
+
+/// The email authenticator `id` with its provider (its own, else the zone default).
+fn mailer<'a>(snapshot: &'a Snapshot, id: &'a str) -> Option<Mailer<'a>> {
+    let config = &snapshot.config;
+    let AuthenticatorKind::Email(mail) = &config.authenticator(id)?.kind else {
+        return None;
+    };
+    let provider_id = mail
+        .email_provider
+        .as_deref()
+        .or(config.default_email_provider.as_deref())?;
+    let provider = config
+        .email_providers
+        .iter()
+        .find(|p| p.id == provider_id)?;
+    Some(Mailer {
+        id,
+        rules: CodeRules {
+            max_sends: mail.max_challenges_sent,
+            max_attempts: mail.max_allowed_attempts,
+            lifetime: mail.otp_lifetime,
+            delivery: mail.delivery,
+        },
+        provider,
+    })
+}
+
+/// The first email authenticator the policy allows as a way to sign in, with its provider.
+pub(super) fn email_sign_in<'a>(
+    state: &AuthnState,
+    policy: &Policy,
+    snapshot: &'a Snapshot,
+) -> Option<Mailer<'a>> {
+    state.secrets.as_ref()?;
+    snapshot
+        .config
+        .authenticators
+        .iter()
+        .filter(|a| matches!(a.kind, AuthenticatorKind::Email(_)))
+        .filter(|a| flow::allows(policy, snapshot, &a.id))
+        .find_map(|a| mailer(snapshot, &a.id))
 }
 
 /// The first passkeys authenticator the policy allows that may be registered while signing
@@ -54,18 +108,7 @@ pub(super) fn email_enrolment<'a>(
         .into_iter()
         .filter(|(_, p, _)| p.allow_registration_during_login)
         .find_map(|(id, passkeys, required)| {
-            let prerequisite = config.authenticator(required?)?;
-            let AuthenticatorKind::Email(mail) = &prerequisite.kind else {
-                return None;
-            };
-            let provider_id = mail
-                .email_provider
-                .as_deref()
-                .or(config.default_email_provider.as_deref())?;
-            let provider = config
-                .email_providers
-                .iter()
-                .find(|p| p.id == provider_id)?;
+            let email = mailer(snapshot, required?)?;
             let sign_up = passkeys.account_manager.as_deref().is_some_and(|manager| {
                 config
                     .account_managers
@@ -74,13 +117,7 @@ pub(super) fn email_enrolment<'a>(
             });
             Some(EmailEnrolment {
                 passkeys: id,
-                rules: CodeRules {
-                    max_sends: mail.max_challenges_sent,
-                    max_attempts: mail.max_allowed_attempts,
-                    lifetime: mail.otp_lifetime,
-                    delivery: mail.delivery,
-                },
-                provider,
+                email,
                 sign_up,
             })
         })
@@ -100,12 +137,12 @@ pub(super) enum Recipient<'a> {
 /// status) when nothing could be sent.
 pub(super) async fn deliver(
     state: &AuthnState,
-    enrolment: &EmailEnrolment<'_>,
+    mailer: &Mailer<'_>,
     (flow_id, purpose): (Uuid, &str),
     proves: Proves,
     recipient: Recipient<'_>,
 ) -> Result<(), (StatusCode, &'static str)> {
-    let rules = enrolment.rules;
+    let rules = mailer.rules;
     let issued = email::issue(&state.store, flow_id, purpose, proves, rules, Utc::now()).await;
     let challenge = match issued {
         Ok(challenge) => challenge,
@@ -132,7 +169,7 @@ pub(super) async fn deliver(
         Recipient::Instead(mail) => mail,
     };
     let sent = match &state.secrets {
-        Some(secrets) => email::send(enrolment.provider, secrets, &mail).await,
+        Some(secrets) => email::send(mailer.provider, secrets, &mail).await,
         None => Err(EmailError::Secret),
     };
     if let Err(e) = sent {
@@ -144,6 +181,60 @@ pub(super) async fn deliver(
         ));
     }
     Ok(())
+}
+
+/// Mails a code or link for `purpose` to the address of `username`'s account, if it has one
+/// (nothing is mailed otherwise, and the caller shows the same page). Counted per username and
+/// per client address first. `Err` is the status and text to show.
+pub(super) async fn send_to_username(
+    state: &AuthnState,
+    req: &HttpRequest,
+    mailer: &Mailer<'_>,
+    (flow_id, purpose): (Uuid, &str),
+    username: &str,
+) -> Result<(), (StatusCode, String)> {
+    let now = Utc::now();
+    let limits = state.limits.email;
+    let buckets =
+        limits::email_buckets(username, client_address(req, &state.limits.trusted_proxies));
+    let lookup = username.to_owned();
+    let looked_up = state
+        .store
+        .run(move |conn| {
+            let counts = tessera_store::rate_limits::hit(conn, &buckets, now, limits.window)?;
+            if let Limit::Refused { retry_after } = limits.decide(&counts, now) {
+                return Ok(Err(retry_after));
+            }
+            tessera_store::accounts::by_username(conn, &lookup).map(Ok)
+        })
+        .await;
+    let account = match looked_up {
+        Ok(Ok(account)) => account,
+        Ok(Err(retry_after)) => {
+            let minutes = retry_after.as_secs().div_ceil(60).max(1);
+            return Err((
+                StatusCode::TOO_MANY_REQUESTS,
+                format!("Too many emails were requested. Try again in {minutes} minutes."),
+            ));
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot look up an account for an email");
+            return Err((
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Signing in is temporarily unavailable. Try again shortly.".into(),
+            ));
+        }
+    };
+    let (proves, recipient) = match account
+        .as_ref()
+        .and_then(|a| a.email.as_deref().map(|to| (a.account_id, to)))
+    {
+        Some((account_id, to)) => (Proves::Account(account_id), Recipient::Challenge(to)),
+        None => (Proves::Nothing, Recipient::Nobody),
+    };
+    deliver(state, mailer, (flow_id, purpose), proves, recipient)
+        .await
+        .map_err(|(status, text)| (status, text.to_owned()))
 }
 
 /// Why a typed code did not prove anything.
@@ -300,6 +391,9 @@ pub(super) async fn proved(
         }
         (SIGN_UP, Proves::SignUp(sign_up)) => {
             super::signup::register_new_account(state, (flow_id, browser), policy, sign_up).await
+        }
+        (SIGN_IN, Proves::Account(account_id)) => {
+            super::identify::signed_in_by_email(state, flow_id, policy, account_id).await
         }
         _ => dead_link(state),
     }

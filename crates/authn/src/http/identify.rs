@@ -4,7 +4,7 @@
 //! - an account with a passkey goes straight to the passkey prompt, no selector;
 //! - anyone else (an account without one, or an unknown username: the two read the same)
 //!   chooses among the client's methods: "Passkey" (which for an existing user first asks for
-//!   the method they have now, then creates the passkey), "Password".
+//!   the method they have now, then creates the passkey), "Password", "Email code" (or link).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -13,15 +13,18 @@ use serde::Deserialize;
 use tessera_admin::Snapshot;
 use uuid::Uuid;
 
-use super::email_step::email_enrolment;
-use super::login::{checked_flow, expired, form, render, unavailable};
+use super::email_step::{
+    self, CodePage, CodeRefusal, Mailer, SIGN_IN, email_enrolment, email_sign_in,
+};
+use super::login::{checked_flow, complete_sign_in, expired, form, render, unavailable};
 use super::passkey_login::offer;
 use super::{AuthnState, cookies};
 use crate::flow::{self, Policy};
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/login/identify", web::post().to(identify))
-        .route("/login/select", web::post().to(select));
+        .route("/login/select", web::post().to(select))
+        .route("/login/email/code", web::post().to(email_code));
 }
 
 /// The first page of an identifier-first sign-in, or `None` when the policy allows no
@@ -66,6 +69,13 @@ fn methods(
     }
     if !flow::password_authenticators(policy, snapshot).is_empty() {
         methods.push(("password", "Password"));
+    }
+    if let Some(mailer) = email_sign_in(state, policy, snapshot) {
+        methods.push(if email_step::is_link(&mailer.rules) {
+            ("email", "Email link")
+        } else {
+            ("email", "Email code")
+        });
     }
     methods
 }
@@ -238,9 +248,127 @@ async fn select(
         ("passkey", Some(Prerequisite::Email)) => {
             render(&state, StatusCode::OK, "passkey_create.html", &ctx)
         }
+        ("email", _) => {
+            let Some(mailer) = email_sign_in(&state, &policy, &snapshot) else {
+                return expired(&state);
+            };
+            let at = (flow_id, browser.as_str(), &policy);
+            match email_step::send_to_username(&state, &req, &mailer, (flow_id, SIGN_IN), username)
+                .await
+            {
+                Ok(()) => email_code_page(&state, at, (username, &mailer), (StatusCode::OK, None)),
+                Err((status, text)) => {
+                    let mut ctx = form(&state, flow_id, &browser, &policy, username, Some(&text));
+                    ctx.insert("methods", &methods(&state, &policy, &snapshot));
+                    render(&state, status, "select.html", &ctx)
+                }
+            }
+        }
         _ => {
             ctx.insert("passkey_enrol", &false);
             render(&state, StatusCode::OK, "login.html", &ctx)
         }
     }
+}
+
+/// "Check your email" for signing in by email.
+fn email_code_page(
+    state: &AuthnState,
+    (flow_id, browser, policy): (Uuid, &str, &Policy),
+    (username, mailer): (&str, &Mailer<'_>),
+    outcome: (StatusCode, Option<&str>),
+) -> HttpResponse {
+    let link = email_step::is_link(&mailer.rules);
+    let what = if link {
+        "a sign-in link"
+    } else {
+        "a six-digit code"
+    };
+    let page = CodePage {
+        sent: format!(
+            "If {username} has an account with an email address, {what} is on its way there."
+        ),
+        code_action: "/login/email/code",
+        resend_action: "/login/select",
+        hidden: vec![
+            ("username", username.to_owned()),
+            ("method", "email".to_owned()),
+        ],
+        link,
+    };
+    let ctx = form(state, flow_id, browser, policy, username, None);
+    email_step::code_page(state, ctx, &page, outcome)
+}
+
+#[derive(Deserialize)]
+struct CodeForm {
+    flow: String,
+    csrf: String,
+    username: String,
+    code: String,
+}
+
+/// `POST /login/email/code`: a right code signs in.
+async fn email_code(
+    state: web::Data<AuthnState>,
+    req: HttpRequest,
+    input: web::Form<CodeForm>,
+) -> HttpResponse {
+    let Ok((flow_id, browser, policy)) = checked_flow(&state, &req, &input.flow, &input.csrf).await
+    else {
+        return expired(&state);
+    };
+    let snapshot = state.config.load();
+    let Some(mailer) = email_sign_in(&state, &policy, &snapshot) else {
+        return expired(&state);
+    };
+    let username = input.username.trim();
+    let at = (flow_id, browser.as_str(), &policy);
+    match email_step::check(&state, flow_id, SIGN_IN, &input.code).await {
+        Ok(proves) => {
+            email_step::proved(&state, (flow_id, &browser), &policy, SIGN_IN, proves).await
+        }
+        Err(CodeRefusal::Wrong(text)) => email_code_page(
+            &state,
+            at,
+            (username, &mailer),
+            (StatusCode::UNAUTHORIZED, Some(&text)),
+        ),
+        Err(CodeRefusal::Gone) => {
+            let mut ctx = form(
+                &state,
+                flow_id,
+                &browser,
+                &policy,
+                username,
+                Some("That code has expired or was used up. Ask for a new one."),
+            );
+            ctx.insert("methods", &methods(&state, &policy, &snapshot));
+            render(&state, StatusCode::UNAUTHORIZED, "select.html", &ctx)
+        }
+        Err(CodeRefusal::Unavailable) => unavailable(&state),
+    }
+}
+
+/// Completes a flow whose user proved their address by email (`amr` `otp`), if the client
+/// still allows signing in by email.
+pub(super) async fn signed_in_by_email(
+    state: &AuthnState,
+    flow_id: Uuid,
+    policy: &Policy,
+    account_id: Uuid,
+) -> HttpResponse {
+    let Some(authenticator) =
+        email_sign_in(state, policy, &state.config.load()).map(|m| m.id.to_owned())
+    else {
+        return expired(state);
+    };
+    complete_sign_in(
+        state,
+        flow_id,
+        (account_id, None),
+        vec!["otp".into()],
+        &authenticator,
+    )
+    .await
 }

@@ -5,17 +5,14 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::Utc;
 use serde::Deserialize;
-use tessera_store::email::Proves;
 use uuid::Uuid;
 
-use super::email_step::{self, CodePage, CodeRefusal, ENROLMENT, Recipient, email_enrolment};
+use super::AuthnState;
+use super::email_step::{self, CodePage, CodeRefusal, ENROLMENT, email_enrolment};
 use super::login::{FlowQuery, checked_flow, expired, form, queried_flow, render, unavailable};
 use super::passkey_login::{Proof, registration_page};
-use super::{AuthnState, client_address};
 use crate::flow::Policy;
-use crate::limits::{self, Attempt as Limit};
 use crate::passkeys::Registrant;
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
@@ -128,52 +125,18 @@ async fn send_code(
             (StatusCode::BAD_REQUEST, "Enter your username."),
         );
     }
-    // Counted like password attempts, in buckets of their own, before anything is looked up.
-    let now = Utc::now();
-    let limits = state.limits.email;
-    let buckets = limits::email_buckets(
+    let link = email_step::is_link(&enrolment.email.rules);
+    let sent = email_step::send_to_username(
+        &state,
+        &req,
+        &enrolment.email,
+        (flow_id, ENROLMENT),
         &username,
-        client_address(&req, &state.limits.trusted_proxies),
-    );
-    let lookup = username.clone();
-    let looked_up = state
-        .store
-        .run(move |conn| {
-            let counts = tessera_store::rate_limits::hit(conn, &buckets, now, limits.window)?;
-            if let Limit::Refused { retry_after } = limits.decide(&counts, now) {
-                return Ok(Err(retry_after));
-            }
-            tessera_store::accounts::by_username(conn, &lookup).map(Ok)
-        })
-        .await;
-    let account = match looked_up {
-        Ok(Ok(account)) => account,
-        Ok(Err(retry_after)) => {
-            let minutes = retry_after.as_secs().div_ceil(60).max(1);
-            let text = format!("Too many emails were requested. Try again in {minutes} minutes.");
-            return username_page(
-                &state,
-                at,
-                &username,
-                (StatusCode::TOO_MANY_REQUESTS, &text),
-            );
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "cannot look up an account for an email code");
-            return unavailable(&state);
-        }
-    };
-    let (proves, recipient) = match account
-        .as_ref()
-        .and_then(|a| a.email.as_deref().map(|to| (a.account_id, to)))
-    {
-        Some((account_id, to)) => (Proves::Account(account_id), Recipient::Challenge(to)),
-        None => (Proves::Nothing, Recipient::Nobody),
-    };
-    let link = email_step::is_link(&enrolment.rules);
-    match email_step::deliver(&state, &enrolment, (flow_id, ENROLMENT), proves, recipient).await {
+    )
+    .await;
+    match sent {
         Ok(()) => code_page(&state, at, (&username, link), (StatusCode::OK, None)),
-        Err((status, text)) => username_page(&state, at, &username, (status, text)),
+        Err((status, text)) => username_page(&state, at, &username, (status, &text)),
     }
 }
 
@@ -196,7 +159,7 @@ async fn check_code(
         return expired(&state);
     };
     let Some(link) = email_enrolment(&state, &policy, &state.config.load())
-        .map(|e| email_step::is_link(&e.rules))
+        .map(|e| email_step::is_link(&e.email.rules))
     else {
         return not_offered(&state, flow_id, &browser, &policy);
     };

@@ -255,8 +255,16 @@ async fn send_code(
             Err(_) => return unavailable(&state),
         },
     };
-    let link = email_step::is_link(&enrolment.rules);
-    match email_step::deliver(&state, &enrolment, (flow_id, SIGN_UP), proves, recipient).await {
+    let link = email_step::is_link(&enrolment.email.rules);
+    match email_step::deliver(
+        &state,
+        &enrolment.email,
+        (flow_id, SIGN_UP),
+        proves,
+        recipient,
+    )
+    .await
+    {
         Ok(()) => code_page(&state, at, (&input, link), (StatusCode::OK, None)),
         Err((status, text)) => form_page(&state, at, &input, (status, Some(text))),
     }
@@ -284,7 +292,7 @@ async fn check_code(
     };
     let Some(link) = email_enrolment(&state, &policy, &state.config.load())
         .filter(|e| e.sign_up)
-        .map(|e| email_step::is_link(&e.rules))
+        .map(|e| email_step::is_link(&e.email.rules))
     else {
         return not_offered(&state, flow_id, &browser, &policy);
     };

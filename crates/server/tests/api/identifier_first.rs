@@ -239,3 +239,103 @@ async fn login_hint_and_the_remembered_username_prefill_the_username_page() {
         .unwrap();
     assert!(page.contains("name=\"username\" value=\"dana\""), "{page}");
 }
+
+#[tokio::test]
+async fn the_selector_offers_an_email_code_that_signs_in_and_reads_the_same_for_nobody() {
+    let sink = tessera_testkit::MailSink::start();
+    let app = identifier_first_app().await;
+    let email = format!(
+        r#"<config xmlns="http://tail-f.com/ns/config/1.0">
+  <environments xmlns="https://curity.se/ns/conf/base"><environment><services><zones><default-zone>
+    <email-provider>smtp</email-provider>
+  </default-zone></zones></services></environment></environments>
+  <facilities xmlns="https://curity.se/ns/conf/base"><email-providers><email-provider>
+    <id>smtp</id>
+    <smtp><smtp-host>127.0.0.1</smtp-host><smtp-port>{}</smtp-port><tls>none</tls>
+      <default-sender>noreply@login.example.com</default-sender></smtp>
+  </email-provider></email-providers></facilities>
+  <profiles xmlns="https://curity.se/ns/conf/base"><profile><id>authentication-service</id>
+    <type xmlns:auth="https://curity.se/ns/conf/profile/authentication">auth:authentication-service</type>
+    <settings><authentication-service xmlns="https://curity.se/ns/conf/profile/authentication">
+      <authenticators><authenticator><id>email</id>
+        <email><account-manager>default-account-manager</account-manager><send-otp-as-code/></email>
+      </authenticator></authenticators>
+    </authentication-service></settings>
+  </profile></profiles>
+</config>"#,
+        sink.smtp_port
+    );
+    app.config
+        .edit_and_commit(email.into_bytes(), UploadMode::Merge, "test")
+        .await
+        .unwrap();
+    let (http, _, flow, csrf) = username_step(&app, &authorize_url(&app)).await;
+    let choose_email = |username: &'static str| {
+        http.post(format!("{}/login/select", app.issuer))
+            .form(&[
+                ("flow", flow.as_str()),
+                ("csrf", csrf.as_str()),
+                ("username", username),
+                ("method", "email"),
+            ])
+            .send()
+    };
+    let selector = http
+        .post(format!("{}/login/identify", app.issuer))
+        .form(&[
+            ("flow", flow.as_str()),
+            ("csrf", csrf.as_str()),
+            ("username", "kim"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(selector.contains("Email code"), "{selector}");
+
+    let nobody = choose_email("nobody").await.unwrap();
+    let kim = choose_email("kim").await.unwrap();
+    assert_eq!(nobody.status(), StatusCode::OK);
+    assert_eq!(kim.status(), StatusCode::OK);
+    assert_eq!(
+        nobody.text().await.unwrap().replace("nobody", "X"),
+        kim.text().await.unwrap().replace("kim", "X"),
+        "the page must not tell whether the account exists"
+    );
+    let mail = sink.wait_for("kim@example.com", 1).await;
+    assert_eq!(sink.messages().await.len(), 1, "nothing mailed for nobody");
+    let code = crate::passkey_browser::passkeys_only::code_in(&mail);
+    let typed = |code: String| {
+        http.post(format!("{}/login/email/code", app.issuer))
+            .form(&[
+                ("flow", flow.clone()),
+                ("csrf", csrf.clone()),
+                ("username", "kim".into()),
+                ("code", code),
+            ])
+            .send()
+    };
+    let wrong = typed(if code == "000000" { "111111" } else { "000000" }.into())
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert!(wrong.text().await.unwrap().contains("2 tries left"));
+    let right = typed(code).await.unwrap();
+    assert_eq!(right.status(), StatusCode::SEE_OTHER);
+    let resumed = http
+        .get(absolute(&app, &location(&right)))
+        .send()
+        .await
+        .unwrap();
+    let back = location(&resumed);
+    assert!(
+        back.starts_with("http://localhost:3000/callback?code="),
+        "{back}"
+    );
+    let code = crate::oidc::query_of(&back)["code"].clone();
+    let claims = id_token_claims(&app, &code).await;
+    assert_eq!(claims["amr"], serde_json::json!(["otp"]));
+    assert_eq!(claims["acr"], "urn:tessera:authenticator:email");
+}
