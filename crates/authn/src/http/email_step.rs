@@ -79,6 +79,36 @@ fn mailer<'a>(snapshot: &'a Snapshot, id: &'a str) -> Option<Mailer<'a>> {
     })
 }
 
+/// Password sign-up, when the policy allows an html-form authenticator whose account manager
+/// enables registration and an email authenticator can verify the address: the password
+/// authenticator and that email authenticator.
+pub(super) fn password_sign_up<'a>(
+    state: &AuthnState,
+    policy: &Policy,
+    snapshot: &'a Snapshot,
+) -> Option<(&'a str, Mailer<'a>)> {
+    state.secrets.as_ref()?;
+    let config = &snapshot.config;
+    let password = config.authenticators.iter().find(|a| {
+        let AuthenticatorKind::HtmlForm(form) = &a.kind else {
+            return false;
+        };
+        flow::allows(policy, snapshot, &a.id)
+            && form.account_manager.as_deref().is_some_and(|manager| {
+                config
+                    .account_managers
+                    .iter()
+                    .any(|m| m.id == manager && m.enable_registration)
+            })
+    })?;
+    let verifier = config
+        .authenticators
+        .iter()
+        .filter(|a| matches!(a.kind, AuthenticatorKind::Email(_)))
+        .find_map(|a| mailer(snapshot, &a.id))?;
+    Some((password.id.as_str(), verifier))
+}
+
 /// The first email authenticator the policy allows as a way to sign in, with its provider.
 pub(super) fn email_sign_in<'a>(
     state: &AuthnState,

@@ -1,7 +1,12 @@
-//! Signing up with a passkey (seed 002): the person's details, a code or link mailed to the
-//! address they typed, then the registration ceremony. No account row exists until the
-//! address is verified and the first passkey is created: the account and the passkey are
-//! stored together, in one transaction.
+//! Signing up (seed 002): the person's details, a code or link mailed to the address they
+//! typed, then the account. No account row exists until the address is verified.
+//!
+//! - With a passkey: after the address, the registration ceremony; the account and its first
+//!   passkey are stored together, in one transaction.
+//! - With a password (the standard form, where the client allows a password authenticator whose
+//!   account manager enables registration): the password is hashed when the form is posted, kept
+//!   with the pending sign-up (only the hash), and the account is created with it once the
+//!   address is verified.
 //!
 //! A taken username is said plainly (it has to be: the person must choose another). A taken
 //! address is not: the same "check your email" page is shown, and the address's owner gets a
@@ -10,19 +15,26 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use tessera_admin::Snapshot;
+use tessera_store::accounts::NewAccount;
 use tessera_store::email::Proves;
 use uuid::Uuid;
 
-use super::email_step::{self, CodePage, CodeRefusal, Recipient, SIGN_UP, email_enrolment};
-use super::login::{FlowQuery, checked_flow, expired, form, queried_flow, render, unavailable};
+use super::email_step::{
+    self, CodePage, CodeRefusal, EmailEnrolment, Mailer, Recipient, SIGN_UP, email_enrolment,
+};
+use super::login::{
+    FlowQuery, checked_flow, complete_sign_in, expired, form, message, queried_flow, render,
+    unavailable,
+};
 use super::passkey_email::not_offered;
 use super::passkey_login::{Proof, registration_page};
 use super::{AuthnState, client_address};
-use crate::email;
 use crate::flow::Policy;
 use crate::limits::{self, Attempt as Limit};
 use crate::passkeys::{Registrant, SignUp};
+use crate::{email, password};
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/login/signup", web::get().to(start))
@@ -32,9 +44,52 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
 
 const PAGE: &str = "signup.html";
 
+/// The kinds of sign-up a policy offers.
+struct Offer<'a> {
+    /// With a passkey (and the email authenticator that verifies the address).
+    passkey: Option<EmailEnrolment<'a>>,
+    /// With a password: the password authenticator and the email authenticator.
+    password: Option<(&'a str, Mailer<'a>)>,
+}
+
+impl<'a> Offer<'a> {
+    fn of(state: &AuthnState, policy: &Policy, snapshot: &'a Snapshot) -> Self {
+        Offer {
+            passkey: email_enrolment(state, policy, snapshot).filter(|e| e.sign_up),
+            password: email_step::password_sign_up(state, policy, snapshot),
+        }
+    }
+
+    fn any(&self) -> bool {
+        self.passkey.is_some() || self.password.is_some()
+    }
+
+    /// Whether the "check your email" page speaks of a link.
+    fn link(&self) -> bool {
+        self.passkey
+            .as_ref()
+            .map(|e| &e.email)
+            .or(self.password.as_ref().map(|(_, m)| m))
+            .is_some_and(|m| email_step::is_link(&m.rules))
+    }
+}
+
+/// A sign-up waiting for its address to be verified, as kept with the email challenge.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+enum Pending {
+    /// The first passkey is created next.
+    Passkey { details: SignUp },
+    /// The account is created with this password hash.
+    Password {
+        details: SignUp,
+        password_hash: String,
+    },
+}
+
 /// Does the policy let people sign up here?
 pub(super) fn offered(state: &AuthnState, policy: &Policy) -> bool {
-    email_enrolment(state, policy, &state.config.load()).is_some_and(|e| e.sign_up)
+    Offer::of(state, policy, &state.config.load()).any()
 }
 
 /// What the sign-up form posts.
@@ -54,6 +109,10 @@ struct SignUpForm {
     email: String,
     #[serde(default)]
     phone: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    password_again: String,
 }
 
 impl SignUpForm {
@@ -98,7 +157,8 @@ impl SignUpForm {
         })
     }
 
-    /// The fields the "check your email" page carries so that "send again" can repost them.
+    /// The fields the "check your email" page carries so that "send again" can repost them
+    /// (never the password: a password sign-up asks for it again).
     fn hidden(&self) -> Vec<(&'static str, String)> {
         vec![
             ("username", self.username.trim().to_owned()),
@@ -129,6 +189,10 @@ fn form_page(
     ctx.insert("family_name", input.family_name.trim());
     ctx.insert("email", input.email.trim());
     ctx.insert("phone", input.phone.trim());
+    let snapshot = state.config.load();
+    let offer = Offer::of(state, policy, &snapshot);
+    ctx.insert("password_signup", &offer.password.is_some());
+    ctx.insert("passkey_signup", &offer.passkey.is_some());
     render(state, status, PAGE, &ctx)
 }
 
@@ -144,6 +208,7 @@ async fn start(
     if !offered(&state, &policy) {
         return not_offered(&state, flow_id, &browser, &policy);
     }
+    // (The form says which kinds of sign-up are offered.)
     let input = SignUpForm {
         username: policy.login_hint.clone().unwrap_or_default(),
         ..SignUpForm::default()
@@ -189,13 +254,47 @@ async fn send_code(
         return expired(&state);
     };
     let snapshot = state.config.load();
-    let Some(enrolment) = email_enrolment(&state, &policy, &snapshot).filter(|e| e.sign_up) else {
+    let offer = Offer::of(&state, &policy, &snapshot);
+    if !offer.any() {
         return not_offered(&state, flow_id, &browser, &policy);
-    };
+    }
     let at = (flow_id, browser.as_str(), &policy);
     let sign_up = match input.validate() {
         Ok(sign_up) => sign_up,
         Err(text) => return form_page(&state, at, &input, (StatusCode::BAD_REQUEST, Some(text))),
+    };
+    // A password makes it a password sign-up; none, a passkey one.
+    let mailer = match (&offer, input.password.is_empty()) {
+        (
+            Offer {
+                passkey: Some(enrolment),
+                ..
+            },
+            true,
+        ) => enrolment.email,
+        (
+            Offer {
+                password: Some((_, mailer)),
+                ..
+            },
+            false,
+        ) => {
+            let problem = if input.password != input.password_again {
+                Some("The two passwords differ.")
+            } else if password::check_policy(&input.password).is_err() {
+                Some("Choose a password of at least 8 characters.")
+            } else {
+                None
+            };
+            if let Some(text) = problem {
+                return form_page(&state, at, &input, (StatusCode::BAD_REQUEST, Some(text)));
+            }
+            *mailer
+        }
+        _ => {
+            let text = "Choose a password.";
+            return form_page(&state, at, &input, (StatusCode::BAD_REQUEST, Some(text)));
+        }
     };
     // Limited per address typed and per client address, before anything is looked up.
     let now = Utc::now();
@@ -247,24 +346,35 @@ async fn send_code(
                 &owner.username,
             )),
         ),
-        None => match serde_json::to_value(&sign_up) {
-            Ok(pending) => (
-                Proves::SignUp(pending),
-                Recipient::Challenge(&sign_up.email),
-            ),
-            Err(_) => return unavailable(&state),
-        },
+        None => {
+            let pending = if input.password.is_empty() {
+                Pending::Passkey {
+                    details: sign_up.clone(),
+                }
+            } else {
+                // Hashed now, after the limits and the username check: only the hash is kept.
+                match state.passwords.hash(input.password.clone()).await {
+                    Ok(password_hash) => Pending::Password {
+                        details: sign_up.clone(),
+                        password_hash,
+                    },
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot hash a sign-up's password");
+                        return unavailable(&state);
+                    }
+                }
+            };
+            match serde_json::to_value(&pending) {
+                Ok(pending) => (
+                    Proves::SignUp(pending),
+                    Recipient::Challenge(&sign_up.email),
+                ),
+                Err(_) => return unavailable(&state),
+            }
+        }
     };
-    let link = email_step::is_link(&enrolment.email.rules);
-    match email_step::deliver(
-        &state,
-        &enrolment.email,
-        (flow_id, SIGN_UP),
-        proves,
-        recipient,
-    )
-    .await
-    {
+    let link = email_step::is_link(&mailer.rules);
+    match email_step::deliver(&state, &mailer, (flow_id, SIGN_UP), proves, recipient).await {
         Ok(()) => code_page(&state, at, (&input, link), (StatusCode::OK, None)),
         Err((status, text)) => form_page(&state, at, &input, (status, Some(text))),
     }
@@ -290,12 +400,14 @@ async fn check_code(
     else {
         return expired(&state);
     };
-    let Some(link) = email_enrolment(&state, &policy, &state.config.load())
-        .filter(|e| e.sign_up)
-        .map(|e| email_step::is_link(&e.email.rules))
-    else {
-        return not_offered(&state, flow_id, &browser, &policy);
+    let (offered, link) = {
+        let snapshot = state.config.load();
+        let offer = Offer::of(&state, &policy, &snapshot);
+        (offer.any(), offer.link())
     };
+    if !offered {
+        return not_offered(&state, flow_id, &browser, &policy);
+    }
     let at = (flow_id, browser.as_str(), &policy);
     match email_step::check(&state, flow_id, SIGN_UP, &input.code).await {
         Ok(proves) => {
@@ -320,32 +432,96 @@ async fn check_code(
     }
 }
 
-/// The registration ceremony of a sign-up whose address was just verified.
+/// A sign-up whose address was just verified: the registration ceremony of its first passkey,
+/// or (a password sign-up) the account itself, and the sign-in completes.
 pub(super) async fn register_new_account(
     state: &AuthnState,
     (flow_id, browser): (Uuid, &str),
     policy: &Policy,
     pending: serde_json::Value,
 ) -> HttpResponse {
-    let Some(authenticator) = email_enrolment(state, policy, &state.config.load())
-        .filter(|e| e.sign_up)
-        .map(|e| e.passkeys.to_owned())
-    else {
-        return not_offered(state, flow_id, browser, policy);
-    };
-    let Ok(sign_up) = serde_json::from_value::<SignUp>(pending) else {
+    let Ok(pending) = serde_json::from_value::<Pending>(pending) else {
         return unavailable(state);
     };
-    let proof = Proof {
-        amr: vec!["otp".into()],
-        authenticator,
+    // The client must still offer this kind of sign-up.
+    let (passkeys, password) = {
+        let snapshot = state.config.load();
+        let offer = Offer::of(state, policy, &snapshot);
+        (
+            offer.passkey.map(|e| e.passkeys.to_owned()),
+            offer.password.map(|(id, _)| id.to_owned()),
+        )
     };
-    registration_page(
-        state,
-        (flow_id, browser),
-        policy,
-        Registrant::SignUp(&sign_up),
-        &proof,
-    )
-    .await
+    match (pending, passkeys, password) {
+        (Pending::Passkey { details }, Some(authenticator), _) => {
+            let proof = Proof {
+                amr: vec!["otp".into()],
+                authenticator,
+            };
+            registration_page(
+                state,
+                (flow_id, browser),
+                policy,
+                Registrant::SignUp(&details),
+                &proof,
+            )
+            .await
+        }
+        (
+            Pending::Password {
+                details,
+                password_hash,
+            },
+            _,
+            Some(authenticator),
+        ) => create_with_password(state, flow_id, (&details, &password_hash), &authenticator).await,
+        _ => not_offered(state, flow_id, browser, policy),
+    }
+}
+
+/// Creates a password sign-up's account and completes the sign-in with it.
+async fn create_with_password(
+    state: &AuthnState,
+    flow_id: Uuid,
+    (details, password_hash): (&SignUp, &str),
+    authenticator: &str,
+) -> HttpResponse {
+    let (details, hash) = (details.clone(), password_hash.to_owned());
+    let created = state
+        .store
+        .run(move |conn| {
+            let account = NewAccount {
+                username: &details.username,
+                email: Some(&details.email),
+                phone: details.phone.as_deref(),
+                attributes: serde_json::json!({
+                    "given_name": details.given_name,
+                    "family_name": details.family_name,
+                }),
+            };
+            tessera_store::accounts::create(conn, &account, Some(&hash))
+        })
+        .await;
+    match created {
+        Ok(Ok(account_id)) => {
+            complete_sign_in(
+                state,
+                flow_id,
+                (account_id, None),
+                vec!["otp".into()],
+                authenticator,
+            )
+            .await
+        }
+        Ok(Err(_taken)) => message(
+            state,
+            StatusCode::CONFLICT,
+            "That name was taken meanwhile",
+            "Someone took that username or email address while you were signing up. Start again.",
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot create a signed-up account");
+            unavailable(state)
+        }
+    }
 }

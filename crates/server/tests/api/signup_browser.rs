@@ -185,7 +185,7 @@ mod refusals {
         (http, field(&html, "flow"), field(&html, "csrf"))
     }
 
-    fn details<'a>(
+    pub(super) fn details<'a>(
         flow: &'a str,
         csrf: &'a str,
         username: &'a str,
@@ -494,5 +494,144 @@ mod smtp_down {
         let up = sign_up().await.unwrap();
         assert_eq!(up.status(), StatusCode::OK);
         sink.wait_for("robin@example.com", 1).await;
+    }
+}
+
+/// Password sign-up: the standard form, the same verification before the account exists.
+mod password {
+    use super::refusals::details;
+    use super::*;
+    use crate::helpers::{Options, spawn_app_with};
+    use crate::oidc::{absolute, create_kim, location};
+
+    /// The base configuration (passwords) with sign-up enabled and an email authenticator.
+    async fn password_app(sink: &MailSink) -> TestApp {
+        let app = spawn_app_with(Options {
+            localhost: true,
+            ..Options::default()
+        })
+        .await;
+        create_kim(&app).await;
+        let config = format!(
+            r#"<config xmlns="http://tail-f.com/ns/config/1.0">
+  <environments xmlns="https://curity.se/ns/conf/base"><environment><services><zones><default-zone>
+    <email-provider>smtp</email-provider>
+  </default-zone></zones></services></environment></environments>
+  <facilities xmlns="https://curity.se/ns/conf/base"><email-providers><email-provider>
+    <id>smtp</id>
+    <smtp><smtp-host>127.0.0.1</smtp-host><smtp-port>{}</smtp-port><tls>none</tls>
+      <default-sender>noreply@login.example.com</default-sender></smtp>
+  </email-provider></email-providers></facilities>
+  <processing xmlns="https://curity.se/ns/conf/base"><account-managers><account-manager>
+    <id>default-account-manager</id><enable-registration/>
+  </account-manager></account-managers></processing>
+  <profiles xmlns="https://curity.se/ns/conf/base"><profile><id>authentication-service</id>
+    <type xmlns:auth="https://curity.se/ns/conf/profile/authentication">auth:authentication-service</type>
+    <settings><authentication-service xmlns="https://curity.se/ns/conf/profile/authentication">
+      <authenticators><authenticator><id>email</id>
+        <email><account-manager>default-account-manager</account-manager><send-otp-as-code/></email>
+      </authenticator></authenticators>
+    </authentication-service></settings>
+  </profile></profiles>
+</config>"#,
+            sink.smtp_port
+        );
+        app.config
+            .edit_and_commit(
+                config.into_bytes(),
+                tessera_admin::config::UploadMode::Merge,
+                "test",
+            )
+            .await
+            .unwrap();
+        app
+    }
+
+    #[tokio::test]
+    async fn a_password_sign_up_creates_the_account_only_after_the_address_is_verified() {
+        let sink = MailSink::start();
+        let app = password_app(&sink).await;
+        let (http, html) = open_login_page(&app, &authorize_url(&app)).await;
+        assert!(html.contains("Create an account"), "{html}");
+        let (flow, csrf) = (field(&html, "flow"), field(&html, "csrf"));
+        let form = http
+            .get(format!("{}/login/signup?flow={flow}", app.issuer))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(form.contains("Repeat the password"), "{form}");
+        let post = |password: &'static str, again: &'static str| {
+            let mut form = details(&flow, &csrf, "robin", "robin@example.com");
+            form.push(("password", password));
+            form.push(("password_again", again));
+            http.post(format!("{}/login/signup", app.issuer))
+                .form(&form)
+                .send()
+        };
+        for (password, again, says) in [
+            ("", "", "Choose a password"),
+            ("Robin-Password-1", "Robin-Password-2", "differ"),
+            ("short", "short", "at least 8"),
+        ] {
+            let res = post(password, again).await.unwrap();
+            assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{says}");
+            let page = res.text().await.unwrap();
+            assert!(page.contains(says), "{says}: {page}");
+            assert!(
+                !page.contains("Robin-Password"),
+                "a password is never echoed"
+            );
+        }
+        let sent = post("Robin-Password-1", "Robin-Password-1").await.unwrap();
+        assert_eq!(sent.status(), StatusCode::OK);
+        let page = sent.text().await.unwrap();
+        assert!(
+            !page.contains("Robin-Password-1"),
+            "not even in hidden fields"
+        );
+        let code = crate::passkey_browser::passkeys_only::code_in(
+            &sink.wait_for("robin@example.com", 1).await,
+        );
+        assert!(
+            account(&app, "robin").is_none(),
+            "no account before the address"
+        );
+        let mut typed = details(&flow, &csrf, "robin", "robin@example.com");
+        typed.push(("code", &code));
+        let verified = http
+            .post(format!("{}/login/signup/code", app.issuer))
+            .form(&typed)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(verified.status(), StatusCode::SEE_OTHER);
+        let robin = account(&app, "robin").expect("the account exists now");
+        assert_eq!(robin.attributes["given_name"], "Robin");
+        let back = http
+            .get(absolute(&app, &location(&verified)))
+            .send()
+            .await
+            .unwrap();
+        let code = crate::oidc::query_of(&location(&back))["code"].clone();
+        let claims = id_token_claims(&app, &code).await;
+        assert_eq!(claims["amr"], serde_json::json!(["otp"]));
+
+        // And the password works from now on.
+        let (http, html) = open_login_page(&app, &authorize_url(&app)).await;
+        let signed_in = http
+            .post(format!("{}/login", app.issuer))
+            .form(&[
+                ("flow", field(&html, "flow")),
+                ("csrf", field(&html, "csrf")),
+                ("username", "robin".into()),
+                ("password", "Robin-Password-1".into()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
     }
 }
