@@ -74,6 +74,20 @@ fn dev(extra: &[String]) -> Result<()> {
         "  admin      http://localhost:{port}/admin   (development credentials: admin / admin)"
     );
     println!("  accounts   kim and dana, password Password1 (development only)");
+    // Mail goes into a folder (and the log) unless the caller chose otherwise.
+    let mail = std::env::var("TESSERA_MAIL_DROP_FOLDER").unwrap_or_else(|_| {
+        std::env::current_dir()
+            .unwrap_or_default()
+            .join("target")
+            .join("mail")
+            .display()
+            .to_string()
+    });
+    if mail.is_empty() {
+        println!("  mail       through the configured email providers");
+    } else {
+        println!("  mail       not sent: written to {mail} and shown in this log");
+    }
     println!("  health     http://{listen}/readyz   metrics http://{listen}/metrics");
     println!("  database   {}", postgres::redact(&url));
     println!("Stop with Ctrl-C.");
@@ -91,6 +105,7 @@ fn dev(extra: &[String]) -> Result<()> {
         .arg("serve")
         .args(extra)
         .env("TESSERA_SERVER_DEVELOPMENT", "true")
+        .env("TESSERA_MAIL_DROP_FOLDER", &mail)
         .env("TESSERA_SERVER_LISTEN", &listen)
         .env("TESSERA_SERVER_ISSUER", &issuer)
         .env("TESSERA_DATABASE_URL", &url))

@@ -269,28 +269,58 @@ pub fn code_mail(to: &str, service: &str, code: &str, minutes: u64) -> Mail {
     }
 }
 
-/// Sends `mail` through `provider`.
-pub async fn send(
-    provider: &EmailProvider,
-    secrets: &ConfigSecrets,
-    mail: &Mail,
-) -> Result<(), EmailError> {
+fn message(from: &str, mail: &Mail) -> Result<Message, EmailError> {
     let compose = |e: &dyn std::fmt::Display| EmailError::Compose(e.to_string());
-    let message = Message::builder()
-        .from(
-            provider
-                .smtp
-                .default_sender
-                .parse()
-                .map_err(|e| compose(&e))?,
-        )
+    Message::builder()
+        .from(from.parse().map_err(|e| compose(&e))?)
         .to(mail.to.parse().map_err(|e| compose(&e))?)
         .subject(&mail.subject)
         .multipart(MultiPart::alternative_plain_html(
             mail.text.clone(),
             mail.html.clone(),
         ))
-        .map_err(|e| compose(&e))?;
+        .map_err(|e| compose(&e))
+}
+
+/// Development only: writes `mail` to `folder` as an `.eml` file instead of sending it, and
+/// logs it — code or link included — so that a newcomer can sign in without a mail server.
+pub async fn drop_in(folder: &std::path::Path, mail: &Mail) -> Result<(), EmailError> {
+    let message = message("tessera@localhost", mail)?;
+    let name = format!(
+        "{}-{}.eml",
+        chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f"),
+        crate::random_token()
+            .map_err(|e| EmailError::Compose(e.to_string()))?
+            .get(..8)
+            .unwrap_or_default()
+    );
+    let path = folder.join(name);
+    let (bytes, target) = (message.formatted(), path.clone());
+    let folder = folder.to_owned();
+    tokio::task::spawn_blocking(move || {
+        std::fs::create_dir_all(&folder)?;
+        std::fs::write(&target, bytes)
+    })
+    .await
+    .map_err(|e| EmailError::Send(e.to_string()))?
+    .map_err(|e| EmailError::Send(format!("{}: {e}", path.display())))?;
+    tracing::warn!(
+        to = %mail.to,
+        file = %path.display(),
+        "development mail drop (not sent): {}\n{}",
+        mail.subject,
+        mail.text
+    );
+    Ok(())
+}
+
+/// Sends `mail` through `provider`.
+pub async fn send(
+    provider: &EmailProvider,
+    secrets: &ConfigSecrets,
+    mail: &Mail,
+) -> Result<(), EmailError> {
+    let message = message(&provider.smtp.default_sender, mail)?;
     let smtp = &provider.smtp;
     let tls = |required: bool| {
         TlsParameters::new(smtp.host.clone())

@@ -32,6 +32,16 @@ pub struct Settings {
     pub admin: AdminSettings,
     /// `[limits]`
     pub limits: LimitSettings,
+    /// `[mail]`
+    pub mail: MailSettings,
+}
+
+/// `[mail]`
+#[derive(Debug, Clone, Default)]
+pub struct MailSettings {
+    /// Development only: where mail goes (as `.eml` files, its code or link also logged)
+    /// instead of through the configured email providers.
+    pub drop_folder: Option<PathBuf>,
 }
 
 /// `[limits]`: attempt limits, counted in PostgreSQL across all instances.
@@ -215,6 +225,7 @@ const SCHEMA: &[(&str, &str, Kind, &str)] = &[
     ("limits", "password_attempts_per_username", Kind::Int, "10"),
     ("limits", "password_attempts_per_address", Kind::Int, "100"),
     ("limits", "password_window", Kind::Str, "15m"),
+    ("mail", "drop_folder", Kind::Str, ""),
     ("log", "format", Kind::Str, "pretty"),
     ("log", "filter", Kind::Str, "info"),
 ];
@@ -408,9 +419,23 @@ impl Settings {
             return Err(err("limits.password_window", "must be between 1s and 24h"));
         }
 
+        let mail = MailSettings {
+            drop_folder: match get("mail.drop_folder") {
+                "" => None,
+                _ if !development => {
+                    return Err(err(
+                        "mail.drop_folder",
+                        "is for development only (it logs sign-in codes); set server.development = true or remove it",
+                    ));
+                }
+                folder => Some(PathBuf::from(folder)),
+            },
+        };
+
         Ok(Settings {
             admin,
             limits,
+            mail,
             server,
             tls,
             database,
@@ -563,6 +588,25 @@ mod tests {
     }
 
     const DEV: &str = "[server]\ndevelopment = true\n";
+
+    #[test]
+    fn the_mail_drop_folder_is_for_development_only() {
+        let kek = KeyEncryptionKey::generate_base64().unwrap();
+        let refused = load(
+            "[mail]\ndrop_folder = \"target/mail\"\n",
+            &[("TESSERA_KEYS_ENCRYPTION_KEY", &kek)],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(refused.contains("mail.drop_folder"), "{refused}");
+        let dev = load(
+            &format!("{DEV}[mail]\ndrop_folder = \"target/mail\"\n"),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(dev.mail.drop_folder, Some(PathBuf::from("target/mail")));
+        assert_eq!(load(DEV, &[]).unwrap().mail.drop_folder, None);
+    }
 
     #[test]
     fn the_shipped_settings_file_loads() {

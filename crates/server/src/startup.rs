@@ -248,7 +248,8 @@ impl Application {
             )
             .map_err(|e| StartupError::Other(format!("login templates: {e}")))?
             .with_passkeys(passkey_relying_party(settings.server.issuer.as_str()))
-            .with_mail(config.secrets().clone(), settings.server.issuer.as_str()),
+            .with_mail(config.secrets().clone(), settings.server.issuer.as_str())
+            .with_mail_drop(settings.mail.drop_folder.clone()),
         );
         let ops = web::Data::new(http::OpsState {
             store: store.clone(),

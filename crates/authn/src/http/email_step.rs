@@ -42,7 +42,7 @@ pub(super) struct EmailEnrolment<'a> {
     pub sign_up: bool,
 }
 
-/// An email authenticator with the provider its mail goes out through.
+/// An email authenticator with the way its mail goes out.
 #[derive(Clone, Copy)]
 pub(super) struct Mailer<'a> {
     /// The authenticator's id.
@@ -50,23 +50,35 @@ pub(super) struct Mailer<'a> {
     /// Its rules (code or link, tries, lifetime).
     pub rules: CodeRules,
     /// Where its mail goes out.
-    pub provider: &'a EmailProvider,
+    pub via: Via<'a>,
 }
 
-/// The email authenticator `id` with its provider (its own, else the zone default).
-fn mailer<'a>(snapshot: &'a Snapshot, id: &'a str) -> Option<Mailer<'a>> {
+/// How mail goes out.
+#[derive(Clone, Copy)]
+pub(super) enum Via<'a> {
+    /// Through this SMTP provider.
+    Smtp(&'a EmailProvider),
+    /// Into the development drop folder (set: no mail is sent at all).
+    DropFolder,
+}
+
+/// The email authenticator `id` with its provider (its own, else the zone default), or the
+/// development drop folder whenever one is set.
+fn mailer<'a>(state: &AuthnState, snapshot: &'a Snapshot, id: &'a str) -> Option<Mailer<'a>> {
     let config = &snapshot.config;
     let AuthenticatorKind::Email(mail) = &config.authenticator(id)?.kind else {
         return None;
     };
-    let provider_id = mail
+    let provider = mail
         .email_provider
         .as_deref()
-        .or(config.default_email_provider.as_deref())?;
-    let provider = config
-        .email_providers
-        .iter()
-        .find(|p| p.id == provider_id)?;
+        .or(config.default_email_provider.as_deref())
+        .and_then(|provider_id| config.email_providers.iter().find(|p| p.id == provider_id));
+    let via = match (&state.mail_drop, provider) {
+        (Some(_), _) => Via::DropFolder,
+        (None, Some(provider)) => Via::Smtp(provider),
+        (None, None) => return None,
+    };
     Some(Mailer {
         id,
         rules: CodeRules {
@@ -75,7 +87,7 @@ fn mailer<'a>(snapshot: &'a Snapshot, id: &'a str) -> Option<Mailer<'a>> {
             lifetime: mail.otp_lifetime,
             delivery: mail.delivery,
         },
-        provider,
+        via,
     })
 }
 
@@ -105,7 +117,7 @@ pub(super) fn password_sign_up<'a>(
         .authenticators
         .iter()
         .filter(|a| matches!(a.kind, AuthenticatorKind::Email(_)))
-        .find_map(|a| mailer(snapshot, &a.id))?;
+        .find_map(|a| mailer(state, snapshot, &a.id))?;
     Some((password.id.as_str(), verifier))
 }
 
@@ -122,7 +134,7 @@ pub(super) fn email_sign_in<'a>(
         .iter()
         .filter(|a| matches!(a.kind, AuthenticatorKind::Email(_)))
         .filter(|a| flow::allows(policy, snapshot, &a.id))
-        .find_map(|a| mailer(snapshot, &a.id))
+        .find_map(|a| mailer(state, snapshot, &a.id))
 }
 
 /// The first passkeys authenticator the policy allows that may be registered while signing
@@ -138,7 +150,7 @@ pub(super) fn email_enrolment<'a>(
         .into_iter()
         .filter(|(_, p, _)| p.allow_registration_during_login)
         .find_map(|(id, passkeys, required)| {
-            let email = mailer(snapshot, required?)?;
+            let email = mailer(state, snapshot, required?)?;
             let sign_up = passkeys.account_manager.as_deref().is_some_and(|manager| {
                 config
                     .account_managers
@@ -198,9 +210,10 @@ pub(super) async fn deliver(
         }
         Recipient::Instead(mail) => mail,
     };
-    let sent = match &state.secrets {
-        Some(secrets) => email::send(mailer.provider, secrets, &mail).await,
-        None => Err(EmailError::Secret),
+    let sent = match (mailer.via, &state.secrets, &state.mail_drop) {
+        (Via::Smtp(provider), Some(secrets), _) => email::send(provider, secrets, &mail).await,
+        (Via::DropFolder, _, Some(folder)) => email::drop_in(folder, &mail).await,
+        _ => Err(EmailError::Secret),
     };
     if let Err(e) = sent {
         // The challenge stays stored but unsent: asking again replaces it.

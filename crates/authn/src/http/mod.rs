@@ -47,6 +47,8 @@ pub struct AuthnState {
     pub service_name: String,
     /// The issuer's URL, which emailed links start with.
     pub issuer: String,
+    /// Development only: where all mail goes instead of the configured providers.
+    pub mail_drop: Option<std::path::PathBuf>,
     templates: tera::Tera,
 }
 
@@ -117,6 +119,7 @@ impl AuthnState {
             secrets: None,
             service_name: "Tessera".into(),
             issuer: String::new(),
+            mail_drop: None,
             templates,
         })
     }
@@ -137,6 +140,15 @@ impl AuthnState {
     ) -> Self {
         self.secrets = Some(secrets);
         self.issuer = issuer.trim_end_matches('/').to_owned();
+        self
+    }
+}
+
+impl AuthnState {
+    /// Development only: all mail goes to `folder` (and the log) instead of the configured
+    /// providers.
+    pub fn with_mail_drop(mut self, folder: Option<std::path::PathBuf>) -> Self {
+        self.mail_drop = folder;
         self
     }
 }

@@ -56,7 +56,8 @@ async fn passkey_only_user(app: &TestApp, signed_in_ago: Duration) -> (reqwest::
         "/account?signed-in=".into(),
         serde_json::Value::Null,
         "a-browser-secret-of-forty-characters-or-more",
-        at,
+        // Started now (housekeeping would purge a flow that expired), completed `at`.
+        Utc::now(),
     )
     .await
     .unwrap();

@@ -635,3 +635,60 @@ mod password {
         assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
     }
 }
+
+/// Development: no email provider configured, mail goes to the drop folder.
+mod mail_drop {
+    use super::*;
+    use crate::helpers::{Options, spawn_app_with};
+    use crate::oidc::create_kim;
+
+    #[tokio::test]
+    async fn a_development_server_with_a_drop_folder_writes_mail_there_instead_of_sending_it() {
+        let folder = tempfile_dir();
+        let app = spawn_app_with(Options {
+            localhost: true,
+            env: vec![
+                ("TESSERA_SERVER_DEVELOPMENT", "true".into()),
+                ("TESSERA_MAIL_DROP_FOLDER", folder.display().to_string()),
+            ],
+            ..Options::default()
+        })
+        .await;
+        create_kim(&app).await;
+        // upgrade-authentication.xml as shipped: its SMTP server (port 1025) is not running.
+        let upgrade = include_str!("../../../../config/upgrade-authentication.xml");
+        app.config
+            .edit_and_commit(
+                upgrade.as_bytes().to_vec(),
+                tessera_admin::config::UploadMode::Merge,
+                "test",
+            )
+            .await
+            .unwrap();
+        let (http, html) = open_login_page(&app, &authorize_url(&app)).await;
+        let sent = http
+            .post(format!("{}/login/passkey/create", app.issuer))
+            .form(&[
+                ("flow", field(&html, "flow")),
+                ("csrf", field(&html, "csrf")),
+                ("username", "kim".into()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sent.status(), StatusCode::OK);
+        let dropped: Vec<_> = std::fs::read_dir(&folder)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(dropped.len(), 1, "{dropped:?}");
+        let eml = std::fs::read_to_string(&dropped[0]).unwrap();
+        assert!(eml.contains("To: kim@example.com"), "{eml}");
+        assert!(eml.contains("sign-in code"), "{eml}");
+        let _ = std::fs::remove_dir_all(&folder);
+    }
+
+    fn tempfile_dir() -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("tessera-mail-drop-{}", uuid::Uuid::new_v4()))
+    }
+}
