@@ -252,12 +252,11 @@ pub async fn complete(
         ended_at: None,
     };
     let return_to = store
-        .run(move |conn| match &passkey {
-            // A passkey's new counter is kept in the same statement.
-            Some((device_id, usage)) => {
-                signin::complete_flow_with_passkey(conn, flow_id, &row, (*device_id, usage), now)
-            }
-            None => signin::complete_flow_with_session(conn, flow_id, &row, now),
+        .run(move |conn| {
+            let passkey = passkey
+                .as_ref()
+                .map(|(device_id, usage)| (*device_id, usage));
+            signin::complete_flow_with_session(conn, flow_id, &row, passkey, now)
         })
         .await?;
     Ok(return_to.map(|to| (secret, to)))

@@ -84,63 +84,27 @@ pub fn flow(
 }
 
 /// Records the result on an open flow and starts its SSO session, in one statement (the session
-/// exists only if the flow was still open); returns the flow's `return_to`, or `None` if the
-/// flow is gone, expired or consumed.
+/// exists only if the flow was still open), which also appends the sign-in to the account's
+/// history and, for a sign-in with a passkey, keeps the passkey's new counter, backup state
+/// and last use (whether or not the flow was still open: the authenticator has moved its
+/// counter either way). Returns the flow's `return_to`, or `None` if the flow is gone, expired
+/// or consumed.
 pub fn complete_flow_with_session(
     conn: &mut PgConnection,
     id: Uuid,
     session: &SessionRow,
-    now: DateTime<Utc>,
-) -> Result<Option<String>, StoreError> {
-    use diesel::sql_types::{Array, Bytea, Nullable, Text, Timestamptz, Uuid as SqlUuid};
-    let row = crate::statement::statement(
-        "WITH flow AS (
-            UPDATE auth_flows SET account_id = $2, amr = $3, acr = $4, auth_time = $5, sid = $6
-            WHERE flow_id = $1 AND expires_at > $9 AND consumed_at IS NULL
-            RETURNING return_to, policy ->> 'client_id' AS client_id
-         ), session AS (
-            INSERT INTO sso_sessions (session_hash, sid, account_id, amr, acr, auth_time,
-                                      created_at, expires_at)
-            SELECT $7, $6, $2, $3, $4, $5, $9, $8 FROM flow
-         ), history AS (
-            INSERT INTO sign_ins (account_id, signed_in_at, amr, acr, client_id)
-            SELECT $2, $5, $3, $4, client_id FROM flow
-         )
-         SELECT return_to FROM flow",
-    )
-    .bind::<SqlUuid, _>(id)
-    .bind::<SqlUuid, _>(session.account_id)
-    .bind::<Array<Text>, _>(&session.amr)
-    .bind::<Nullable<Text>, _>(&session.acr)
-    .bind::<Timestamptz, _>(session.auth_time)
-    .bind::<Text, _>(&session.sid)
-    .bind::<Bytea, _>(&session.session_hash)
-    .bind::<Timestamptz, _>(session.expires_at)
-    .bind::<Timestamptz, _>(now)
-    .get_result::<ReturnTo>(conn)
-    .optional()?;
-    Ok(row.map(|r| r.return_to))
-}
-
-#[derive(QueryableByName)]
-struct ReturnTo {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    return_to: String,
-}
-
-/// [`complete_flow_with_session`] for a sign-in with a passkey: the same statement also keeps
-/// the passkey's new counter, backup state and last use (whether or not the flow was still
-/// open: the authenticator has moved its counter either way).
-pub fn complete_flow_with_passkey(
-    conn: &mut PgConnection,
-    id: Uuid,
-    session: &SessionRow,
-    (device_id, usage): (Uuid, &crate::passkeys::DeviceUse),
+    passkey: Option<(Uuid, &crate::passkeys::DeviceUse)>,
     now: DateTime<Utc>,
 ) -> Result<Option<String>, StoreError> {
     use diesel::sql_types::{
         Array, Bool, Bytea, Int8, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid,
     };
+    #[derive(QueryableByName)]
+    struct ReturnTo {
+        #[diesel(sql_type = Text)]
+        return_to: String,
+    }
+    let (device_id, usage) = passkey.unzip();
     let row = crate::statement::statement(
         "WITH flow AS (
             UPDATE auth_flows SET account_id = $2, amr = $3, acr = $4, auth_time = $5, sid = $6
@@ -155,7 +119,7 @@ pub fn complete_flow_with_passkey(
             SELECT $2, $5, $3, $4, client_id FROM flow
          ), used AS (
             UPDATE devices SET credential = $11, sign_count = $12, backup_eligible = $13,
-                               backup_state = $14, last_used_at = $15
+                               backup_state = $14, last_used_at = $9
             WHERE device_id = $10
          )
          SELECT return_to FROM flow",
@@ -169,12 +133,12 @@ pub fn complete_flow_with_passkey(
     .bind::<Bytea, _>(&session.session_hash)
     .bind::<Timestamptz, _>(session.expires_at)
     .bind::<Timestamptz, _>(now)
-    .bind::<SqlUuid, _>(device_id)
-    .bind::<Jsonb, _>(&usage.credential)
-    .bind::<Int8, _>(usage.sign_count)
-    .bind::<Bool, _>(usage.backup_eligible)
-    .bind::<Bool, _>(usage.backup_state)
-    .bind::<Timestamptz, _>(usage.used_at)
+    // A sign-in without a passkey updates no device (`device_id = NULL` matches nothing).
+    .bind::<Nullable<SqlUuid>, _>(device_id)
+    .bind::<Nullable<Jsonb>, _>(usage.map(|u| &u.credential))
+    .bind::<Nullable<Int8>, _>(usage.map(|u| u.sign_count))
+    .bind::<Nullable<Bool>, _>(usage.map(|u| u.backup_eligible))
+    .bind::<Nullable<Bool>, _>(usage.map(|u| u.backup_state))
     .get_result::<ReturnTo>(conn)
     .optional()?;
     Ok(row.map(|r| r.return_to))

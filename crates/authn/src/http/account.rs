@@ -95,6 +95,20 @@ async fn poster(
     }
 }
 
+/// [`poster`], who signed in within the last few minutes (adding or deleting a passkey).
+async fn recent_poster(
+    state: &AuthnState,
+    req: &HttpRequest,
+    csrf: &str,
+) -> Result<SignedIn, HttpResponse> {
+    let user = poster(state, req, csrf).await?;
+    if user.is_recent(Utc::now()) {
+        Ok(user)
+    } else {
+        Err(sign_in_again(state))
+    }
+}
+
 fn see_other(to: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, to.to_owned()))
@@ -305,13 +319,10 @@ async fn delete(
     req: HttpRequest,
     input: web::Form<DeviceForm>,
 ) -> HttpResponse {
-    let user = match poster(&state, &req, &input.csrf).await {
+    let user = match recent_poster(&state, &req, &input.csrf).await {
         Ok(user) => user,
         Err(response) => return response,
     };
-    if !user.is_recent(Utc::now()) {
-        return sign_in_again(&state);
-    }
     let Some(device_id) = input.device_id() else {
         let error = (
             StatusCode::BAD_REQUEST,
@@ -388,13 +399,10 @@ async fn new_passkey(
     req: HttpRequest,
     input: web::Form<CsrfForm>,
 ) -> HttpResponse {
-    let user = match poster(&state, &req, &input.csrf).await {
+    let user = match recent_poster(&state, &req, &input.csrf).await {
         Ok(user) => user,
         Err(response) => return response,
     };
-    if !user.is_recent(Utc::now()) {
-        return sign_in_again(&state);
-    }
     let Some(passkeys) = &state.passkeys else {
         let error = (
             StatusCode::CONFLICT,

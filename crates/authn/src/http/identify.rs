@@ -140,7 +140,7 @@ async fn identify(
         {
             passkey_prompt(&state, at, &account).await
         }
-        Ok(_) => selector(&state, at, &username, &snapshot),
+        Ok(_) => selector(&state, at, &username, (StatusCode::OK, None)),
         Err(e) => {
             tracing::error!(error = %e, "cannot look up a username");
             return unavailable(&state);
@@ -152,16 +152,16 @@ async fn identify(
     response
 }
 
-/// "How do you want to sign in?"
+/// "How do you want to sign in?", with a message when something went wrong.
 fn selector(
     state: &AuthnState,
     (flow_id, browser, policy): (Uuid, &str, &Policy),
     username: &str,
-    snapshot: &Snapshot,
+    (status, error): (StatusCode, Option<&str>),
 ) -> HttpResponse {
-    let mut ctx = form(state, flow_id, browser, policy, username, None);
-    ctx.insert("methods", &methods(state, policy, snapshot));
-    render(state, StatusCode::OK, "select.html", &ctx)
+    let mut ctx = form(state, flow_id, browser, policy, username, error);
+    ctx.insert("methods", &methods(state, policy, &state.config.load()));
+    render(state, status, "select.html", &ctx)
 }
 
 /// The passkey prompt for an account that has passkeys: a challenge its passkeys answer.
@@ -222,16 +222,9 @@ async fn select(
         .iter()
         .any(|(value, _)| *value == input.method)
     {
-        let mut ctx = form(
-            &state,
-            flow_id,
-            &browser,
-            &policy,
-            username,
-            Some("That way of signing in is not available here."),
-        );
-        ctx.insert("methods", &methods(&state, &policy, &snapshot));
-        return render(&state, StatusCode::FORBIDDEN, "select.html", &ctx);
+        let refusal = "That way of signing in is not available here.";
+        let at = (flow_id, browser.as_str(), &policy);
+        return selector(&state, at, username, (StatusCode::FORBIDDEN, Some(refusal)));
     }
     let mut ctx = form(&state, flow_id, &browser, &policy, username, None);
     // The page after the selector is about this username and this method only.
@@ -257,11 +250,7 @@ async fn select(
                 .await
             {
                 Ok(()) => email_code_page(&state, at, (username, &mailer), (StatusCode::OK, None)),
-                Err((status, text)) => {
-                    let mut ctx = form(&state, flow_id, &browser, &policy, username, Some(&text));
-                    ctx.insert("methods", &methods(&state, &policy, &snapshot));
-                    render(&state, status, "select.html", &ctx)
-                }
+                Err((status, text)) => selector(&state, at, username, (status, Some(&text))),
             }
         }
         _ => {
@@ -335,16 +324,8 @@ async fn email_code(
             (StatusCode::UNAUTHORIZED, Some(&text)),
         ),
         Err(CodeRefusal::Gone) => {
-            let mut ctx = form(
-                &state,
-                flow_id,
-                &browser,
-                &policy,
-                username,
-                Some("That code has expired or was used up. Ask for a new one."),
-            );
-            ctx.insert("methods", &methods(&state, &policy, &snapshot));
-            render(&state, StatusCode::UNAUTHORIZED, "select.html", &ctx)
+            let gone = "That code has expired or was used up. Ask for a new one.";
+            selector(&state, at, username, (StatusCode::UNAUTHORIZED, Some(gone)))
         }
         Err(CodeRefusal::Unavailable) => unavailable(&state),
     }

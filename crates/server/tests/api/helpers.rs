@@ -240,3 +240,30 @@ pub fn kids(jwks: &serde_json::Value) -> Vec<String> {
     kids.sort();
     kids
 }
+
+/// Configuration XML to merge: an SMTP provider at `smtp_port` (the zone default), an `email`
+/// authenticator that sends codes, and `extra` (more top-level elements).
+pub fn email_config(smtp_port: u16, extra: &str) -> Vec<u8> {
+    format!(
+        r#"<config xmlns="http://tail-f.com/ns/config/1.0">
+  <environments xmlns="https://curity.se/ns/conf/base"><environment><services><zones><default-zone>
+    <email-provider>smtp</email-provider>
+  </default-zone></zones></services></environment></environments>
+  <facilities xmlns="https://curity.se/ns/conf/base"><email-providers><email-provider>
+    <id>smtp</id>
+    <smtp><smtp-host>127.0.0.1</smtp-host><smtp-port>{smtp_port}</smtp-port><tls>none</tls>
+      <default-sender>noreply@login.example.com</default-sender></smtp>
+  </email-provider></email-providers></facilities>
+  {extra}
+  <profiles xmlns="https://curity.se/ns/conf/base"><profile><id>authentication-service</id>
+    <type xmlns:auth="https://curity.se/ns/conf/profile/authentication">auth:authentication-service</type>
+    <settings><authentication-service xmlns="https://curity.se/ns/conf/profile/authentication">
+      <authenticators><authenticator><id>email</id>
+        <email><account-manager>default-account-manager</account-manager><send-otp-as-code/></email>
+      </authenticator></authenticators>
+    </authentication-service></settings>
+  </profile></profiles>
+</config>"#
+    )
+    .into_bytes()
+}

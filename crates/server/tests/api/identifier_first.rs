@@ -8,7 +8,7 @@ use tessera_authn::accounts::{self, AccountDetails};
 use tessera_authn::password::Passwords;
 
 use crate::browser::Browser;
-use crate::helpers::{Options, TestApp, spawn_app_with};
+use crate::helpers::{Options, TestApp, email_config, spawn_app_with};
 use crate::oidc::{absolute, create_kim, field, location, open_login_page};
 use crate::passkey_browser::{authorize_url, code_at_callback, id_token_claims};
 
@@ -244,29 +244,8 @@ async fn login_hint_and_the_remembered_username_prefill_the_username_page() {
 async fn the_selector_offers_an_email_code_that_signs_in_and_reads_the_same_for_nobody() {
     let sink = tessera_testkit::MailSink::start();
     let app = identifier_first_app().await;
-    let email = format!(
-        r#"<config xmlns="http://tail-f.com/ns/config/1.0">
-  <environments xmlns="https://curity.se/ns/conf/base"><environment><services><zones><default-zone>
-    <email-provider>smtp</email-provider>
-  </default-zone></zones></services></environment></environments>
-  <facilities xmlns="https://curity.se/ns/conf/base"><email-providers><email-provider>
-    <id>smtp</id>
-    <smtp><smtp-host>127.0.0.1</smtp-host><smtp-port>{}</smtp-port><tls>none</tls>
-      <default-sender>noreply@login.example.com</default-sender></smtp>
-  </email-provider></email-providers></facilities>
-  <profiles xmlns="https://curity.se/ns/conf/base"><profile><id>authentication-service</id>
-    <type xmlns:auth="https://curity.se/ns/conf/profile/authentication">auth:authentication-service</type>
-    <settings><authentication-service xmlns="https://curity.se/ns/conf/profile/authentication">
-      <authenticators><authenticator><id>email</id>
-        <email><account-manager>default-account-manager</account-manager><send-otp-as-code/></email>
-      </authenticator></authenticators>
-    </authentication-service></settings>
-  </profile></profiles>
-</config>"#,
-        sink.smtp_port
-    );
     app.config
-        .edit_and_commit(email.into_bytes(), UploadMode::Merge, "test")
+        .edit_and_commit(email_config(sink.smtp_port, ""), UploadMode::Merge, "test")
         .await
         .unwrap();
     let (http, _, flow, csrf) = username_step(&app, &authorize_url(&app)).await;

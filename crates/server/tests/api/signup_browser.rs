@@ -501,7 +501,7 @@ mod smtp_down {
 mod password {
     use super::refusals::details;
     use super::*;
-    use crate::helpers::{Options, spawn_app_with};
+    use crate::helpers::{Options, email_config, spawn_app_with};
     use crate::oidc::{absolute, create_kim, location};
 
     /// The base configuration (passwords) with sign-up enabled and an email authenticator.
@@ -512,36 +512,15 @@ mod password {
         })
         .await;
         create_kim(&app).await;
-        let config = format!(
-            r#"<config xmlns="http://tail-f.com/ns/config/1.0">
-  <environments xmlns="https://curity.se/ns/conf/base"><environment><services><zones><default-zone>
-    <email-provider>smtp</email-provider>
-  </default-zone></zones></services></environment></environments>
-  <facilities xmlns="https://curity.se/ns/conf/base"><email-providers><email-provider>
-    <id>smtp</id>
-    <smtp><smtp-host>127.0.0.1</smtp-host><smtp-port>{}</smtp-port><tls>none</tls>
-      <default-sender>noreply@login.example.com</default-sender></smtp>
-  </email-provider></email-providers></facilities>
-  <processing xmlns="https://curity.se/ns/conf/base"><account-managers><account-manager>
+        // Sign-up enabled on the password form's account manager.
+        let config = email_config(
+            sink.smtp_port,
+            r#"<processing xmlns="https://curity.se/ns/conf/base"><account-managers><account-manager>
     <id>default-account-manager</id><enable-registration/>
-  </account-manager></account-managers></processing>
-  <profiles xmlns="https://curity.se/ns/conf/base"><profile><id>authentication-service</id>
-    <type xmlns:auth="https://curity.se/ns/conf/profile/authentication">auth:authentication-service</type>
-    <settings><authentication-service xmlns="https://curity.se/ns/conf/profile/authentication">
-      <authenticators><authenticator><id>email</id>
-        <email><account-manager>default-account-manager</account-manager><send-otp-as-code/></email>
-      </authenticator></authenticators>
-    </authentication-service></settings>
-  </profile></profiles>
-</config>"#,
-            sink.smtp_port
+  </account-manager></account-managers></processing>"#,
         );
         app.config
-            .edit_and_commit(
-                config.into_bytes(),
-                tessera_admin::config::UploadMode::Merge,
-                "test",
-            )
+            .edit_and_commit(config, tessera_admin::config::UploadMode::Merge, "test")
             .await
             .unwrap();
         app
