@@ -244,10 +244,10 @@ pub fn existing_account_mail(to: &str, service: &str, username: &str) -> Mail {
         to: to.to_owned(),
         subject: format!("You already have a {service} account"),
         text: format!(
-            "Someone (probably you) tried to sign up to {service} with this address, which already belongs to the account {username}.\n\nSign in as {username} instead; if you lost your passkey, use \"Create a passkey, or lost yours?\" on the sign-in page. If this was not you, you can ignore this email.\n"
+            "Someone (probably you) tried to sign up to {service} with this address, which already belongs to the account {username}.\n\nSign in as {username} instead. If this was not you, you can ignore this email.\n"
         ),
         html: format!(
-            "<!doctype html><html><body style=\"font-family: system-ui, sans-serif\"><p>Someone (probably you) tried to sign up to {s} with this address, which already belongs to the account <strong>{u}</strong>.</p><p>Sign in as {u} instead; if you lost your passkey, use \"Create a passkey, or lost yours?\" on the sign-in page. If this was not you, you can ignore this email.</p></body></html>",
+            "<!doctype html><html><body style=\"font-family: system-ui, sans-serif\"><p>Someone (probably you) tried to sign up to {s} with this address, which already belongs to the account <strong>{u}</strong>.</p><p>Sign in as {u} instead. If this was not you, you can ignore this email.</p></body></html>",
             s = escape(service),
             u = escape(username)
         ),
@@ -321,6 +321,27 @@ pub async fn send(
     mail: &Mail,
 ) -> Result<(), EmailError> {
     let message = message(&provider.smtp.default_sender, mail)?;
+    transport(provider, secrets)?
+        .send(message)
+        .await
+        .map_err(|e| EmailError::Send(e.to_string()))?;
+    Ok(())
+}
+
+/// Connects to `provider` as a send would, and sends nothing: what a request for an unknown
+/// account does instead of mailing, so that it fails (SMTP down) and takes time like a real one.
+pub async fn probe(provider: &EmailProvider, secrets: &ConfigSecrets) -> Result<(), EmailError> {
+    match transport(provider, secrets)?.test_connection().await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(EmailError::Send("the SMTP server did not answer".into())),
+        Err(e) => Err(EmailError::Send(e.to_string())),
+    }
+}
+
+fn transport(
+    provider: &EmailProvider,
+    secrets: &ConfigSecrets,
+) -> Result<AsyncSmtpTransport<Tokio1Executor>, EmailError> {
     let smtp = &provider.smtp;
     let tls = |required: bool| {
         TlsParameters::new(smtp.host.clone())
@@ -351,10 +372,5 @@ pub async fn send(
             .map_err(|_| EmailError::Secret)?;
         transport = transport.credentials(Credentials::new(user.clone(), password));
     }
-    transport
-        .build()
-        .send(message)
-        .await
-        .map_err(|e| EmailError::Send(e.to_string()))?;
-    Ok(())
+    Ok(transport.build())
 }

@@ -257,11 +257,12 @@ impl Passkeys {
     }
 
     /// Verifies the authenticator's answer and stores the new passkey under `name` (for a
-    /// sign-up, together with the new account).
+    /// sign-up, together with the new account). The ceremony must have been begun by `flow_id`
+    /// and, when `owner` is given, for that account (nothing is stored otherwise).
     pub async fn finish_registration(
         &self,
         store: &Store,
-        (ceremony_id, flow_id): (Uuid, Option<Uuid>),
+        (ceremony_id, flow_id, owner): (Uuid, Option<Uuid>, Option<Uuid>),
         response: &RegisterPublicKeyCredential,
         name: &str,
         now: DateTime<Utc>,
@@ -277,6 +278,9 @@ impl Passkeys {
             (Some(sign_up), None) => sign_up.account_id,
             _ => return Err(PasskeyError::CeremonyGone),
         };
+        if owner.is_some_and(|owner| owner != account_id) {
+            return Err(PasskeyError::CeremonyGone);
+        }
         let passkey = self
             .webauthn
             .finish_passkey_registration(response, &state)

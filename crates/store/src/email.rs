@@ -131,7 +131,8 @@ pub fn attempt(
     let row = statement(
         "UPDATE email_challenges SET
             attempts = attempts + 1,
-            expires_at = CASE WHEN code_hash = $4 THEN $3 ELSE expires_at END
+            -- Spent for good: a concurrent try with an earlier clock must not match it again.
+            expires_at = CASE WHEN code_hash = $4 THEN '-infinity' ELSE expires_at END
          WHERE flow_id = $1 AND purpose = $2 AND expires_at > $3 AND attempts < max_attempts
          RETURNING account_id, sign_up, code_hash = $4 AS matched, max_attempts - attempts AS remaining",
     )

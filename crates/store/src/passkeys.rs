@@ -294,17 +294,50 @@ pub fn rename_device(
         == 1)
 }
 
-/// Deletes one of an account's passkeys; `false` if it has no such passkey.
+/// What deleting a passkey did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deletion {
+    /// Deleted.
+    Deleted,
+    /// The account has no such passkey.
+    NotFound,
+    /// Not deleted: it is the account's last way to sign in (no other passkey, no password)
+    /// and the deletion was not confirmed.
+    LastWay,
+}
+
+/// Deletes one of an account's passkeys, unless it is the last way to sign in and `confirmed`
+/// is false. The account row is locked meanwhile, so two deletions at once cannot each see
+/// the other's passkey and remove both.
 pub fn delete_device(
     conn: &mut PgConnection,
     account_id: Uuid,
     device_id: Uuid,
-) -> Result<bool, StoreError> {
-    Ok(diesel::delete(
-        devices::table
-            .find(device_id)
-            .filter(devices::account_id.eq(account_id)),
-    )
-    .execute(conn)?
-        == 1)
+    confirmed: bool,
+) -> Result<Deletion, StoreError> {
+    use crate::schema::{accounts, password_credentials};
+    crate::tx::transaction(conn, |conn| {
+        accounts::table
+            .find(account_id)
+            .select(accounts::account_id)
+            .for_update()
+            .first::<Uuid>(conn)
+            .optional()?;
+        let devices: Vec<Uuid> = devices::table
+            .filter(devices::account_id.eq(account_id))
+            .select(devices::device_id)
+            .load(conn)?;
+        if !devices.contains(&device_id) {
+            return Ok(Deletion::NotFound);
+        }
+        let password = diesel::dsl::select(diesel::dsl::exists(
+            password_credentials::table.find(account_id),
+        ))
+        .get_result::<bool>(conn)?;
+        if devices.len() == 1 && !password && !confirmed {
+            return Ok(Deletion::LastWay);
+        }
+        diesel::delete(devices::table.find(device_id)).execute(conn)?;
+        Ok(Deletion::Deleted)
+    })
 }

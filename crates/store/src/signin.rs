@@ -109,6 +109,7 @@ pub fn complete_flow_with_session(
         "WITH flow AS (
             UPDATE auth_flows SET account_id = $2, amr = $3, acr = $4, auth_time = $5, sid = $6
             WHERE flow_id = $1 AND expires_at > $9 AND consumed_at IS NULL
+              AND account_id IS NULL
             RETURNING return_to, policy ->> 'client_id' AS client_id
          ), session AS (
             INSERT INTO sso_sessions (session_hash, sid, account_id, amr, acr, auth_time,

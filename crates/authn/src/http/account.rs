@@ -17,6 +17,7 @@ use super::login::{message, render, unavailable};
 use super::{AuthnState, cookies};
 use crate::flow::{self, Authentication, Policy};
 use crate::passkeys::Registrant;
+use tessera_store::passkeys::Deletion;
 
 /// How recent a sign-in must be to add or delete a passkey.
 const RECENT: Duration = Duration::minutes(10);
@@ -331,42 +332,43 @@ async fn delete(
         return account_page(&state, &user, error).await;
     };
     let account_id = user.account.account_id;
-    let others = state
-        .store
-        .run(move |conn| {
-            let devices = tessera_store::passkeys::devices_of(conn, account_id)?;
-            let password = tessera_store::accounts::password_hash(conn, account_id)?.is_some();
-            Ok((devices, password))
-        })
-        .await;
-    let Ok((devices, has_password)) = others else {
-        return unavailable(&state);
-    };
-    let Some(device) = devices.iter().find(|d| d.device_id == device_id) else {
-        let error = (
-            StatusCode::NOT_FOUND,
-            Some("That passkey is not on your account."),
-        );
-        return account_page(&state, &user, error).await;
-    };
-    let last_way = devices.len() == 1 && !has_password;
-    if last_way && input.confirm != "yes" {
-        let mut ctx = tera::Context::new();
-        ctx.insert("base", &state.base_path);
-        ctx.insert("csrf", &input.csrf);
-        ctx.insert("device", &device.device_id.to_string());
-        ctx.insert("name", &device.name);
-        ctx.insert("email", &user.account.email);
-        return render(&state, StatusCode::OK, "account_delete.html", &ctx);
-    }
+    let confirmed = input.confirm == "yes";
     let deleted = state
         .store
-        .run(move |conn| tessera_store::passkeys::delete_device(conn, account_id, device_id))
+        .run(move |conn| {
+            tessera_store::passkeys::delete_device(conn, account_id, device_id, confirmed)
+        })
         .await;
     match deleted {
-        Ok(_) => {
+        Ok(Deletion::Deleted) => {
             tracing::info!("a passkey was deleted from its account page");
             see_other(&format!("{}/account", state.base_path))
+        }
+        Ok(Deletion::NotFound) => {
+            let error = (
+                StatusCode::NOT_FOUND,
+                Some("That passkey is not on your account."),
+            );
+            account_page(&state, &user, error).await
+        }
+        Ok(Deletion::LastWay) => {
+            let devices = state
+                .store
+                .run(move |conn| tessera_store::passkeys::devices_of(conn, account_id))
+                .await
+                .unwrap_or_default();
+            let name = devices
+                .iter()
+                .find(|d| d.device_id == device_id)
+                .map(|d| d.name.clone())
+                .unwrap_or_default();
+            let mut ctx = tera::Context::new();
+            ctx.insert("base", &state.base_path);
+            ctx.insert("csrf", &input.csrf);
+            ctx.insert("device", &device_id.to_string());
+            ctx.insert("name", &name);
+            ctx.insert("email", &user.account.email);
+            render(&state, StatusCode::OK, "account_delete.html", &ctx)
         }
         Err(_) => unavailable(&state),
     }
@@ -443,13 +445,14 @@ struct RegisterForm {
     name: String,
 }
 
-/// `POST /account/passkeys/register`: stores the new passkey.
+/// `POST /account/passkeys/register`: stores the new passkey (begun for this account, by a
+/// recent sign-in).
 async fn register(
     state: web::Data<AuthnState>,
     req: HttpRequest,
     input: web::Form<RegisterForm>,
 ) -> HttpResponse {
-    let user = match poster(&state, &req, &input.csrf).await {
+    let user = match recent_poster(&state, &req, &input.csrf).await {
         Ok(user) => user,
         Err(response) => return response,
     };
@@ -467,20 +470,14 @@ async fn register(
     let finished = passkeys
         .finish_registration(
             &state.store,
-            (ceremony, None),
+            (ceremony, None, Some(user.account.account_id)),
             &credential,
             &input.name,
             Utc::now(),
         )
         .await;
     match finished {
-        Ok(registered) if registered.account_id == user.account.account_id => {
-            see_other(&format!("{}/account", state.base_path))
-        }
-        Ok(_) => {
-            tracing::warn!("a passkey ceremony of another account was finished on an account page");
-            unavailable(&state)
-        }
+        Ok(_) => see_other(&format!("{}/account", state.base_path)),
         Err(e) => {
             tracing::info!(error = %e, "passkey registration refused on the account page");
             let error = (

@@ -204,7 +204,21 @@ pub(super) async fn deliver(
     };
     let minutes = rules.lifetime.as_secs().div_ceil(60).max(1);
     let mail = match recipient {
-        Recipient::Nobody => return Ok(()),
+        Recipient::Nobody => {
+            // Nothing to mail, but the same connection and the same failure when SMTP is down:
+            // the answer must not tell an unknown account from a known one.
+            let probed = match (mailer.via, &state.secrets) {
+                (Via::Smtp(provider), Some(secrets)) => email::probe(provider, secrets).await,
+                _ => Ok(()),
+            };
+            return probed.map_err(|e| {
+                tracing::error!(error = %e, "cannot reach the SMTP server");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "The email could not be sent just now. Try again in a moment.",
+                )
+            });
+        }
         Recipient::Challenge(to) => {
             email::challenge_mail(to, &state.service_name, &challenge, &state.issuer, minutes)
         }

@@ -136,7 +136,8 @@ async fn identify(
         .await;
     let mut response = match found {
         Ok(Some((account, true)))
-            if !flow::passkey_authenticators(&policy, &snapshot).is_empty() =>
+            if state.passkeys.is_some()
+                && !flow::passkey_authenticators(&policy, &snapshot).is_empty() =>
         {
             passkey_prompt(&state, at, &account).await
         }

@@ -350,7 +350,7 @@ async fn register(
     let registered = match passkeys
         .finish_registration(
             &state.store,
-            (ceremony, Some(flow_id)),
+            (ceremony, Some(flow_id), None),
             &credential,
             &name,
             Utc::now(),

@@ -113,6 +113,10 @@ struct SignUpForm {
     password: String,
     #[serde(default)]
     password_again: String,
+    /// `password` on the "send a new code" form of a password sign-up, which must not turn
+    /// into a passkey sign-up for want of the password it does not carry.
+    #[serde(default)]
+    kind: String,
 }
 
 impl SignUpForm {
@@ -166,6 +170,14 @@ impl SignUpForm {
             ("family_name", self.family_name.trim().to_owned()),
             ("email", self.email.trim().to_owned()),
             ("phone", self.phone.trim().to_owned()),
+            (
+                "kind",
+                if self.password.is_empty() && self.kind != "password" {
+                    "passkey".to_owned()
+                } else {
+                    "password".to_owned()
+                },
+            ),
         ]
     }
 }
@@ -264,6 +276,10 @@ async fn send_code(
         Err(text) => return form_page(&state, at, &input, (StatusCode::BAD_REQUEST, Some(text))),
     };
     // A password makes it a password sign-up; none, a passkey one.
+    if input.kind == "password" && input.password.is_empty() {
+        let text = "Enter your password again to get a new code.";
+        return form_page(&state, at, &input, (StatusCode::BAD_REQUEST, Some(text)));
+    }
     let mailer = match (&offer, input.password.is_empty()) {
         (
             Offer {
@@ -337,6 +353,19 @@ async fn send_code(
             return unavailable(&state);
         }
     };
+    // Hashed now, after the limits and the username check, and whether or not the address
+    // has an account (the answer must take as long either way); only the hash is kept.
+    let password_hash = if input.password.is_empty() {
+        None
+    } else {
+        match state.passwords.hash(input.password.clone()).await {
+            Ok(hash) => Some(hash),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot hash a sign-up's password");
+                return unavailable(&state);
+            }
+        }
+    };
     let (proves, recipient) = match owner {
         Some(owner) => (
             Proves::Nothing,
@@ -347,22 +376,13 @@ async fn send_code(
             )),
         ),
         None => {
-            let pending = if input.password.is_empty() {
-                Pending::Passkey {
-                    details: sign_up.clone(),
-                }
-            } else {
-                // Hashed now, after the limits and the username check: only the hash is kept.
-                match state.passwords.hash(input.password.clone()).await {
-                    Ok(password_hash) => Pending::Password {
-                        details: sign_up.clone(),
-                        password_hash,
-                    },
-                    Err(e) => {
-                        tracing::error!(error = %e, "cannot hash a sign-up's password");
-                        return unavailable(&state);
-                    }
-                }
+            let details = sign_up.clone();
+            let pending = match password_hash {
+                None => Pending::Passkey { details },
+                Some(password_hash) => Pending::Password {
+                    details,
+                    password_hash,
+                },
             };
             match serde_json::to_value(&pending) {
                 Ok(pending) => (

@@ -224,3 +224,28 @@ fn codes_are_six_digits() {
         assert!(code.chars().all(|c| c.is_ascii_digit()));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_right_code_typed_twice_at_once_proves_the_account_once() {
+    let db = TestDatabase::new();
+    let store = db.store();
+    let kim = super::passkeys::kim(&store).await.account_id;
+    let flow = Uuid::new_v4();
+    let issued = Utc::now();
+    let code = issue_code(&store, flow, Proves::Account(kim), issued)
+        .await
+        .unwrap();
+    // Some tries carry an earlier clock than others: a spent code must stay spent for them.
+    let tries = (0..8).map(|i| {
+        let (store, code) = (store.clone(), code.clone());
+        let at = issued + chrono::Duration::milliseconds(if i % 2 == 0 { 20 } else { 10 });
+        tokio::spawn(async move { email::check_code(&store, flow, PURPOSE, &code, at).await })
+    });
+    let mut matched = 0;
+    for attempt in tries {
+        if matches!(attempt.await.unwrap().unwrap(), Attempt::Matched(_)) {
+            matched += 1;
+        }
+    }
+    assert_eq!(matched, 1);
+}

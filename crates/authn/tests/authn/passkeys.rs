@@ -62,7 +62,13 @@ async fn register(
     let options: CreationChallengeResponse = serde_json::from_value(options).unwrap();
     let response = authenticator.do_registration(origin(), options).unwrap();
     passkeys
-        .finish_registration(store, (ceremony, None), &response, "Laptop", Utc::now())
+        .finish_registration(
+            store,
+            (ceremony, None, Some(account.account_id)),
+            &response,
+            "Laptop",
+            Utc::now(),
+        )
         .await
 }
 

@@ -50,7 +50,7 @@ async fn sign_up(
         .do_registration(Url::parse(ISSUER).unwrap(), options)
         .unwrap();
     passkeys
-        .finish_registration(store, (ceremony, None), &response, "", Utc::now())
+        .finish_registration(store, (ceremony, None, None), &response, "", Utc::now())
         .await
 }
 

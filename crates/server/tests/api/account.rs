@@ -326,3 +326,54 @@ async fn a_signed_in_user_adds_a_named_passkey_from_the_account_page() {
     assert_eq!(devices.len(), 1);
     assert_eq!(devices[0].name, "Test laptop");
 }
+
+#[tokio::test]
+async fn two_deletions_at_once_cannot_remove_the_last_two_passkeys_without_a_confirmation() {
+    let app = spawn_app().await;
+    let (http, first) = passkey_only_user(&app, Duration::seconds(5)).await;
+    let mut conn = app.db.store().conn().unwrap();
+    let robin = tessera_store::accounts::by_username(&mut conn, "robin")
+        .unwrap()
+        .unwrap();
+    let second = Uuid::new_v4();
+    tessera_store::passkeys::insert_device(
+        &mut conn,
+        &DeviceRow {
+            device_id: second,
+            account_id: robin.account_id,
+            device_type: "webauthn".into(),
+            credential_id: vec![8; 16],
+            credential: serde_json::json!({}),
+            name: "Laptop".into(),
+            aaguid: None,
+            sign_count: 0,
+            backup_eligible: false,
+            backup_state: false,
+            created_at: Utc::now(),
+            last_used_at: None,
+        },
+    )
+    .unwrap();
+    let html = http
+        .get(format!("{}/account", app.issuer))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = field(&html, "csrf");
+    let delete = |device: Uuid| {
+        http.post(format!("{}/account/passkeys/delete", app.issuer))
+            .form(&[("csrf", csrf.clone()), ("device", device.to_string())])
+            .send()
+    };
+    let (a, b) = tokio::join!(delete(first), delete(second));
+    let statuses = [a.unwrap().status(), b.unwrap().status()];
+    assert!(
+        statuses.contains(&StatusCode::SEE_OTHER) && statuses.contains(&StatusCode::OK),
+        "one deleted, one asked for a confirmation: {statuses:?}"
+    );
+    let left = tessera_store::passkeys::devices_of(&mut conn, robin.account_id).unwrap();
+    assert_eq!(left.len(), 1);
+}

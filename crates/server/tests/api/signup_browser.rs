@@ -477,6 +477,18 @@ mod smtp_down {
             .unwrap();
         assert_eq!(recovery.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(recovery.text().await.unwrap().contains("could not be sent"));
+        // An unknown username gets the same answer: nothing to mail, but the same connection.
+        let nobody = http
+            .post(format!("{}/login/passkey/create", app.issuer))
+            .form(&[
+                ("flow", flow.as_str()),
+                ("csrf", csrf.as_str()),
+                ("username", "nobody"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(nobody.status(), StatusCode::SERVICE_UNAVAILABLE);
 
         // The provider fixed (an operator commit): the same flow goes on.
         let fixed = format!(
@@ -570,6 +582,23 @@ mod password {
         assert!(
             !page.contains("Robin-Password-1"),
             "not even in hidden fields"
+        );
+        // "Send a new code" carries no password: it asks for it rather than turning into
+        // another kind of sign-up.
+        let mut resend = details(&flow, &csrf, "robin", "robin@example.com");
+        resend.push(("kind", "password"));
+        let res = http
+            .post(format!("{}/login/signup", app.issuer))
+            .form(&resend)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+        assert!(
+            res.text()
+                .await
+                .unwrap()
+                .contains("Enter your password again")
         );
         let code = crate::passkey_browser::passkeys_only::code_in(
             &sink.wait_for("robin@example.com", 1).await,
