@@ -98,7 +98,34 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Attempts for one username answered without delay in each window.
+const UNDELAYED: i32 = 3;
+/// The first delay, doubled with every further attempt.
+const FIRST_DELAY: Duration = Duration::from_millis(250);
+/// The longest delay.
+const MAX_DELAY: Duration = Duration::from_secs(4);
+
 impl AttemptLimits {
+    /// How long to wait before checking this attempt: nothing for the first few attempts at a
+    /// username in the window, then 250 ms doubling up to 4 s. Guessing slows down long before
+    /// the limit refuses it, while a user who mistypes twice notices nothing. Unknown
+    /// usernames are counted, and so delayed, alike.
+    pub fn delay(&self, counts: &[BucketCount]) -> Duration {
+        let hits = counts
+            .iter()
+            .filter(|c| c.bucket.contains(":user:"))
+            .map(|c| c.hits)
+            .max()
+            .unwrap_or(0);
+        if hits <= UNDELAYED {
+            return Duration::ZERO;
+        }
+        let doublings = u32::try_from(hits - UNDELAYED - 1)
+            .unwrap_or(u32::MAX)
+            .min(8);
+        FIRST_DELAY.saturating_mul(1 << doublings).min(MAX_DELAY)
+    }
+
     /// Decides from the counts after this attempt was counted.
     pub fn decide(&self, counts: &[BucketCount], now: DateTime<Utc>) -> Attempt {
         let over = counts.iter().filter(|c| {
@@ -128,6 +155,29 @@ impl AttemptLimits {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attempts_at_a_username_are_delayed_more_and_more_after_the_first_three() {
+        let limits = AttemptLimits::default();
+        let counts = |hits: i32| {
+            vec![
+                BucketCount {
+                    bucket: "pwd:user:abc".into(),
+                    hits,
+                    window_start: Utc::now(),
+                },
+                BucketCount {
+                    bucket: "pwd:addr:192.0.2.1".into(),
+                    hits: 50,
+                    window_start: Utc::now(),
+                },
+            ]
+        };
+        let delays: Vec<u64> = (1..=10)
+            .map(|hits| limits.delay(&counts(hits)).as_millis() as u64)
+            .collect();
+        assert_eq!(delays, [0, 0, 0, 250, 500, 1000, 2000, 4000, 4000, 4000]);
+    }
     use chrono::TimeZone;
 
     fn count(bucket: &str, hits: i32, start: DateTime<Utc>) -> BucketCount {

@@ -256,11 +256,17 @@ async fn submit(
                 Some(a) => tessera_store::accounts::password_hash(conn, a.account_id)?,
                 None => None,
             };
-            Ok(Ok((account, hash)))
+            Ok(Ok((account, hash, limits.delay(&counts))))
         })
         .await;
     let (account, hash) = match looked_up {
-        Ok(Ok(found)) => found,
+        Ok(Ok((account, hash, delay))) => {
+            // Progressive delay: repeated attempts at a username slow down before the limit.
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            (account, hash)
+        }
         Ok(Err(retry_after)) => {
             tracing::warn!("password attempts over the limit");
             return too_many_attempts(&state, flow_id, &browser, &policy, &username, retry_after);

@@ -138,3 +138,28 @@ async fn one_address_spraying_many_usernames_is_stopped() {
         StatusCode::TOO_MANY_REQUESTS
     );
 }
+
+#[tokio::test]
+async fn repeated_attempts_at_a_username_slow_down_before_the_limit_for_unknown_ones_too() {
+    let app = limited_app(10, 100).await;
+    let page = LoginPage::open(&app).await;
+    for username in ["kim", "nobody"] {
+        for _ in 0..4 {
+            assert_eq!(
+                page.post(username, "wrong").await.0,
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        // The fifth attempt in the window waits at least half a second before its answer.
+        let started = std::time::Instant::now();
+        assert_eq!(
+            page.post(username, "wrong").await.0,
+            StatusCode::UNAUTHORIZED
+        );
+        let waited = started.elapsed();
+        assert!(
+            waited >= std::time::Duration::from_millis(450),
+            "{username}: {waited:?}"
+        );
+    }
+}
