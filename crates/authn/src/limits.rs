@@ -106,7 +106,7 @@ const FIRST_DELAY: Duration = Duration::from_millis(250);
 const MAX_DELAY: Duration = Duration::from_secs(4);
 
 impl AttemptLimits {
-    /// How long to wait before checking this attempt: nothing for the first few attempts at a
+    /// How long to hold a refused attempt's answer: nothing for the first few attempts at a
     /// username in the window, then 250 ms doubling up to 4 s. Guessing slows down long before
     /// the limit refuses it, while a user who mistypes twice notices nothing. Unknown
     /// usernames are counted, and so delayed, alike.

@@ -259,14 +259,8 @@ async fn submit(
             Ok(Ok((account, hash, limits.delay(&counts))))
         })
         .await;
-    let (account, hash) = match looked_up {
-        Ok(Ok((account, hash, delay))) => {
-            // Progressive delay: repeated attempts at a username slow down before the limit.
-            if !delay.is_zero() {
-                tokio::time::sleep(delay).await;
-            }
-            (account, hash)
-        }
+    let (account, hash, delay) = match looked_up {
+        Ok(Ok(found)) => found,
         Ok(Err(retry_after)) => {
             tracing::warn!("password attempts over the limit");
             return too_many_attempts(&state, flow_id, &browser, &policy, &username, retry_after);
@@ -288,6 +282,11 @@ async fn submit(
         .unwrap_or(false);
     let Some(account) = account.filter(|_| verified) else {
         tracing::info!("password sign-in refused");
+        // Progressive delay: a refusal after repeated attempts at a username (known or not)
+        // comes slower and slower, well before the limit; a right password is not held up.
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
         let ctx = form(
             &state,
             flow_id,

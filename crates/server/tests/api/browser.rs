@@ -1,6 +1,7 @@
 //! Headless Chromium (through chromedriver) driving the admin pages, saving a screenshot of
 //! every page it passes through under `target/e2e/<test>/`.
 
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -21,6 +22,14 @@ pub struct Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        // chromedriver leads a process group of its own, which Chromium's processes join:
+        // killing the group ends them all (killing chromedriver alone orphans the browser,
+        // and every test run would leave a browser's worth of processes behind).
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.driver.id())])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
@@ -42,6 +51,7 @@ impl Browser {
         let driver =
             Command::new(std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into()))
                 .arg(format!("--port={port}"))
+                .process_group(0)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
