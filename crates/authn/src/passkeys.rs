@@ -107,11 +107,17 @@ pub struct SignUp {
 }
 
 impl SignUp {
-    fn attributes(&self) -> serde_json::Value {
-        serde_json::json!({
-            "given_name": self.given_name,
-            "family_name": self.family_name,
-        })
+    /// The account row it becomes.
+    pub fn new_account(&self) -> NewAccount<'_> {
+        NewAccount {
+            username: &self.username,
+            email: Some(&self.email),
+            phone: self.phone.as_deref(),
+            attributes: serde_json::json!({
+                "given_name": self.given_name,
+                "family_name": self.family_name,
+            }),
+        }
     }
 }
 
@@ -311,13 +317,11 @@ impl Passkeys {
                 .ok_or(PasskeyError::AlreadyRegistered),
             Some(sign_up) => store
                 .run(move |conn| {
-                    let account = NewAccount {
-                        username: &sign_up.username,
-                        email: Some(&sign_up.email),
-                        phone: sign_up.phone.as_deref(),
-                        attributes: sign_up.attributes(),
-                    };
-                    tessera_store::accounts::create_with_passkey(conn, &account, &device)
+                    tessera_store::accounts::create_with_passkey(
+                        conn,
+                        &sign_up.new_account(),
+                        &device,
+                    )
                 })
                 .await?
                 .map_err(|conflict| match conflict {

@@ -295,15 +295,15 @@ pub fn rename_device(
 }
 
 /// What deleting a passkey did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Deletion {
     /// Deleted.
     Deleted,
     /// The account has no such passkey.
     NotFound,
     /// Not deleted: it is the account's last way to sign in (no other passkey, no password)
-    /// and the deletion was not confirmed.
-    LastWay,
+    /// and the deletion was not confirmed. Its name, for the confirmation.
+    LastWay(String),
 }
 
 /// Deletes one of an account's passkeys, unless it is the last way to sign in and `confirmed`
@@ -323,19 +323,19 @@ pub fn delete_device(
             .for_update()
             .first::<Uuid>(conn)
             .optional()?;
-        let devices: Vec<Uuid> = devices::table
+        let devices: Vec<(Uuid, String)> = devices::table
             .filter(devices::account_id.eq(account_id))
-            .select(devices::device_id)
+            .select((devices::device_id, devices::name))
             .load(conn)?;
-        if !devices.contains(&device_id) {
+        let Some((_, name)) = devices.iter().find(|(id, _)| *id == device_id) else {
             return Ok(Deletion::NotFound);
-        }
+        };
         let password = diesel::dsl::select(diesel::dsl::exists(
             password_credentials::table.find(account_id),
         ))
         .get_result::<bool>(conn)?;
         if devices.len() == 1 && !password && !confirmed {
-            return Ok(Deletion::LastWay);
+            return Ok(Deletion::LastWay(name.clone()));
         }
         diesel::delete(devices::table.find(device_id)).execute(conn)?;
         Ok(Deletion::Deleted)

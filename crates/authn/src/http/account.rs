@@ -5,8 +5,6 @@
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use tessera_store::accounts::AccountRow;
@@ -66,15 +64,11 @@ async fn signed_in(state: &AuthnState, req: &HttpRequest) -> Result<Option<Signe
 
 /// The account page's CSRF token: bound to the SSO session.
 fn csrf_token(state: &AuthnState, sid: &str) -> String {
-    let message = format!("account|{sid}");
-    tessera_admin::secrets::ConfigSecrets::mac(&state.csrf_key, message.as_bytes())
-        .map(|m| URL_SAFE_NO_PAD.encode(m))
-        .unwrap_or_default()
+    super::csrf_token(state, &format!("account|{sid}"))
 }
 
 fn csrf_matches(state: &AuthnState, user: &SignedIn, csrf: &str) -> bool {
-    let expected = csrf_token(state, &user.auth.sid);
-    expected.len() == csrf.len() && openssl::memcmp::eq(expected.as_bytes(), csrf.as_bytes())
+    super::csrf_matches(&csrf_token(state, &user.auth.sid), csrf)
 }
 
 /// Who may post: a signed-in user with the page's CSRF token. `Err` is the page to show.
@@ -351,17 +345,7 @@ async fn delete(
             );
             account_page(&state, &user, error).await
         }
-        Ok(Deletion::LastWay) => {
-            let devices = state
-                .store
-                .run(move |conn| tessera_store::passkeys::devices_of(conn, account_id))
-                .await
-                .unwrap_or_default();
-            let name = devices
-                .iter()
-                .find(|d| d.device_id == device_id)
-                .map(|d| d.name.clone())
-                .unwrap_or_default();
+        Ok(Deletion::LastWay(name)) => {
             let mut ctx = tera::Context::new();
             ctx.insert("base", &state.base_path);
             ctx.insert("csrf", &input.csrf);
@@ -429,7 +413,7 @@ async fn new_passkey(
     ctx.insert("csrf", &input.csrf);
     ctx.insert("username", &user.account.username);
     ctx.insert("ceremony", &ceremony.to_string());
-    ctx.insert("options", &options.to_string().replace('<', "\\u003c"));
+    ctx.insert("options", &super::script_json(&options));
     ctx.insert("proved", "Add a passkey to your account.");
     ctx.insert("register_action", "/account/passkeys/register");
     ctx.insert("error", &None::<String>);

@@ -194,7 +194,7 @@ async fn passkey_prompt(
     };
     let mut ctx = form(state, flow_id, browser, policy, &account.username, None);
     ctx.insert("ceremony", &ceremony.to_string());
-    ctx.insert("options", &options.replace('<', "\\u003c"));
+    ctx.insert("options", &super::script_json(&options));
     render(state, StatusCode::OK, "passkey_prompt.html", &ctx)
 }
 

@@ -3,8 +3,6 @@
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 use serde::Deserialize;
 use tera::Context;
@@ -22,10 +20,7 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 fn csrf_token(state: &AuthnState, flow_id: Uuid, browser: &str) -> String {
-    let message = format!("{flow_id}|{browser}");
-    tessera_admin::secrets::ConfigSecrets::mac(&state.csrf_key, message.as_bytes())
-        .map(|m| URL_SAFE_NO_PAD.encode(m))
-        .unwrap_or_default()
+    super::csrf_token(state, &format!("{flow_id}|{browser}"))
 }
 
 pub(super) fn render(
@@ -163,7 +158,7 @@ pub(super) async fn checked_flow(
         .await
         .ok_or(FlowRefusal::Expired)?;
     let expected = csrf_token(state, flow_id, &browser);
-    if expected.len() == csrf.len() && openssl::memcmp::eq(expected.as_bytes(), csrf.as_bytes()) {
+    if super::csrf_matches(&expected, csrf) {
         Ok((flow_id, browser, policy))
     } else {
         Err(FlowRefusal::Forged)

@@ -175,6 +175,25 @@ impl Default for Limits {
     }
 }
 
+/// A CSRF token: the MAC of what the form is bound to (a flow and its browser, a session).
+fn csrf_token(state: &AuthnState, bound_to: &str) -> String {
+    use base64::Engine;
+    tessera_admin::secrets::ConfigSecrets::mac(&state.csrf_key, bound_to.as_bytes())
+        .map(|m| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(m))
+        .unwrap_or_default()
+}
+
+/// Compares a posted CSRF token with the expected one in constant time.
+fn csrf_matches(expected: &str, posted: &str) -> bool {
+    expected.len() == posted.len() && openssl::memcmp::eq(expected.as_bytes(), posted.as_bytes())
+}
+
+/// JSON for a `<script type="application/json">` element: no `<` may close the element early
+/// (usernames and display names are the user's own text).
+fn script_json(json: &impl std::fmt::Display) -> String {
+    json.to_string().replace('<', "\\u003c")
+}
+
 /// Routes mounted under the issuer's path.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     login::routes(cfg);

@@ -318,7 +318,7 @@ pub(super) async fn registration_page(
     ctx.insert("register_action", "/login/passkey/register");
     // Inside <script type="application/json">: no "<" may close the element early (the
     // username and display name are the user's own text).
-    ctx.insert("options", &options.to_string().replace('<', "\\u003c"));
+    ctx.insert("options", &super::script_json(&options));
     render(state, StatusCode::OK, "passkey_register.html", &ctx)
 }
 

@@ -17,7 +17,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use tessera_admin::Snapshot;
-use tessera_store::accounts::NewAccount;
 use tessera_store::email::Proves;
 use uuid::Uuid;
 
@@ -509,18 +508,7 @@ async fn create_with_password(
     let (details, hash) = (details.clone(), password_hash.to_owned());
     let created = state
         .store
-        .run(move |conn| {
-            let account = NewAccount {
-                username: &details.username,
-                email: Some(&details.email),
-                phone: details.phone.as_deref(),
-                attributes: serde_json::json!({
-                    "given_name": details.given_name,
-                    "family_name": details.family_name,
-                }),
-            };
-            tessera_store::accounts::create(conn, &account, Some(&hash))
-        })
+        .run(move |conn| tessera_store::accounts::create(conn, &details.new_account(), Some(&hash)))
         .await;
     match created {
         Ok(Ok(account_id)) => {
