@@ -74,6 +74,19 @@ pub struct PasskeySignIn {
     /// flow's completion (one statement, [`crate::flow::complete`]) or by
     /// [`Passkeys::record_use`].
     pub usage: rows::DeviceUse,
+    /// The policy of the flow the ceremony was finished in, as stored with the flow (taken by
+    /// the same statement as the ceremony), for the caller to enforce.
+    pub flow_policy: Option<serde_json::Value>,
+}
+
+/// A discoverable sign-in begun within a sign-in flow.
+pub struct FlowChallenge {
+    /// The policy stored with the flow, for the caller to enforce.
+    pub flow_policy: serde_json::Value,
+    /// The ceremony id for the answer.
+    pub ceremony_id: Uuid,
+    /// Options for `navigator.credentials.get()`.
+    pub options: RequestChallengeResponse,
 }
 
 /// A passkey just registered.
@@ -382,21 +395,69 @@ impl Passkeys {
         Ok((ceremony_id, options))
     }
 
+    /// Starts a sign-in with any discoverable passkey within `flow`, in one statement that also
+    /// checks the flow is open and the posting browser's; `None` (nothing stored) when it is not.
+    /// The flow's policy comes back for the caller to check that it allows passkeys.
+    pub async fn begin_discoverable_in_flow(
+        &self,
+        store: &Store,
+        (flow_id, browser_hash): (Uuid, Vec<u8>),
+        now: DateTime<Utc>,
+    ) -> Result<Option<FlowChallenge>, PasskeyError> {
+        let (options, state) = self
+            .webauthn
+            .start_discoverable_authentication()
+            .map_err(refused)?;
+        let row = ceremony_row(
+            (CeremonyKind::Authentication, None, Some(flow_id)),
+            to_json(&AuthenticationState::Discoverable(state))?,
+            now,
+        );
+        let ceremony_id = row.ceremony_id;
+        let policy = store
+            .run(move |conn| {
+                let flow = rows::BrowserFlow {
+                    flow_id,
+                    browser_hash: &browser_hash,
+                };
+                rows::insert_ceremony_in_flow(conn, &row, flow, now)
+            })
+            .await?;
+        Ok(policy.map(|flow_policy| FlowChallenge {
+            flow_policy,
+            ceremony_id,
+            options,
+        }))
+    }
+
     /// Verifies a sign-in: the ceremony is taken (it cannot be answered again) and the answer
-    /// checked against the passkey it names. The passkey's new counter is returned in
+    /// checked against the passkey it names. Within a flow (its id and the posting browser's
+    /// cookie hash), only a ceremony that flow began while it is open is taken, and the flow's
+    /// policy is returned for the caller to enforce. The passkey's new counter is returned in
     /// [`PasskeySignIn::usage`], to be stored by the caller.
     pub async fn finish_authentication(
         &self,
         store: &Store,
-        (ceremony_id, flow_id): (Uuid, Option<Uuid>),
+        (ceremony_id, flow): (Uuid, Option<(Uuid, Vec<u8>)>),
         response: &PublicKeyCredential,
         now: DateTime<Utc>,
     ) -> Result<PasskeySignIn, PasskeyError> {
-        // One round trip: the ceremony taken and the credential looked up together.
+        // One round trip: the flow checked, the ceremony taken and the credential looked up
+        // together.
         let credential_id = response.get_credential_id().to_vec();
-        let (ceremony, device) = store
+        let rows::TakenAuthentication {
+            ceremony,
+            credential: device,
+            flow_policy,
+        } = store
             .run(move |conn| {
-                rows::take_authentication(conn, ceremony_id, flow_id, &credential_id, now)
+                let flow = flow
+                    .as_ref()
+                    .map(|(flow_id, browser_hash)| rows::BrowserFlow {
+                        flow_id: *flow_id,
+                        browser_hash,
+                    });
+                rows::take_authentication(conn, ceremony_id, flow, &credential_id, now)
             })
             .await?
             .ok_or(PasskeyError::CeremonyGone)?;
@@ -452,6 +513,7 @@ impl Passkeys {
             device_id: device.device_id,
             amr: vec![key.into(), "user".into()],
             usage,
+            flow_policy,
         })
     }
 
@@ -474,21 +536,30 @@ impl Passkeys {
         state: serde_json::Value,
         now: DateTime<Utc>,
     ) -> Result<Uuid, PasskeyError> {
-        let row = CeremonyRow {
-            ceremony_id: Uuid::new_v4(),
-            kind,
-            account_id,
-            flow_id,
-            state,
-            expires_at: now
-                + chrono::Duration::from_std(CEREMONY_TIMEOUT)
-                    .unwrap_or_else(|_| chrono::Duration::minutes(5)),
-        };
+        let row = ceremony_row((kind, account_id, flow_id), state, now);
         let id = row.ceremony_id;
         store
             .run(move |conn| rows::insert_ceremony(conn, &row))
             .await?;
         Ok(id)
+    }
+}
+
+/// A new ceremony's row, expiring with the ceremony timeout.
+fn ceremony_row(
+    (kind, account_id, flow_id): (CeremonyKind, Option<Uuid>, Option<Uuid>),
+    state: serde_json::Value,
+    now: DateTime<Utc>,
+) -> CeremonyRow {
+    CeremonyRow {
+        ceremony_id: Uuid::new_v4(),
+        kind,
+        account_id,
+        flow_id,
+        state,
+        expires_at: now
+            + chrono::Duration::from_std(CEREMONY_TIMEOUT)
+                .unwrap_or_else(|_| chrono::Duration::minutes(5)),
     }
 }
 

@@ -13,6 +13,7 @@
 
 pub mod accounts;
 pub mod config;
+pub mod connection;
 pub mod email;
 mod error;
 pub mod housekeeping;
@@ -31,5 +32,4 @@ pub use error::StoreError;
 pub use pool::{PoolSettings, PoolStatus, Store};
 
 /// A pooled PostgreSQL connection.
-pub type PgConn =
-    diesel::r2d2::PooledConnection<diesel::r2d2::ConnectionManager<diesel::PgConnection>>;
+pub type PgConn = diesel::r2d2::PooledConnection<connection::Manager>;

@@ -59,6 +59,54 @@ pub fn insert_ceremony(conn: &mut PgConnection, row: &CeremonyRow) -> Result<(),
     Ok(())
 }
 
+/// The sign-in flow a request names, as the browser that posted it: only an open flow of that
+/// browser (same cookie hash, not yet signed in, not expired) may begin or finish a ceremony.
+#[derive(Debug, Clone, Copy)]
+pub struct BrowserFlow<'a> {
+    /// The flow.
+    pub flow_id: Uuid,
+    /// SHA-256 of the posting browser's cookie.
+    pub browser_hash: &'a [u8],
+}
+
+/// Stores a ceremony for `flow`, in the same statement that checks the flow is open and this
+/// browser's: returns the flow's policy, or `None` (and stores nothing) when it is not.
+pub fn insert_ceremony_in_flow(
+    conn: &mut PgConnection,
+    row: &CeremonyRow,
+    flow: BrowserFlow<'_>,
+    now: DateTime<Utc>,
+) -> Result<Option<serde_json::Value>, StoreError> {
+    use diesel::sql_types::{Bytea, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+    #[derive(QueryableByName)]
+    struct Policy {
+        #[diesel(sql_type = Jsonb)]
+        policy: serde_json::Value,
+    }
+    let policy = crate::statement::statement(
+        "WITH flow AS (
+            SELECT flow_id, policy FROM auth_flows
+            WHERE flow_id = $1 AND browser_hash = $2 AND expires_at > $3
+              AND consumed_at IS NULL AND account_id IS NULL
+         ), ceremony AS (
+            INSERT INTO passkey_ceremonies (ceremony_id, kind, account_id, flow_id, state, expires_at)
+            SELECT $4, $5, $6, flow.flow_id, $7, $8 FROM flow
+         )
+         SELECT policy FROM flow",
+    )
+    .bind::<SqlUuid, _>(flow.flow_id)
+    .bind::<Bytea, _>(flow.browser_hash)
+    .bind::<Timestamptz, _>(now)
+    .bind::<SqlUuid, _>(row.ceremony_id)
+    .bind::<Text, _>(row.kind.as_str())
+    .bind::<Nullable<SqlUuid>, _>(row.account_id)
+    .bind::<Jsonb, _>(&row.state)
+    .bind::<Timestamptz, _>(row.expires_at)
+    .get_result::<Policy>(conn)
+    .optional()?;
+    Ok(policy.map(|p| p.policy))
+}
+
 /// Takes a live ceremony of `kind` begun by `flow_id` (deleting it, so it is answered at
 /// most once).
 pub fn take_ceremony(
@@ -104,16 +152,29 @@ pub struct StoredCredential {
     pub credential: serde_json::Value,
 }
 
-/// Takes a live authentication ceremony begun by `flow_id` (deleting it, so it is answered at
-/// most once) and, in the same statement, looks up the credential the answer names: a sign-in
-/// with a passkey costs one round trip here rather than two.
+/// An authentication ceremony taken, with what the same statement found.
+#[derive(Debug, Clone)]
+pub struct TakenAuthentication {
+    /// The ceremony (deleted: it cannot be answered again).
+    pub ceremony: CeremonyRow,
+    /// The registered credential the answer names, if any.
+    pub credential: Option<StoredCredential>,
+    /// The policy of the flow it was taken in (`None` for a ceremony outside any flow).
+    pub flow_policy: Option<serde_json::Value>,
+}
+
+/// Takes a live authentication ceremony (deleting it, so it is answered at most once) and, in
+/// the same statement, looks up the credential the answer names: a sign-in costs one round
+/// trip before the signature is checked. With `flow`, only a ceremony that flow began, while
+/// the flow is open and the posting browser's, is taken, and the flow's policy comes back with
+/// it; without, only a ceremony begun outside any flow.
 pub fn take_authentication(
     conn: &mut PgConnection,
     ceremony_id: Uuid,
-    flow_id: Option<Uuid>,
+    flow: Option<BrowserFlow<'_>>,
     credential_id: &[u8],
     now: DateTime<Utc>,
-) -> Result<Option<(CeremonyRow, Option<StoredCredential>)>, StoreError> {
+) -> Result<Option<TakenAuthentication>, StoreError> {
     use diesel::sql_types::{Bytea, Jsonb, Nullable, Text, Timestamptz, Uuid as SqlUuid};
     #[derive(QueryableByName)]
     struct Row {
@@ -123,6 +184,8 @@ pub fn take_authentication(
         state: serde_json::Value,
         #[diesel(sql_type = Timestamptz)]
         expires_at: DateTime<Utc>,
+        #[diesel(sql_type = Nullable<Jsonb>)]
+        flow_policy: Option<serde_json::Value>,
         #[diesel(sql_type = Nullable<SqlUuid>)]
         device_id: Option<Uuid>,
         #[diesel(sql_type = Nullable<SqlUuid>)]
@@ -130,24 +193,34 @@ pub fn take_authentication(
         #[diesel(sql_type = Nullable<Jsonb>)]
         credential: Option<serde_json::Value>,
     }
+    // Without a flow the flow columns are NULL and the ceremony must have none; with one, the
+    // ceremony must be that flow's and the flow open for this browser.
     let row = crate::statement::statement(
         "WITH c AS (
-            DELETE FROM passkey_ceremonies
-            WHERE ceremony_id = $1 AND kind = $2 AND flow_id IS NOT DISTINCT FROM $3
-            RETURNING account_id, state, expires_at
+            DELETE FROM passkey_ceremonies c
+            WHERE c.ceremony_id = $1 AND c.kind = $2
+              AND c.flow_id IS NOT DISTINCT FROM $3
+              AND ($3 IS NULL OR EXISTS (
+                    SELECT 1 FROM auth_flows f
+                    WHERE f.flow_id = $3 AND f.browser_hash = $4 AND f.expires_at > $5
+                      AND f.consumed_at IS NULL AND f.account_id IS NULL))
+            RETURNING c.account_id, c.state, c.expires_at
          )
          SELECT c.account_id AS ceremony_account, c.state, c.expires_at,
+                (SELECT f.policy FROM auth_flows f WHERE f.flow_id = $3) AS flow_policy,
                 d.device_id, d.account_id, d.credential
-         FROM c LEFT JOIN devices d ON d.credential_id = $4",
+         FROM c LEFT JOIN devices d ON d.credential_id = $6",
     )
     .bind::<SqlUuid, _>(ceremony_id)
     .bind::<Text, _>(CeremonyKind::Authentication.as_str())
-    .bind::<Nullable<SqlUuid>, _>(flow_id)
+    .bind::<Nullable<SqlUuid>, _>(flow.map(|f| f.flow_id))
+    .bind::<Nullable<Bytea>, _>(flow.map(|f| f.browser_hash))
+    .bind::<Timestamptz, _>(now)
     .bind::<Bytea, _>(credential_id)
     .get_result::<Row>(conn)
     .optional()?;
     Ok(row.filter(|r| r.expires_at > now).map(|r| {
-        let stored = match (r.device_id, r.account_id, r.credential) {
+        let credential = match (r.device_id, r.account_id, r.credential) {
             (Some(device_id), Some(account_id), Some(credential)) => Some(StoredCredential {
                 device_id,
                 account_id,
@@ -155,17 +228,18 @@ pub fn take_authentication(
             }),
             _ => None,
         };
-        (
-            CeremonyRow {
+        TakenAuthentication {
+            ceremony: CeremonyRow {
                 ceremony_id,
                 kind: CeremonyKind::Authentication,
                 account_id: r.ceremony_account,
-                flow_id,
+                flow_id: flow.map(|f| f.flow_id),
                 state: r.state,
                 expires_at: r.expires_at,
             },
-            stored,
-        )
+            credential,
+            flow_policy: r.flow_policy,
+        }
     }))
 }
 

@@ -1,8 +1,8 @@
 use std::time::Duration;
 
-use diesel::PgConnection;
-use diesel::r2d2::{ConnectionManager, Pool};
+use diesel::r2d2::Pool;
 
+use crate::connection::{Manager, TRUSTED_IDLE};
 use crate::{PgConn, StoreError};
 
 /// How to reach PostgreSQL and how many connections to keep.
@@ -19,7 +19,7 @@ pub struct PoolSettings {
 /// The connection pool, cheap to clone and shared by every crate through the application state.
 #[derive(Clone)]
 pub struct Store {
-    pool: Pool<ConnectionManager<PgConnection>>,
+    pool: Pool<Manager>,
 }
 
 /// A snapshot of the pool for metrics.
@@ -37,11 +37,12 @@ impl Store {
     /// Builds the pool without connecting: connections are opened on demand, so a server can
     /// start its health endpoints while the database is still coming up.
     pub fn new(settings: &PoolSettings) -> Result<Self, StoreError> {
-        let manager = ConnectionManager::<PgConnection>::new(&settings.url);
+        let manager = Manager::new(&settings.url, TRUSTED_IDLE);
         let pool = Pool::builder()
             .max_size(settings.max_size.max(1))
             .min_idle(Some(0))
             .connection_timeout(settings.connect_timeout)
+            // Only connections idle for a while are actually tested (see `connection`).
             .test_on_check_out(true)
             // r2d2 would log every failed connection attempt (several a second during an
             // outage); callers report unavailability once, with context.

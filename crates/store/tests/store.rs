@@ -98,6 +98,94 @@ async fn store_run_reports_an_unreachable_database_as_unavailable() {
     assert!(err.is_unavailable(), "{err}");
 }
 
+/// The pool's connections: trusted right after use (no `SELECT 1` before every statement),
+/// discarded when a statement finds them lost, tested again after sitting idle.
+mod pool {
+    use diesel::prelude::*;
+    use diesel::sql_types::Integer;
+    use std::time::Duration;
+    use tessera_store::{PoolSettings, Store, StoreError};
+    use tessera_testkit::TestDatabase;
+
+    #[derive(QueryableByName)]
+    struct Pid {
+        #[diesel(sql_type = Integer)]
+        pid: i32,
+    }
+
+    fn one_connection(db: &TestDatabase) -> Store {
+        Store::new(&PoolSettings {
+            url: db.url().to_owned(),
+            max_size: 1,
+            connect_timeout: Duration::from_secs(5),
+        })
+        .unwrap()
+    }
+
+    fn pid_of(conn: &mut PgConnection) -> Result<i32, StoreError> {
+        Ok(diesel::sql_query("SELECT pg_backend_pid() AS pid")
+            .get_result::<Pid>(conn)?
+            .pid)
+    }
+
+    async fn backend_pid(store: &Store) -> Result<i32, StoreError> {
+        store.run(|conn| pid_of(conn)).await
+    }
+
+    fn terminate(db: &TestDatabase, pid: i32) {
+        let mut admin = db.connect();
+        diesel::sql_query("SELECT pg_terminate_backend($1)")
+            .bind::<Integer, _>(pid)
+            .execute(&mut admin)
+            .unwrap();
+        // The backend is gone once it no longer appears among the server's processes.
+        for _ in 0..100 {
+            let alive: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                &format!("(SELECT count(*) FROM pg_stat_activity WHERE pid = {pid})"),
+            ))
+            .get_result(&mut admin)
+            .unwrap();
+            if alive == 0 {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("backend {pid} was not terminated");
+    }
+
+    #[tokio::test]
+    async fn a_connection_lost_during_a_statement_fails_that_statement_only_and_is_replaced() {
+        let db = TestDatabase::new();
+        let store = one_connection(&db);
+        let first = backend_pid(&store).await.unwrap();
+        assert_eq!(
+            backend_pid(&store).await.unwrap(),
+            first,
+            "the connection is reused"
+        );
+
+        terminate(&db, first);
+        // Used a moment ago, so it is handed out untested: this statement finds it lost…
+        let err = backend_pid(&store).await.unwrap_err();
+        assert!(err.is_unavailable(), "{err}");
+        // …and the pool opens a new one instead of handing the dead one out again.
+        let second = backend_pid(&store).await.unwrap();
+        assert_ne!(second, first);
+        assert_eq!(store.status().connections, 1);
+    }
+
+    #[tokio::test]
+    async fn a_connection_idle_longer_than_a_second_is_tested_and_a_dead_one_replaced_unseen() {
+        let db = TestDatabase::new();
+        let store = one_connection(&db);
+        let first = backend_pid(&store).await.unwrap();
+        terminate(&db, first);
+        tokio::time::sleep(Duration::from_millis(1_200)).await;
+        let second = backend_pid(&store).await.unwrap();
+        assert_ne!(second, first);
+    }
+}
+
 mod rate_limits {
     use chrono::{Duration as ChronoDuration, TimeZone, Utc};
     use std::time::Duration;

@@ -175,6 +175,16 @@ impl TestDatabase {
     pub fn connect(&self) -> PgConnection {
         PgConnection::establish(&self.url).expect("connect to the test database")
     }
+
+    /// How many rows `table` holds: what a test checks was (or was not) stored.
+    pub fn count_rows(&self, table: &str) -> i64 {
+        use diesel::RunQueryDsl;
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
+            "(SELECT count(*) FROM {table})"
+        )))
+        .get_result(&mut self.connect())
+        .expect("count rows")
+    }
 }
 
 impl Default for TestDatabase {

@@ -146,6 +146,20 @@ pub(super) enum FlowRefusal {
     Forged,
 }
 
+/// The flow id and browser cookie of a posted form whose CSRF token is right, checked without
+/// the database: the statement that then uses the flow must check that it is open and this
+/// browser's (see [`tessera_store::passkeys::BrowserFlow`]).
+pub(super) fn posted_flow(
+    state: &AuthnState,
+    req: &HttpRequest,
+    flow: &str,
+    csrf: &str,
+) -> Option<(Uuid, String)> {
+    let flow_id = Uuid::parse_str(flow).ok()?;
+    let browser = req.cookie(cookies::BROWSER)?.value().to_owned();
+    super::csrf_matches(&csrf_token(state, flow_id, &browser), csrf).then_some((flow_id, browser))
+}
+
 /// The open flow a posted form belongs to, when its CSRF token matches.
 pub(super) async fn checked_flow(
     state: &AuthnState,

@@ -15,7 +15,8 @@ use webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential};
 
 use super::AuthnState;
 use super::login::{
-    checked_flow, complete_sign_in, expired, form, render, signed_in_redirect, unavailable,
+    browser_flow, checked_flow, complete_sign_in, expired, form, posted_flow, render,
+    signed_in_redirect, unavailable,
 };
 use crate::flow::{self, Policy};
 use crate::passkeys::{PasskeyError, Registrant};
@@ -72,37 +73,51 @@ fn json_error(status: StatusCode, message: &str) -> HttpResponse {
 }
 
 /// `POST /login/passkey/options`: a challenge for any discoverable passkey, bound to the flow.
+/// One statement checks the flow and stores the ceremony: this is half of every passkey
+/// sign-in.
 async fn options(
     state: web::Data<AuthnState>,
     req: HttpRequest,
     input: web::Form<FlowForm>,
 ) -> HttpResponse {
-    let Ok((flow_id, _, policy)) = checked_flow(&state, &req, &input.flow, &input.csrf).await
-    else {
-        return json_error(
+    let gone = || {
+        json_error(
             StatusCode::FORBIDDEN,
             "This sign-in has expired; reload the page.",
-        );
+        )
     };
-    let snapshot = state.config.load();
-    let (Some(passkeys), Some(_)) = (&state.passkeys, offer(&state, &policy, &snapshot).sign_in)
-    else {
-        return json_error(
-            StatusCode::FORBIDDEN,
-            "This application does not allow signing in with a passkey.",
-        );
+    let not_offered = || json_error(StatusCode::FORBIDDEN, NOT_ALLOWED);
+    let Some((flow_id, browser)) = posted_flow(&state, &req, &input.flow, &input.csrf) else {
+        return gone();
     };
-    match passkeys
-        .begin_authentication(&state.store, None, Some(flow_id), Utc::now())
-        .await
-    {
-        Ok((ceremony, mut options)) => {
+    let Some(passkeys) = &state.passkeys else {
+        return not_offered();
+    };
+    let begun = passkeys
+        .begin_discoverable_in_flow(
+            &state.store,
+            (flow_id, flow::secret_hash(&browser)),
+            Utc::now(),
+        )
+        .await;
+    match begun {
+        Ok(Some(challenge)) => {
+            // A ceremony begun under a policy that does not offer it is never answered: the
+            // answer is checked against the policy again.
+            let snapshot = state.config.load();
+            let offered = serde_json::from_value::<Policy>(challenge.flow_policy)
+                .is_ok_and(|policy| offer(&state, &policy, &snapshot).sign_in.is_some());
+            if !offered {
+                return not_offered();
+            }
+            let mut options = challenge.options;
             // The page asks on a click, not through autofill.
             options.mediation = None;
             HttpResponse::Ok()
                 .insert_header((header::CACHE_CONTROL, "no-store"))
-                .json(serde_json::json!({ "ceremony": ceremony, "options": options }))
+                .json(serde_json::json!({ "ceremony": challenge.ceremony_id, "options": options }))
         }
+        Ok(None) => gone(),
         Err(e) => {
             tracing::error!(error = %e, "cannot start a passkey sign-in");
             json_error(StatusCode::SERVICE_UNAVAILABLE, "Try again shortly.")
@@ -172,74 +187,94 @@ fn explain(e: &PasskeyError) -> (StatusCode, &'static str) {
     }
 }
 
-/// `POST /login/passkey`: verifies the authenticator's answer and completes the flow.
+/// `POST /login/passkey`: verifies the authenticator's answer and completes the flow, in two
+/// statements: the flow checked with the ceremony taken, then the completion.
 async fn sign_in(
     state: web::Data<AuthnState>,
     req: HttpRequest,
     input: web::Form<CeremonyForm>,
 ) -> HttpResponse {
-    let Ok((flow_id, browser, policy)) = checked_flow(&state, &req, &input.flow, &input.csrf).await
-    else {
+    let Some((flow_id, browser)) = posted_flow(&state, &req, &input.flow, &input.csrf) else {
         return expired(&state);
     };
-    let snapshot = state.config.load();
-    // Enforced at every step: the configuration may have changed since the page was shown.
-    // (Any passkeys authenticator the client allows: the ceremony says whether it was for a
-    // discoverable passkey or for an identified account's.)
-    let (Some(passkeys), Some(authenticator)) = (
-        &state.passkeys,
-        flow::passkey_authenticators(&policy, &snapshot)
-            .first()
-            .map(|(id, _, _)| *id),
-    ) else {
-        return page_with_error(
+    let (Some(passkeys), Some((ceremony, credential))) =
+        (&state.passkeys, input.answer::<PublicKeyCredential>())
+    else {
+        return refusal(
             &state,
+            &req,
             flow_id,
-            &browser,
-            &policy,
-            StatusCode::FORBIDDEN,
-            "This application does not allow signing in with a passkey.",
-        );
-    };
-    let authenticator = authenticator.to_owned();
-    let Some((ceremony, credential)) = input.answer::<PublicKeyCredential>() else {
-        return page_with_error(
-            &state,
-            flow_id,
-            &browser,
-            &policy,
             StatusCode::BAD_REQUEST,
             "The passkey answer was not understood. Try again.",
-        );
+        )
+        .await;
     };
-    match passkeys
+    let finished = passkeys
         .finish_authentication(
             &state.store,
-            (ceremony, Some(flow_id)),
+            (ceremony, Some((flow_id, flow::secret_hash(&browser)))),
             &credential,
             Utc::now(),
         )
-        .await
-    {
-        Ok(signed_in) => {
-            complete_sign_in(
-                &state,
-                flow_id,
-                (
-                    signed_in.account_id,
-                    Some((signed_in.device_id, signed_in.usage)),
-                ),
-                signed_in.amr,
-                &authenticator,
-            )
-            .await
-        }
+        .await;
+    let signed_in = match finished {
+        Ok(signed_in) => signed_in,
         Err(e) => {
             tracing::info!(error = %e, "passkey sign-in refused");
             let (status, text) = explain(&e);
-            page_with_error(&state, flow_id, &browser, &policy, status, text)
+            return refusal(&state, &req, flow_id, status, text).await;
         }
-    }
+    };
+    // Enforced at every step: the configuration may have changed since the page was shown.
+    // (Any passkeys authenticator the client allows: the ceremony says whether it was for a
+    // discoverable passkey or for an identified account's.)
+    let snapshot = state.config.load();
+    let authenticator = signed_in
+        .flow_policy
+        .and_then(|policy| serde_json::from_value::<Policy>(policy).ok())
+        .and_then(|policy| {
+            flow::passkey_authenticators(&policy, &snapshot)
+                .first()
+                .map(|(id, _, _)| (*id).to_owned())
+        });
+    let Some(authenticator) = authenticator else {
+        return refusal(&state, &req, flow_id, StatusCode::FORBIDDEN, NOT_ALLOWED).await;
+    };
+    complete_sign_in(
+        &state,
+        flow_id,
+        (
+            signed_in.account_id,
+            Some((signed_in.device_id, signed_in.usage)),
+        ),
+        signed_in.amr,
+        &authenticator,
+    )
+    .await
+}
+
+const NOT_ALLOWED: &str = "This application does not allow signing in with a passkey.";
+
+/// The sign-in page again with `text` (or, first of all, with the news that the client does
+/// not allow passkeys), or the expired page when the flow is no longer open for this browser.
+async fn refusal(
+    state: &AuthnState,
+    req: &HttpRequest,
+    flow_id: Uuid,
+    status: StatusCode,
+    text: &str,
+) -> HttpResponse {
+    let Some((browser, policy)) = browser_flow(state, req, flow_id).await else {
+        return expired(state);
+    };
+    let allowed = state.passkeys.is_some()
+        && !flow::passkey_authenticators(&policy, &state.config.load()).is_empty();
+    let (status, text) = if allowed {
+        (status, text)
+    } else {
+        (StatusCode::FORBIDDEN, NOT_ALLOWED)
+    };
+    page_with_error(state, flow_id, &browser, &policy, status, text)
 }
 
 /// After a verified password with `enrol=passkey`: the page that creates a passkey, or `None`

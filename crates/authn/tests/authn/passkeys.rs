@@ -3,6 +3,7 @@
 
 use chrono::{Duration, Utc};
 use tessera_authn::accounts::{self, AccountDetails};
+use tessera_authn::flow::secret_hash;
 use tessera_authn::passkeys::{PasskeyError, Passkeys, Registrant};
 use tessera_authn::password::Passwords;
 use tessera_store::Store;
@@ -37,6 +38,24 @@ pub async fn kim(store: &Store) -> AccountRow {
     tessera_store::accounts::by_username(&mut conn, "kim")
         .unwrap()
         .unwrap()
+}
+
+/// An open sign-in flow of `browser` that allows the `passkeys` authenticator.
+async fn open_flow(store: &Store, browser: &str) -> uuid::Uuid {
+    let flow = tessera_store::signin::NewFlow {
+        flow_id: uuid::Uuid::new_v4(),
+        browser_hash: secret_hash(browser),
+        policy: serde_json::json!({ "allowed": ["passkeys"] }),
+        return_to: "/done".into(),
+        payload: serde_json::Value::Null,
+        expires_at: Utc::now() + Duration::minutes(10),
+    };
+    let id = flow.flow_id;
+    store
+        .run(move |conn| tessera_store::signin::insert_flow(conn, &flow))
+        .await
+        .unwrap();
+    id
 }
 
 /// Registers a passkey held by `authenticator` for `account`.
@@ -129,6 +148,39 @@ async fn a_registered_passkey_signs_in_and_its_counter_and_last_use_are_kept() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_discoverable_challenge_is_stored_only_for_an_open_flow_of_the_posting_browser() {
+    let db = TestDatabase::new();
+    let store = db.store();
+    let passkeys = Passkeys::new(ISSUER, "Tessera").unwrap();
+    let flow = open_flow(&store, "browser-a").await;
+
+    for (flow, browser) in [(flow, "browser-b"), (uuid::Uuid::new_v4(), "browser-a")] {
+        let refused = passkeys
+            .begin_discoverable_in_flow(&store, (flow, secret_hash(browser)), Utc::now())
+            .await
+            .unwrap();
+        assert!(refused.is_none());
+    }
+    assert_eq!(
+        db.count_rows("passkey_ceremonies"),
+        0,
+        "nothing stored for a refused flow"
+    );
+
+    let challenge = passkeys
+        .begin_discoverable_in_flow(&store, (flow, secret_hash("browser-a")), Utc::now())
+        .await
+        .unwrap()
+        .expect("the flow's own browser gets a challenge");
+    assert_eq!(
+        challenge.flow_policy,
+        serde_json::json!({ "allowed": ["passkeys"] })
+    );
+    assert!(challenge.options.public_key.allow_credentials.is_empty());
+    assert_eq!(db.count_rows("passkey_ceremonies"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_and_replayed_answers_are_refused() {
     let db = TestDatabase::new();
     let store = db.store();
@@ -166,24 +218,43 @@ async fn forged_and_replayed_answers_are_refused() {
         "{replay:?}"
     );
 
-    // A ceremony begun by one sign-in flow cannot be finished by another.
-    let (flow_a, flow_b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+    // A ceremony begun by one sign-in flow cannot be finished by another flow, nor by its own
+    // flow from another browser; neither attempt uses it up.
+    let flow_a = open_flow(&store, "browser-a").await;
+    let flow_b = open_flow(&store, "browser-b").await;
     let (ceremony, options) = passkeys
         .begin_authentication(&store, Some(account.account_id), Some(flow_a), Utc::now())
         .await
         .unwrap();
     let response = authenticator.do_authentication(origin(), options).unwrap();
-    let crossed = passkeys
-        .finish_authentication(&store, (ceremony, Some(flow_b)), &response, Utc::now())
-        .await;
-    assert!(
-        matches!(crossed, Err(PasskeyError::CeremonyGone)),
-        "{crossed:?}"
-    );
-    passkeys
-        .finish_authentication(&store, (ceremony, Some(flow_a)), &response, Utc::now())
+    for (flow, browser) in [(flow_b, "browser-b"), (flow_a, "browser-b")] {
+        let crossed = passkeys
+            .finish_authentication(
+                &store,
+                (ceremony, Some((flow, secret_hash(browser)))),
+                &response,
+                Utc::now(),
+            )
+            .await;
+        assert!(
+            matches!(crossed, Err(PasskeyError::CeremonyGone)),
+            "{crossed:?}"
+        );
+    }
+    let signed_in = passkeys
+        .finish_authentication(
+            &store,
+            (ceremony, Some((flow_a, secret_hash("browser-a")))),
+            &response,
+            Utc::now(),
+        )
         .await
-        .expect("the flow that began it finishes it");
+        .expect("the flow that began it finishes it, in its browser");
+    assert_eq!(
+        signed_in.flow_policy,
+        Some(serde_json::json!({ "allowed": ["passkeys"] })),
+        "the flow's policy comes back with the ceremony"
+    );
 
     // Another origin (a phishing site on the same domain, another port).
     let (ceremony, response) = answer(
