@@ -506,6 +506,8 @@ impl Target {
         let errors = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let start = Instant::now() + Duration::from_millis(50);
         let deadline = start + duration;
+        // For anyone profiling the server during the measured part only.
+        eprintln!("(measuring {} s)", duration.as_secs());
         let mut tasks = Vec::new();
         for (i, mut worker) in states.into_iter().enumerate() {
             let (target, op, latencies, errors) = (

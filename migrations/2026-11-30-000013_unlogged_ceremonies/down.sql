@@ -1,0 +1,1 @@
+ALTER TABLE passkey_ceremonies SET LOGGED;
