@@ -37,7 +37,16 @@ impl Store {
     /// Builds the pool without connecting: connections are opened on demand, so a server can
     /// start its health endpoints while the database is still coming up.
     pub fn new(settings: &PoolSettings) -> Result<Self, StoreError> {
-        let manager = Manager::new(&settings.url, TRUSTED_IDLE);
+        Self::trusting_idle(settings, TRUSTED_IDLE)
+    }
+
+    /// [`Store::new`] with connections handed out untested after up to `trusted_idle` idle
+    /// (tests use it to make either case certain).
+    pub fn trusting_idle(
+        settings: &PoolSettings,
+        trusted_idle: Duration,
+    ) -> Result<Self, StoreError> {
+        let manager = Manager::new(&settings.url, trusted_idle);
         let pool = Pool::builder()
             .max_size(settings.max_size.max(1))
             .min_idle(Some(0))
@@ -77,7 +86,11 @@ impl Store {
         let store = self.clone();
         tokio_blocking(move || {
             let mut conn = store.conn()?;
-            work(&mut conn)
+            let result = work(&mut conn);
+            if result.is_err() {
+                conn.statement_failed();
+            }
+            result
         })
         .await
     }

@@ -113,19 +113,30 @@ mod pool {
         pid: i32,
     }
 
-    fn one_connection(db: &TestDatabase) -> Store {
-        Store::new(&PoolSettings {
+    /// A pool of one connection, handed out untested after up to `trusted_idle` idle.
+    fn one_connection(db: &TestDatabase, trusted_idle: Duration) -> Store {
+        let settings = PoolSettings {
             url: db.url().to_owned(),
             max_size: 1,
             connect_timeout: Duration::from_secs(5),
-        })
-        .unwrap()
+        };
+        Store::trusting_idle(&settings, trusted_idle).unwrap()
     }
 
     fn pid_of(conn: &mut PgConnection) -> Result<i32, StoreError> {
         Ok(diesel::sql_query("SELECT pg_backend_pid() AS pid")
             .get_result::<Pid>(conn)?
             .pid)
+    }
+
+    /// A prepared statement this connection has not run yet: when the connection is lost, it
+    /// fails while being prepared (where diesel does not notice the loss).
+    fn prepared_pid_of(conn: &mut PgConnection) -> Result<i32, StoreError> {
+        Ok(
+            tessera_store::statement::statement("SELECT pg_backend_pid() + 0 AS pid")
+                .get_result::<Pid>(conn)?
+                .pid,
+        )
     }
 
     async fn backend_pid(store: &Store) -> Result<i32, StoreError> {
@@ -156,31 +167,38 @@ mod pool {
     #[tokio::test]
     async fn a_connection_lost_during_a_statement_fails_that_statement_only_and_is_replaced() {
         let db = TestDatabase::new();
-        let store = one_connection(&db);
-        let first = backend_pid(&store).await.unwrap();
-        assert_eq!(
-            backend_pid(&store).await.unwrap(),
-            first,
-            "the connection is reused"
-        );
+        // Trusted for a minute: every checkout below is untested, as under load.
+        let store = one_connection(&db, Duration::from_secs(60));
+        for prepared in [false, true] {
+            let first = backend_pid(&store).await.unwrap();
+            assert_eq!(
+                backend_pid(&store).await.unwrap(),
+                first,
+                "the connection is reused"
+            );
 
-        terminate(&db, first);
-        // Used a moment ago, so it is handed out untested: this statement finds it lost…
-        let err = backend_pid(&store).await.unwrap_err();
-        assert!(err.is_unavailable(), "{err}");
-        // …and the pool opens a new one instead of handing the dead one out again.
-        let second = backend_pid(&store).await.unwrap();
-        assert_ne!(second, first);
-        assert_eq!(store.status().connections, 1);
+            terminate(&db, first);
+            // Handed out untested, so this statement finds it lost…
+            let err = if prepared {
+                store.run(|conn| prepared_pid_of(conn)).await.unwrap_err()
+            } else {
+                backend_pid(&store).await.unwrap_err()
+            };
+            assert!(err.is_unavailable(), "{err}");
+            // …and the pool opens a new one instead of handing the dead one out again.
+            let second = backend_pid(&store).await.unwrap();
+            assert_ne!(second, first, "prepared: {prepared}");
+            assert_eq!(store.status().connections, 1);
+        }
     }
 
     #[tokio::test]
-    async fn a_connection_idle_longer_than_a_second_is_tested_and_a_dead_one_replaced_unseen() {
+    async fn an_idle_connection_is_tested_and_a_dead_one_replaced_unseen() {
         let db = TestDatabase::new();
-        let store = one_connection(&db);
+        // Nothing trusted: every checkout tests the connection, as after a second idle.
+        let store = one_connection(&db, Duration::ZERO);
         let first = backend_pid(&store).await.unwrap();
         terminate(&db, first);
-        tokio::time::sleep(Duration::from_millis(1_200)).await;
         let second = backend_pid(&store).await.unwrap();
         assert_ne!(second, first);
     }

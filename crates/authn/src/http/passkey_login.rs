@@ -219,6 +219,10 @@ async fn sign_in(
         .await;
     let signed_in = match finished {
         Ok(signed_in) => signed_in,
+        Err(e @ (PasskeyError::Store(_) | PasskeyError::Setup(_))) => {
+            tracing::error!(error = %e, "cannot finish a passkey sign-in");
+            return unavailable(&state);
+        }
         Err(e) => {
             tracing::info!(error = %e, "passkey sign-in refused");
             let (status, text) = explain(&e);
@@ -231,13 +235,19 @@ async fn sign_in(
     let snapshot = state.config.load();
     let authenticator = signed_in
         .flow_policy
-        .and_then(|policy| serde_json::from_value::<Policy>(policy).ok())
+        .as_ref()
+        .and_then(|policy| Policy::deserialize(policy).ok())
         .and_then(|policy| {
             flow::passkey_authenticators(&policy, &snapshot)
                 .first()
                 .map(|(id, _, _)| (*id).to_owned())
         });
     let Some(authenticator) = authenticator else {
+        // The authenticator moved its counter all the same: keep it, so that the next answer
+        // is not taken for a cloned key's.
+        if let Err(e) = passkeys.record_use(&state.store, &signed_in).await {
+            tracing::error!(error = %e, "cannot record a passkey's use");
+        }
         return refusal(&state, &req, flow_id, StatusCode::FORBIDDEN, NOT_ALLOWED).await;
     };
     complete_sign_in(

@@ -42,13 +42,36 @@ pub async fn kim(store: &Store) -> AccountRow {
 
 /// An open sign-in flow of `browser` that allows the `passkeys` authenticator.
 async fn open_flow(store: &Store, browser: &str) -> uuid::Uuid {
+    open_flow_until(store, browser, Utc::now() + Duration::minutes(10)).await
+}
+
+/// Completes `flow` for `account` as a password sign-in would.
+async fn sign_in_by_other_means(store: &Store, flow: uuid::Uuid, account: &AccountRow) {
+    tessera_authn::flow::complete(
+        store,
+        flow,
+        (account.account_id, None),
+        vec!["pwd".into()],
+        tessera_authn::flow::acr_for("password"),
+        Utc::now(),
+    )
+    .await
+    .unwrap()
+    .expect("the flow was open");
+}
+
+async fn open_flow_until(
+    store: &Store,
+    browser: &str,
+    expires_at: chrono::DateTime<Utc>,
+) -> uuid::Uuid {
     let flow = tessera_store::signin::NewFlow {
         flow_id: uuid::Uuid::new_v4(),
         browser_hash: secret_hash(browser),
         policy: serde_json::json!({ "allowed": ["passkeys"] }),
         return_to: "/done".into(),
         payload: serde_json::Value::Null,
-        expires_at: Utc::now() + Duration::minutes(10),
+        expires_at,
     };
     let id = flow.flow_id;
     store
@@ -148,13 +171,22 @@ async fn a_registered_passkey_signs_in_and_its_counter_and_last_use_are_kept() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_discoverable_challenge_is_stored_only_for_an_open_flow_of_the_posting_browser() {
+async fn a_discoverable_challenge_is_stored_only_for_an_open_unexpired_unfinished_flow_of_the_posting_browser()
+ {
     let db = TestDatabase::new();
     let store = db.store();
     let passkeys = Passkeys::new(ISSUER, "Tessera").unwrap();
     let flow = open_flow(&store, "browser-a").await;
+    let expired = open_flow_until(&store, "browser-a", Utc::now() - Duration::seconds(1)).await;
+    let signed_in = open_flow(&store, "browser-a").await;
+    sign_in_by_other_means(&store, signed_in, &kim(&store).await).await;
 
-    for (flow, browser) in [(flow, "browser-b"), (uuid::Uuid::new_v4(), "browser-a")] {
+    for (flow, browser) in [
+        (flow, "browser-b"),
+        (uuid::Uuid::new_v4(), "browser-a"),
+        (expired, "browser-a"),
+        (signed_in, "browser-a"),
+    ] {
         let refused = passkeys
             .begin_discoverable_in_flow(&store, (flow, secret_hash(browser)), Utc::now())
             .await
@@ -255,6 +287,24 @@ async fn forged_and_replayed_answers_are_refused() {
         Some(serde_json::json!({ "allowed": ["passkeys"] })),
         "the flow's policy comes back with the ceremony"
     );
+
+    // Nor once its flow has signed in by other means meanwhile.
+    let flow_c = open_flow(&store, "browser-c").await;
+    let (ceremony, options) = passkeys
+        .begin_authentication(&store, Some(account.account_id), Some(flow_c), Utc::now())
+        .await
+        .unwrap();
+    let response = authenticator.do_authentication(origin(), options).unwrap();
+    sign_in_by_other_means(&store, flow_c, &account).await;
+    let late = passkeys
+        .finish_authentication(
+            &store,
+            (ceremony, Some((flow_c, secret_hash("browser-c")))),
+            &response,
+            Utc::now(),
+        )
+        .await;
+    assert!(matches!(late, Err(PasskeyError::CeremonyGone)), "{late:?}");
 
     // Another origin (a phishing site on the same domain, another port).
     let (ceremony, response) = answer(
