@@ -12,6 +12,7 @@ mod login_limits;
 mod oidc;
 mod operations;
 mod passkey_browser;
+mod passkey_http;
 mod processes;
 mod signup_browser;
 mod tls;
