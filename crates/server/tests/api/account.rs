@@ -12,6 +12,7 @@ use uuid::Uuid;
 use crate::browser::Browser;
 use crate::helpers::{Options, TestApp, spawn_app, spawn_app_with};
 use crate::oidc::{absolute, browser, create_kim, field, location};
+use crate::passkey_browser::localhost_app_with_kim;
 
 /// An account without a password whose one passkey row is `device`, and a browser signed in
 /// as it `signed_in_ago`.
@@ -291,12 +292,7 @@ async fn account_forms_need_their_csrf_token_and_a_recent_sign_in_to_change_pass
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_in_user_adds_a_named_passkey_from_the_account_page() {
-    let app = spawn_app_with(Options {
-        localhost: true,
-        ..Options::default()
-    })
-    .await;
-    create_kim(&app).await;
+    let app = localhost_app_with_kim().await;
     let mut b = Browser::start("account_page").await;
     b.add_virtual_authenticator().await;
     b.client

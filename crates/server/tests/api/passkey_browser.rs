@@ -27,6 +27,17 @@ pub(crate) fn authorize_url(app: &TestApp) -> String {
     )
 }
 
+/// An app serving its issuer on `localhost` (WebAuthn needs a domain) with kim's account.
+pub(crate) async fn localhost_app_with_kim() -> TestApp {
+    let app = spawn_app_with(Options {
+        localhost: true,
+        ..Options::default()
+    })
+    .await;
+    create_kim(&app).await;
+    app
+}
+
 /// Waits until the browser has been sent back to the client; returns the code.
 pub(crate) async fn code_at_callback(b: &Browser) -> String {
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -153,19 +164,9 @@ mod refusals {
         (browser, flow, csrf, html)
     }
 
-    async fn localhost_app() -> TestApp {
-        let app = spawn_app_with(Options {
-            localhost: true,
-            ..Options::default()
-        })
-        .await;
-        create_kim(&app).await;
-        app
-    }
-
     #[tokio::test]
     async fn without_a_passkeys_authenticator_the_page_offers_none_and_the_endpoints_refuse() {
-        let app = localhost_app().await;
+        let app = localhost_app_with_kim().await;
         let (browser, flow, csrf, html) = login_page(&app).await;
         assert!(!html.contains("Sign in with a passkey"));
         assert!(!html.contains("create a passkey"));
@@ -208,7 +209,7 @@ mod refusals {
 
     #[tokio::test]
     async fn forged_or_garbled_passkey_posts_get_a_page_and_never_a_5xx() {
-        let app = localhost_app().await;
+        let app = localhost_app_with_kim().await;
         app.config
             .edit_and_commit(MIGRATE.as_bytes().to_vec(), UploadMode::Merge, "test")
             .await

@@ -8,9 +8,9 @@ use tessera_admin::config::UploadMode;
 use webauthn_authenticator_rs::WebauthnAuthenticator;
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
-use crate::helpers::{Options, TestApp, spawn_app_with};
-use crate::oidc::{create_kim, field, open_login_page};
-use crate::passkey_browser::authorize_url;
+use crate::helpers::TestApp;
+use crate::oidc::{field, open_login_page};
+use crate::passkey_browser::{authorize_url, localhost_app_with_kim};
 
 const MIGRATE: &str = include_str!("../../../../config/migrate-to-passkeys.xml");
 
@@ -98,12 +98,7 @@ fn stored_sign_count(app: &TestApp) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commit_between_challenge_and_answer_refuses_the_passkey_and_keeps_its_counter() {
-    let app = spawn_app_with(Options {
-        localhost: true,
-        ..Options::default()
-    })
-    .await;
-    create_kim(&app).await;
+    let app = localhost_app_with_kim().await;
     app.config
         .edit_and_commit(MIGRATE.as_bytes().to_vec(), UploadMode::Merge, "test")
         .await
