@@ -325,6 +325,15 @@ pub(super) async fn check(
     }
 }
 
+/// A typed code, posted from a code page.
+#[derive(Deserialize)]
+pub(super) struct CodeForm {
+    pub flow: String,
+    pub csrf: String,
+    pub username: String,
+    pub code: String,
+}
+
 /// What the "check your email" page says and where its forms post.
 #[derive(Serialize)]
 pub(super) struct CodePage<'a> {

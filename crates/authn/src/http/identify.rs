@@ -290,19 +290,11 @@ fn email_code_page(
     email_step::code_page(state, ctx, &page, outcome)
 }
 
-#[derive(Deserialize)]
-struct CodeForm {
-    flow: String,
-    csrf: String,
-    username: String,
-    code: String,
-}
-
 /// `POST /login/email/code`: a right code signs in.
 async fn email_code(
     state: web::Data<AuthnState>,
     req: HttpRequest,
-    input: web::Form<CodeForm>,
+    input: web::Form<email_step::CodeForm>,
 ) -> HttpResponse {
     let Ok((flow_id, browser, policy)) = checked_flow(&state, &req, &input.flow, &input.csrf).await
     else {

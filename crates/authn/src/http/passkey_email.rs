@@ -140,19 +140,11 @@ async fn send_code(
     }
 }
 
-#[derive(Deserialize)]
-struct CodeForm {
-    flow: String,
-    csrf: String,
-    username: String,
-    code: String,
-}
-
 /// `POST /login/passkey/code`: a right code starts the registration ceremony.
 async fn check_code(
     state: web::Data<AuthnState>,
     req: HttpRequest,
-    input: web::Form<CodeForm>,
+    input: web::Form<email_step::CodeForm>,
 ) -> HttpResponse {
     let Ok((flow_id, browser, policy)) = checked_flow(&state, &req, &input.flow, &input.csrf).await
     else {
