@@ -15,6 +15,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tokio::sync::Mutex;
+use webauthn_authenticator_rs::WebauthnAuthenticator;
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
 /// The public client the flows use (from `config/base.xml`).
 const CLIENT_ID: &str = "demo-web-client";
@@ -57,7 +59,7 @@ struct WorkerState {
 
 /// A software authenticator holding one registered passkey.
 struct WorkerPasskey {
-    authenticator: webauthn_authenticator_rs::softpasskey::SoftPasskey,
+    authenticator: WebauthnAuthenticator<SoftPasskey>,
     /// The credential id, base64url.
     credential_id: String,
     /// The account's WebAuthn user handle, base64url.
@@ -256,7 +258,6 @@ impl Target {
     /// Signs in with the password and creates a passkey on a new software authenticator, as
     /// a user opting in does.
     async fn register_passkey(&self, username: &str, password: &str) -> Result<WorkerPasskey> {
-        use webauthn_authenticator_rs::WebauthnAuthenticator;
         let page = self.open_login_page().await?;
         let html = self
             .post_password(&page, username, password, true)
@@ -273,7 +274,7 @@ impl Target {
             .as_str()
             .ok_or_else(|| anyhow!("no user id in the creation options"))?
             .to_owned();
-        let mut authenticator = webauthn_authenticator_rs::softpasskey::SoftPasskey::new(true);
+        let mut authenticator = WebauthnAuthenticator::new(SoftPasskey::new(true));
         let credential = authenticator
             .do_registration(self.origin()?, serde_json::from_value(options)?)
             .map_err(|e| anyhow!("software authenticator: {e:?}"))?;
@@ -309,7 +310,6 @@ impl Target {
 
     /// On an open sign-in page: the challenge, the authenticator's answer, the flow completed.
     async fn passkey_ceremony(&self, page: &LoginPage, passkey: &mut WorkerPasskey) -> Result<()> {
-        use webauthn_authenticator_rs::WebauthnAuthenticator;
         let reply: serde_json::Value = self
             .api
             .post(format!("{}/login/passkey/options", self.issuer))

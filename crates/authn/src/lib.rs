@@ -17,6 +17,7 @@ pub mod http;
 pub mod limits;
 pub mod passkeys;
 pub mod password;
+pub mod relying_party;
 
 /// 256 random bits, base64url: cookie secrets, session ids.
 pub fn random_token() -> Result<String, tessera_store::StoreError> {

@@ -17,9 +17,11 @@ use thiserror::Error;
 use uuid::Uuid;
 use webauthn_rs::prelude::{
     CreationChallengeResponse, DiscoverableAuthentication, Passkey, PasskeyAuthentication,
-    PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential,
-    RequestChallengeResponse, Url, Webauthn, WebauthnBuilder,
+    PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse, Url,
 };
+use webauthn_rs_core::proto::RegistrationState as PasskeyRegistration;
+
+use crate::relying_party::RelyingParty;
 
 /// How long a browser has to answer a challenge.
 pub const CEREMONY_TIMEOUT: Duration = Duration::from_secs(300);
@@ -181,7 +183,7 @@ struct RegistrationState {
 
 /// The passkey relying party of one issuer.
 pub struct Passkeys {
-    webauthn: Webauthn,
+    relying_party: RelyingParty,
 }
 
 fn refused(e: impl std::fmt::Display) -> PasskeyError {
@@ -203,13 +205,9 @@ impl Passkeys {
             .domain()
             .ok_or_else(|| PasskeyError::Setup(format!("{issuer} has no domain name")))?
             .to_owned();
-        let webauthn = WebauthnBuilder::new(&rp_id, &origin)
-            .map_err(|e| PasskeyError::Setup(e.to_string()))?
-            .rp_name(rp_name)
-            .timeout(CEREMONY_TIMEOUT)
-            .build()
+        let relying_party = RelyingParty::new(&rp_id, &origin, rp_name, CEREMONY_TIMEOUT)
             .map_err(|e| PasskeyError::Setup(e.to_string()))?;
-        Ok(Passkeys { webauthn })
+        Ok(Passkeys { relying_party })
     }
 
     /// Starts registering a passkey for `registrant` within `flow_id`, keeping `context` with
@@ -237,8 +235,8 @@ impl Passkeys {
             Registrant::SignUp(_) => Vec::new(),
         };
         let (options, state): (CreationChallengeResponse, _) = self
-            .webauthn
-            .start_passkey_registration(
+            .relying_party
+            .start_registration(
                 registrant.account_id(),
                 registrant.username(),
                 &registrant.display_name(),
@@ -301,8 +299,8 @@ impl Passkeys {
             return Err(PasskeyError::CeremonyGone);
         }
         let passkey = self
-            .webauthn
-            .finish_passkey_registration(response, &state)
+            .relying_party
+            .finish_registration(response, &state)
             .map_err(refused)?;
         let device = DeviceRow {
             device_id: Uuid::new_v4(),
@@ -371,6 +369,7 @@ impl Passkeys {
                     return Err(PasskeyError::UnknownCredential);
                 }
                 let (options, state) = self
+                    .relying_party
                     .webauthn
                     .start_passkey_authentication(&passkeys)
                     .map_err(refused)?;
@@ -378,6 +377,7 @@ impl Passkeys {
             }
             None => {
                 let (options, state) = self
+                    .relying_party
                     .webauthn
                     .start_discoverable_authentication()
                     .map_err(refused)?;
@@ -405,6 +405,7 @@ impl Passkeys {
         now: DateTime<Utc>,
     ) -> Result<Option<FlowChallenge>, PasskeyError> {
         let (options, state) = self
+            .relying_party
             .webauthn
             .start_discoverable_authentication()
             .map_err(refused)?;
@@ -471,20 +472,23 @@ impl Passkeys {
                 if ceremony.account_id != Some(device.account_id) {
                     return Err(PasskeyError::UnknownCredential);
                 }
-                self.webauthn
+                self.relying_party
+                    .webauthn
                     .finish_passkey_authentication(response, &state)
                     .map_err(refused)?
             }
             AuthenticationState::Discoverable(state) => {
                 let (user, _) = self
+                    .relying_party
                     .webauthn
                     .identify_discoverable_authentication(response)
                     .map_err(refused)?;
                 if user != device.account_id {
                     return Err(PasskeyError::UnknownCredential);
                 }
-                self.webauthn
-                    .finish_discoverable_authentication_v2(response, state, &passkey)
+                self.relying_party
+                    .webauthn
+                    .finish_discoverable_authentication(response, state, &[(&passkey).into()])
                     .map_err(refused)?
             }
         };

@@ -13,6 +13,8 @@ use webauthn_authenticator_rs::WebauthnAuthenticator;
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 use webauthn_rs::prelude::{CreationChallengeResponse, PublicKeyCredential, Url};
 
+use crate::ed25519_key::Ed25519Key;
+
 const ISSUER: &str = "https://login.example.com";
 
 fn origin() -> Url {
@@ -86,7 +88,7 @@ async fn register(
     passkeys: &Passkeys,
     store: &Store,
     account: &AccountRow,
-    authenticator: &mut SoftPasskey,
+    authenticator: &mut WebauthnAuthenticator<SoftPasskey>,
 ) -> Result<tessera_authn::passkeys::RegisteredPasskey, PasskeyError> {
     let (ceremony, options) = passkeys
         .begin_registration(
@@ -119,7 +121,7 @@ async fn answer(
     passkeys: &Passkeys,
     store: &Store,
     account: &AccountRow,
-    authenticator: &mut SoftPasskey,
+    authenticator: &mut WebauthnAuthenticator<SoftPasskey>,
     origin: Url,
 ) -> (uuid::Uuid, PublicKeyCredential) {
     let (ceremony, options) = passkeys
@@ -140,7 +142,7 @@ async fn a_registered_passkey_signs_in_and_its_counter_and_last_use_are_kept() {
     let passkeys = Passkeys::new(ISSUER, "Tessera").unwrap();
     // `true`: the software authenticator reports user verification, which the relying party
     // requires (without it, it refuses the ceremony itself).
-    let mut authenticator = SoftPasskey::new(true);
+    let mut authenticator = WebauthnAuthenticator::new(SoftPasskey::new(true));
 
     let registered = register(&passkeys, &store, &account, &mut authenticator)
         .await
@@ -218,7 +220,7 @@ async fn forged_and_replayed_answers_are_refused() {
     let store = db.store();
     let account = kim(&store).await;
     let passkeys = Passkeys::new(ISSUER, "Tessera").unwrap();
-    let mut authenticator = SoftPasskey::new(true);
+    let mut authenticator = WebauthnAuthenticator::new(SoftPasskey::new(true));
     register(&passkeys, &store, &account, &mut authenticator)
         .await
         .unwrap();
@@ -326,10 +328,10 @@ async fn forged_and_replayed_answers_are_refused() {
     // A tampered signature.
     let (ceremony, mut response) =
         answer(&passkeys, &store, &account, &mut authenticator, origin()).await;
-    let mut signature: Vec<u8> = response.response.signature.clone();
+    let mut signature: Vec<u8> = response.response.signature.to_vec();
     let last = signature.len() - 1;
     signature[last] ^= 0x01;
-    response.response.signature = signature;
+    response.response.signature = signature.into();
     let tampered = passkeys
         .finish_authentication(&store, (ceremony, None), &response, Utc::now())
         .await;
@@ -341,7 +343,7 @@ async fn forged_and_replayed_answers_are_refused() {
     // A credential nobody registered.
     let (ceremony, mut response) =
         answer(&passkeys, &store, &account, &mut authenticator, origin()).await;
-    response.raw_id = vec![7u8; 32];
+    response.raw_id = vec![7u8; 32].into();
     let unknown = passkeys
         .finish_authentication(&store, (ceremony, None), &response, Utc::now())
         .await;
@@ -387,4 +389,74 @@ async fn an_account_without_passkeys_gets_no_challenge_and_an_ip_issuer_no_relyi
         Passkeys::new("http://127.0.0.1:8080", "Tessera"),
         Err(PasskeyError::Setup(_))
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ed25519_security_key_registers_and_signs_in_and_a_forged_signature_is_refused() {
+    let db = TestDatabase::new();
+    let store = db.store();
+    let account = kim(&store).await;
+    let passkeys = Passkeys::new(ISSUER, "Tessera").unwrap();
+    let mut key = Ed25519Key::new();
+
+    let (ceremony, options) = passkeys
+        .begin_registration(
+            &store,
+            Registrant::Account(&account),
+            (None, serde_json::Value::Null),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let offered: Vec<i64> = options["publicKey"]["pubKeyCredParams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["alg"].as_i64().unwrap())
+        .collect();
+    assert_eq!(offered, [-7, -8, -257], "ES256, EdDSA, RS256 in that order");
+    let options: CreationChallengeResponse = serde_json::from_value(options).unwrap();
+    let registered = passkeys
+        .finish_registration(
+            &store,
+            (ceremony, None, Some(account.account_id)),
+            &key.register(&origin(), &options),
+            "Security key",
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+
+    let (ceremony, options) = passkeys
+        .begin_authentication(&store, Some(account.account_id), None, Utc::now())
+        .await
+        .unwrap();
+    let signed_in = passkeys
+        .finish_authentication(
+            &store,
+            (ceremony, None),
+            &key.sign_in(&origin(), &options),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(signed_in.device_id, registered.device_id);
+    assert_eq!(signed_in.amr, ["hwk", "user"]);
+    assert_eq!(signed_in.usage.sign_count, 1);
+
+    let (ceremony, options) = passkeys
+        .begin_authentication(&store, Some(account.account_id), None, Utc::now())
+        .await
+        .unwrap();
+    let mut forged = key.sign_in(&origin(), &options);
+    let mut signature = forged.response.signature.to_vec();
+    signature[0] ^= 0x01;
+    forged.response.signature = signature.into();
+    let refused = passkeys
+        .finish_authentication(&store, (ceremony, None), &forged, Utc::now())
+        .await;
+    assert!(
+        matches!(refused, Err(PasskeyError::Refused(_))),
+        "{refused:?}"
+    );
 }

@@ -46,7 +46,7 @@ async fn sign_up(
     assert_eq!(options["publicKey"]["user"]["name"], sign_up.username);
     assert_eq!(options["publicKey"]["user"]["displayName"], "Robin Reyes");
     let options: CreationChallengeResponse = serde_json::from_value(options).unwrap();
-    let response = SoftPasskey::new(true)
+    let response = WebauthnAuthenticator::new(SoftPasskey::new(true))
         .do_registration(Url::parse(ISSUER).unwrap(), options)
         .unwrap();
     passkeys

@@ -19,7 +19,7 @@ const PASSWORD_ONLY: &str = r#"<config xmlns="http://tail-f.com/ns/config/1.0"><
 
 /// A software authenticator holding kim's passkey.
 struct Holder {
-    authenticator: SoftPasskey,
+    authenticator: WebauthnAuthenticator<SoftPasskey>,
     credential_id: String,
     user_handle: String,
 }
@@ -57,7 +57,7 @@ async fn register_kims_passkey(app: &TestApp) -> Holder {
         .as_str()
         .unwrap()
         .to_owned();
-    let mut authenticator = SoftPasskey::new(true);
+    let mut authenticator = WebauthnAuthenticator::new(SoftPasskey::new(true));
     let credential = authenticator
         .do_registration(origin(app), serde_json::from_value(options).unwrap())
         .unwrap();
