@@ -256,8 +256,10 @@ pub fn passkey(args: &[String]) -> Result<()> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        let target =
-            Arc::new(runtime.block_on(Target::sign_in(&issuer, "bench", "Bench-Password-1"))?);
+        let target = runtime
+            .block_on(Target::sign_in(&issuer, "bench", "Bench-Password-1"))?
+            .with_server_pid(server.0.id());
+        let target = Arc::new(target);
         let duration = Duration::from_secs(u64::from(seconds));
         let workers = 32;
         let closed = runtime.block_on(target.run(
@@ -268,6 +270,7 @@ pub fn passkey(args: &[String]) -> Result<()> {
         ))?;
         println!("{seconds} s each:");
         println!("  passkey sign-in       {closed}   (generator, {workers} workers)");
+        print_cpu(&closed);
         // Latency at half the throughput just measured.
         let rate = (closed.rate / 2.0).max(1.0);
         let open = runtime.block_on(target.run(
@@ -290,6 +293,7 @@ pub fn passkey(args: &[String]) -> Result<()> {
             duration,
         ))?;
         println!("  begin + finish        {ceremony}   (generator, {workers} workers)");
+        print_cpu(&ceremony);
         let rate = (ceremony.rate / 2.0).max(1.0);
         let open = runtime.block_on(target.run(
             Operation::PasskeyCeremony {
@@ -458,6 +462,12 @@ fn oauth_on(database_url: &str, seconds: u32) -> Result<()> {
     println!("\nserver {}", rss(&server));
     drop(server);
     Ok(())
+}
+
+fn print_cpu(report: &crate::load::Report) {
+    if let Some(cpu) = &report.cpu {
+        println!("      {cpu}");
+    }
 }
 
 /// The server's resident memory, as `/proc` reports it.

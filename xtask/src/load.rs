@@ -15,6 +15,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tokio::sync::Mutex;
+
+use crate::cpu::{CpuSample, CpuSplit};
 use webauthn_authenticator_rs::WebauthnAuthenticator;
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
@@ -90,6 +92,8 @@ pub struct Report {
     pub errors: usize,
     /// Latency percentiles (p50, p90, p99, max).
     pub latency: [Duration; 4],
+    /// Whose CPU the measured part used, when the server's process is known.
+    pub cpu: Option<CpuSplit>,
 }
 
 impl std::fmt::Display for Report {
@@ -119,6 +123,8 @@ pub struct Target {
     api: reqwest::Client,
     /// The `Cookie` header of the browser signed in once (its SSO session).
     signed_in: String,
+    /// The server's process, when it runs on this machine: its CPU is then reported.
+    server_pid: Option<u32>,
 }
 
 fn challenge() -> String {
@@ -162,6 +168,7 @@ impl Target {
                 .redirect(reqwest::redirect::Policy::none())
                 .build()?,
             signed_in: String::new(),
+            server_pid: None,
         };
         let page = target.open_login_page().await?;
         let res = target
@@ -174,6 +181,13 @@ impl Target {
         // Finish the flow once so that the session is known to work silently.
         target.silent_sso().await.context("first silent sign-in")?;
         Ok(target)
+    }
+
+    /// Reports the CPU of the server process `pid` (and PostgreSQL's, and the generator's)
+    /// with each run.
+    pub fn with_server_pid(mut self, pid: u32) -> Target {
+        self.server_pid = Some(pid);
+        self
     }
 
     fn authorize_url(&self, silent: bool) -> String {
@@ -508,6 +522,7 @@ impl Target {
         let deadline = start + duration;
         // For anyone profiling the server during the measured part only.
         eprintln!("(measuring {} s)", duration.as_secs());
+        let cpu_before = self.server_pid.map(CpuSample::now);
         let mut tasks = Vec::new();
         for (i, mut worker) in states.into_iter().enumerate() {
             let (target, op, latencies, errors) = (
@@ -547,6 +562,9 @@ impl Target {
         }
         let elapsed = start.elapsed().max(duration);
         let mut all = std::mem::take(&mut *latencies.lock().await);
+        let cpu = self.server_pid.zip(cpu_before).map(|(pid, before)| {
+            CpuSample::now(pid).per_operation_since(&before, all.len() as f64)
+        });
         all.sort_unstable();
         let pick = |q: f64| {
             all.get(((all.len() as f64 * q) as usize).min(all.len().saturating_sub(1)))
@@ -557,6 +575,7 @@ impl Target {
             rate: all.len() as f64 / elapsed.as_secs_f64(),
             errors: errors.load(std::sync::atomic::Ordering::Relaxed),
             latency: [pick(0.50), pick(0.90), pick(0.99), pick(1.0)],
+            cpu,
         })
     }
 }

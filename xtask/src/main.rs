@@ -6,6 +6,7 @@
 //! `tessera serve`. `test` runs the whole suite.
 
 mod bench;
+mod cpu;
 mod load;
 mod postgres;
 
