@@ -17,8 +17,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tokio::sync::Mutex;
 
 use crate::cpu::{CpuSample, CpuSplit};
-use webauthn_authenticator_rs::WebauthnAuthenticator;
-use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+use crate::soft_key::SoftKey;
 
 /// The public client the flows use (from `config/base.xml`).
 const CLIENT_ID: &str = "demo-web-client";
@@ -54,18 +53,9 @@ struct WorkerState {
     /// Its refresh token (refresh scenario).
     refresh: String,
     /// Its passkey (passkey scenarios).
-    passkey: Option<WorkerPasskey>,
+    passkey: Option<SoftKey>,
     /// Sign-in pages opened ahead (passkey ceremony scenario).
     pages: Vec<LoginPage>,
-}
-
-/// A software authenticator holding one registered passkey.
-struct WorkerPasskey {
-    authenticator: WebauthnAuthenticator<SoftPasskey>,
-    /// The credential id, base64url.
-    credential_id: String,
-    /// The account's WebAuthn user handle, base64url.
-    user_handle: String,
 }
 
 /// The page a browser has open on a new sign-in flow.
@@ -271,7 +261,7 @@ impl Target {
 
     /// Signs in with the password and creates a passkey on a new software authenticator, as
     /// a user opting in does.
-    async fn register_passkey(&self, username: &str, password: &str) -> Result<WorkerPasskey> {
+    async fn register_passkey(&self, username: &str, password: &str) -> Result<SoftKey> {
         let page = self.open_login_page().await?;
         let html = self
             .post_password(&page, username, password, true)
@@ -284,15 +274,8 @@ impl Target {
             .and_then(|rest| rest.split("</script>").next())
             .ok_or_else(|| anyhow!("no passkey creation options; is passkeys configured?"))?;
         let options: serde_json::Value = serde_json::from_str(options_json)?;
-        let user_handle = options["publicKey"]["user"]["id"]
-            .as_str()
-            .ok_or_else(|| anyhow!("no user id in the creation options"))?
-            .to_owned();
-        let mut authenticator = WebauthnAuthenticator::new(SoftPasskey::new(true));
-        let credential = authenticator
-            .do_registration(self.origin()?, serde_json::from_value(options)?)
-            .map_err(|e| anyhow!("software authenticator: {e:?}"))?;
-        let credential = serde_json::to_value(&credential)?;
+        let mut passkey = SoftKey::new(&self.origin()?)?;
+        let credential = passkey.register(&options)?;
         let res = self
             .api
             .post(format!("{}/login/passkey/register", self.issuer))
@@ -309,21 +292,17 @@ impl Target {
         if !res.text().await?.contains("Passkey registered") {
             bail!("the passkey was not registered");
         }
-        Ok(WorkerPasskey {
-            authenticator,
-            credential_id: credential["id"].as_str().unwrap_or_default().to_owned(),
-            user_handle,
-        })
+        Ok(passkey)
     }
 
     /// A new flow signed in with the worker's passkey (discoverable: no username).
-    async fn passkey_sign_in(&self, passkey: &mut WorkerPasskey) -> Result<()> {
+    async fn passkey_sign_in(&self, passkey: &mut SoftKey) -> Result<()> {
         let page = self.open_login_page().await?;
         self.passkey_ceremony(&page, passkey).await
     }
 
     /// On an open sign-in page: the challenge, the authenticator's answer, the flow completed.
-    async fn passkey_ceremony(&self, page: &LoginPage, passkey: &mut WorkerPasskey) -> Result<()> {
+    async fn passkey_ceremony(&self, page: &LoginPage, passkey: &mut SoftKey) -> Result<()> {
         let reply: serde_json::Value = self
             .api
             .post(format!("{}/login/passkey/options", self.issuer))
@@ -333,17 +312,7 @@ impl Target {
             .await?
             .json()
             .await?;
-        let mut options = reply["options"].clone();
-        // A browser lets the authenticator find its credential; the software one must be told.
-        options["publicKey"]["allowCredentials"] =
-            serde_json::json!([{ "type": "public-key", "id": passkey.credential_id }]);
-        let answer = passkey
-            .authenticator
-            .do_authentication(self.origin()?, serde_json::from_value(options)?)
-            .map_err(|e| anyhow!("software authenticator: {e:?}"))?;
-        let mut answer = serde_json::to_value(&answer)?;
-        // And it does not return the user handle a discoverable credential carries.
-        answer["response"]["userHandle"] = passkey.user_handle.clone().into();
+        let answer = passkey.sign(&reply["options"])?;
         let res = self
             .api
             .post(format!("{}/login/passkey", self.issuer))

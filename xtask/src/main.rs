@@ -9,6 +9,7 @@ mod bench;
 mod cpu;
 mod load;
 mod postgres;
+mod soft_key;
 
 use std::process::{Command, ExitCode};
 
