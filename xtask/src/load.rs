@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use tessera_testkit::soft_key::SoftKey;
 use tokio::sync::Mutex;
 
 use crate::cpu::{CpuSample, CpuSplit};
-use crate::soft_key::SoftKey;
 
 /// The public client the flows use (from `config/base.xml`).
 const CLIENT_ID: &str = "demo-web-client";
@@ -274,8 +274,9 @@ impl Target {
             .and_then(|rest| rest.split("</script>").next())
             .ok_or_else(|| anyhow!("no passkey creation options; is passkeys configured?"))?;
         let options: serde_json::Value = serde_json::from_str(options_json)?;
-        let mut passkey = SoftKey::new(&self.origin()?)?;
-        let credential = passkey.register(&options)?;
+        let mut passkey = SoftKey::p256(&self.origin()?.origin().ascii_serialization())
+            .map_err(|e| anyhow!(e))?;
+        let credential = passkey.register(&options).map_err(|e| anyhow!(e))?;
         let res = self
             .api
             .post(format!("{}/login/passkey/register", self.issuer))
@@ -312,7 +313,7 @@ impl Target {
             .await?
             .json()
             .await?;
-        let answer = passkey.sign(&reply["options"])?;
+        let answer = passkey.sign(&reply["options"]).map_err(|e| anyhow!(e))?;
         let res = self
             .api
             .post(format!("{}/login/passkey", self.issuer))

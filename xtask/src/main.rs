@@ -9,7 +9,6 @@ mod bench;
 mod cpu;
 mod load;
 mod postgres;
-mod soft_key;
 
 use std::process::{Command, ExitCode};
 

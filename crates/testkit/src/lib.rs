@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 
 mod mail;
 pub use mail::{MailSink, ReceivedMail};
+pub mod soft_key;
 
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;

@@ -4,7 +4,6 @@ use tessera_authn::accounts::{self, AccountDetails, AccountError};
 use tessera_authn::password::Passwords;
 use tessera_testkit::TestDatabase;
 
-mod ed25519_key;
 mod email;
 mod passkeys;
 mod signup;

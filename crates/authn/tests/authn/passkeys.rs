@@ -11,9 +11,11 @@ use tessera_store::accounts::AccountRow;
 use tessera_testkit::TestDatabase;
 use webauthn_authenticator_rs::WebauthnAuthenticator;
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
-use webauthn_rs::prelude::{CreationChallengeResponse, PublicKeyCredential, Url};
+use webauthn_rs::prelude::{
+    CreationChallengeResponse, PublicKeyCredential, RequestChallengeResponse, Url,
+};
 
-use crate::ed25519_key::Ed25519Key;
+use tessera_testkit::soft_key::SoftKey;
 
 const ISSUER: &str = "https://login.example.com";
 
@@ -397,7 +399,11 @@ async fn an_ed25519_security_key_registers_and_signs_in_and_a_forged_signature_i
     let store = db.store();
     let account = kim(&store).await;
     let passkeys = Passkeys::new(ISSUER, "Tessera").unwrap();
-    let mut key = Ed25519Key::new();
+    let mut key = SoftKey::ed25519(ISSUER).unwrap();
+    let sign = |key: &mut SoftKey, options: &RequestChallengeResponse| -> PublicKeyCredential {
+        let answer = key.sign(&serde_json::to_value(options).unwrap()).unwrap();
+        serde_json::from_value(answer).unwrap()
+    };
 
     let (ceremony, options) = passkeys
         .begin_registration(
@@ -415,12 +421,12 @@ async fn an_ed25519_security_key_registers_and_signs_in_and_a_forged_signature_i
         .map(|p| p["alg"].as_i64().unwrap())
         .collect();
     assert_eq!(offered, [-7, -8, -257], "ES256, EdDSA, RS256 in that order");
-    let options: CreationChallengeResponse = serde_json::from_value(options).unwrap();
+    let created = serde_json::from_value(key.register(&options).unwrap()).unwrap();
     let registered = passkeys
         .finish_registration(
             &store,
             (ceremony, None, Some(account.account_id)),
-            &key.register(&origin(), &options),
+            &created,
             "Security key",
             Utc::now(),
         )
@@ -435,7 +441,7 @@ async fn an_ed25519_security_key_registers_and_signs_in_and_a_forged_signature_i
         .finish_authentication(
             &store,
             (ceremony, None),
-            &key.sign_in(&origin(), &options),
+            &sign(&mut key, &options),
             Utc::now(),
         )
         .await
@@ -448,7 +454,7 @@ async fn an_ed25519_security_key_registers_and_signs_in_and_a_forged_signature_i
         .begin_authentication(&store, Some(account.account_id), None, Utc::now())
         .await
         .unwrap();
-    let mut forged = key.sign_in(&origin(), &options);
+    let mut forged = sign(&mut key, &options);
     let mut signature = forged.response.signature.to_vec();
     signature[0] ^= 0x01;
     forged.response.signature = signature.into();
