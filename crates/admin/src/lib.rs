@@ -12,6 +12,7 @@
 mod active;
 pub mod config;
 pub mod http;
+mod mac;
 pub mod secrets;
 mod secrets_kek;
 mod service;

@@ -5,9 +5,6 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use openssl::hash::MessageDigest;
-use openssl::pkey::PKey;
-use openssl::sign::Signer;
 
 pub use crate::secrets_kek::{KekError, KeyEncryptionKey};
 
@@ -27,15 +24,7 @@ impl std::fmt::Debug for ConfigSecrets {
 }
 
 pub(crate) fn hmac(key: &[u8], message: &[u8]) -> Result<Vec<u8>, KekError> {
-    let key = PKey::hmac(key).map_err(|e| KekError::Crypto(e.to_string()))?;
-    let mut signer =
-        Signer::new(MessageDigest::sha256(), &key).map_err(|e| KekError::Crypto(e.to_string()))?;
-    signer
-        .update(message)
-        .map_err(|e| KekError::Crypto(e.to_string()))?;
-    signer
-        .sign_to_vec()
-        .map_err(|e| KekError::Crypto(e.to_string()))
+    Ok(crate::mac::hmac_sha256(key, message).to_vec())
 }
 
 impl ConfigSecrets {
