@@ -17,7 +17,7 @@ use thiserror::Error;
 use uuid::Uuid;
 use webauthn_rs::prelude::{
     CreationChallengeResponse, DiscoverableAuthentication, Passkey, PasskeyAuthentication,
-    PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse, Url,
+    PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse, Url, WebauthnError,
 };
 use webauthn_rs_core::proto::RegistrationState as PasskeyRegistration;
 
@@ -475,7 +475,6 @@ impl Passkeys {
                 self.relying_party
                     .webauthn
                     .finish_passkey_authentication(response, &state)
-                    .map_err(refused)?
             }
             AuthenticationState::Discoverable(state) => {
                 let (user, _) = self
@@ -489,9 +488,20 @@ impl Passkeys {
                 self.relying_party
                     .webauthn
                     .finish_discoverable_authentication(response, state, &[(&passkey).into()])
-                    .map_err(refused)?
             }
-        };
+        }
+        .map_err(|e| {
+            if matches!(e, WebauthnError::CredentialPossibleCompromise) {
+                // The operator's signal that a copy of this key may be in use.
+                tracing::warn!(
+                    device_id = %device.device_id,
+                    account_id = %device.account_id,
+                    "passkey answer refused: its signature counter did not move forward \
+                     (a cloned authenticator?)"
+                );
+            }
+            refused(e)
+        })?;
         if !result.user_verified() {
             return Err(PasskeyError::Refused(
                 "user verification is required".into(),

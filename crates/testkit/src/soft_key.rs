@@ -70,6 +70,12 @@ impl SoftKey {
         })
     }
 
+    /// Sets the signature counter the next answer counts on from (a copy of the key would
+    /// report its own).
+    pub fn set_counter(&mut self, counter: u32) {
+        self.counter = counter;
+    }
+
     /// The credential id, base64url.
     pub fn credential_id(&self) -> String {
         URL_SAFE_NO_PAD.encode(&self.credential_id)

@@ -466,3 +466,122 @@ async fn an_ed25519_security_key_registers_and_signs_in_and_a_forged_signature_i
         "{refused:?}"
     );
 }
+
+/// What the code under test logs on this thread, as text.
+#[derive(Clone, Default)]
+struct Log(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Log {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Log {
+    /// Logs this thread's events from now until the guard is dropped.
+    fn capture(&self) -> tracing::subscriber::DefaultGuard {
+        let log = self.clone();
+        tracing::subscriber::set_default(
+            tracing_subscriber::fmt()
+                .with_writer(move || log.clone())
+                .with_ansi(false)
+                .finish(),
+        )
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+// One thread: the warning is logged where the test's future runs, and captured there.
+#[tokio::test(flavor = "current_thread")]
+async fn a_counter_that_goes_backwards_is_refused_as_a_possibly_cloned_key_and_logged() {
+    let log = Log::default();
+    let _capture = log.capture();
+    let db = TestDatabase::new();
+    let store = db.store();
+    let account = kim(&store).await;
+    let passkeys = Passkeys::new(ISSUER, "Tessera").unwrap();
+    let mut key = SoftKey::p256(ISSUER).unwrap();
+    let (ceremony, options) = passkeys
+        .begin_registration(
+            &store,
+            Registrant::Account(&account),
+            (None, serde_json::Value::Null),
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    let created = serde_json::from_value(key.register(&options).unwrap()).unwrap();
+    passkeys
+        .finish_registration(
+            &store,
+            (ceremony, None, Some(account.account_id)),
+            &created,
+            "Phone",
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+    // The key counts 5 (its answer carries 5 + 1).
+    sign_in_counting_from(&passkeys, &store, &account, &mut key, 5)
+        .await
+        .unwrap();
+    let stored = tessera_authn::passkeys::list(&store, account.account_id)
+        .await
+        .unwrap();
+    assert_eq!(stored[0].sign_count, 6);
+
+    // A copy of it that has counted less, or as much.
+    for behind in [2, 5] {
+        let refused = sign_in_counting_from(&passkeys, &store, &account, &mut key, behind).await;
+        assert!(
+            matches!(&refused, Err(PasskeyError::Refused(why)) if why.contains("compromised")),
+            "{refused:?}"
+        );
+    }
+    let stored = tessera_authn::passkeys::list(&store, account.account_id)
+        .await
+        .unwrap();
+    assert_eq!(stored[0].sign_count, 6, "a refused answer moves nothing");
+    let log = log.text();
+    assert_eq!(
+        log.matches("WARN").count(),
+        2,
+        "one warning per refused answer: {log}"
+    );
+    assert!(
+        log.contains("signature counter did not move forward"),
+        "{log}"
+    );
+    assert!(log.contains(&stored[0].device_id.to_string()), "{log}");
+}
+
+/// A sign-in of `account` with `key` answering from `counter`; a success is recorded.
+async fn sign_in_counting_from(
+    passkeys: &Passkeys,
+    store: &Store,
+    account: &AccountRow,
+    key: &mut SoftKey,
+    counter: u32,
+) -> Result<tessera_authn::passkeys::PasskeySignIn, PasskeyError> {
+    key.set_counter(counter);
+    let (ceremony, options) = passkeys
+        .begin_authentication(store, Some(account.account_id), None, Utc::now())
+        .await
+        .unwrap();
+    let answer = key.sign(&serde_json::to_value(&options).unwrap()).unwrap();
+    let answer = serde_json::from_value(answer).unwrap();
+    let result = passkeys
+        .finish_authentication(store, (ceremony, None), &answer, Utc::now())
+        .await;
+    if let Ok(signed_in) = &result {
+        passkeys.record_use(store, signed_in).await.unwrap();
+    }
+    result
+}
