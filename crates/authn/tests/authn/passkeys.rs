@@ -12,7 +12,7 @@ use tessera_testkit::TestDatabase;
 use webauthn_authenticator_rs::WebauthnAuthenticator;
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 use webauthn_rs::prelude::{
-    CreationChallengeResponse, PublicKeyCredential, RequestChallengeResponse, Url,
+    CreationChallengeResponse, PublicKeyCredential, RegisterPublicKeyCredential, Url,
 };
 
 use tessera_testkit::soft_key::SoftKey;
@@ -92,6 +92,21 @@ async fn register(
     account: &AccountRow,
     authenticator: &mut WebauthnAuthenticator<SoftPasskey>,
 ) -> Result<tessera_authn::passkeys::RegisteredPasskey, PasskeyError> {
+    register_with(passkeys, store, account, "Laptop", |options| {
+        let options: CreationChallengeResponse = serde_json::from_value(options).unwrap();
+        authenticator.do_registration(origin(), options).unwrap()
+    })
+    .await
+}
+
+/// Registers for `account`, under `name`, the passkey `make` creates from the options.
+async fn register_with(
+    passkeys: &Passkeys,
+    store: &Store,
+    account: &AccountRow,
+    name: &str,
+    make: impl FnOnce(serde_json::Value) -> RegisterPublicKeyCredential,
+) -> Result<tessera_authn::passkeys::RegisteredPasskey, PasskeyError> {
     let (ceremony, options) = passkeys
         .begin_registration(
             store,
@@ -105,14 +120,13 @@ async fn register(
         options["publicKey"]["authenticatorSelection"]["userVerification"],
         "required"
     );
-    let options: CreationChallengeResponse = serde_json::from_value(options).unwrap();
-    let response = authenticator.do_registration(origin(), options).unwrap();
+    let response = make(options);
     passkeys
         .finish_registration(
             store,
             (ceremony, None, Some(account.account_id)),
             &response,
-            "Laptop",
+            name,
             Utc::now(),
         )
         .await
@@ -330,10 +344,7 @@ async fn forged_and_replayed_answers_are_refused() {
     // A tampered signature.
     let (ceremony, mut response) =
         answer(&passkeys, &store, &account, &mut authenticator, origin()).await;
-    let mut signature: Vec<u8> = response.response.signature.to_vec();
-    let last = signature.len() - 1;
-    signature[last] ^= 0x01;
-    response.response.signature = signature.into();
+    tamper_signature(&mut response);
     let tampered = passkeys
         .finish_authentication(&store, (ceremony, None), &response, Utc::now())
         .await;
@@ -400,64 +411,22 @@ async fn an_ed25519_security_key_registers_and_signs_in_and_a_forged_signature_i
     let account = kim(&store).await;
     let passkeys = Passkeys::new(ISSUER, "Tessera").unwrap();
     let mut key = SoftKey::ed25519(ISSUER).unwrap();
-    let sign = |key: &mut SoftKey, options: &RequestChallengeResponse| -> PublicKeyCredential {
-        let answer = key.sign(&serde_json::to_value(options).unwrap()).unwrap();
-        serde_json::from_value(answer).unwrap()
-    };
 
-    let (ceremony, options) = passkeys
-        .begin_registration(
-            &store,
-            Registrant::Account(&account),
-            (None, serde_json::Value::Null),
-            Utc::now(),
-        )
-        .await
-        .unwrap();
-    let offered: Vec<i64> = options["publicKey"]["pubKeyCredParams"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["alg"].as_i64().unwrap())
-        .collect();
+    let (registered, offered) =
+        register_soft_key(&passkeys, &store, &account, &mut key, "Security key").await;
     assert_eq!(offered, [-7, -8, -257], "ES256, EdDSA, RS256 in that order");
-    let created = serde_json::from_value(key.register(&options).unwrap()).unwrap();
-    let registered = passkeys
-        .finish_registration(
-            &store,
-            (ceremony, None, Some(account.account_id)),
-            &created,
-            "Security key",
-            Utc::now(),
-        )
-        .await
-        .unwrap();
 
-    let (ceremony, options) = passkeys
-        .begin_authentication(&store, Some(account.account_id), None, Utc::now())
-        .await
-        .unwrap();
+    let (ceremony, answer) = soft_key_answer(&passkeys, &store, &account, &mut key).await;
     let signed_in = passkeys
-        .finish_authentication(
-            &store,
-            (ceremony, None),
-            &sign(&mut key, &options),
-            Utc::now(),
-        )
+        .finish_authentication(&store, (ceremony, None), &answer, Utc::now())
         .await
         .unwrap();
     assert_eq!(signed_in.device_id, registered.device_id);
     assert_eq!(signed_in.amr, ["hwk", "user"]);
     assert_eq!(signed_in.usage.sign_count, 1);
 
-    let (ceremony, options) = passkeys
-        .begin_authentication(&store, Some(account.account_id), None, Utc::now())
-        .await
-        .unwrap();
-    let mut forged = sign(&mut key, &options);
-    let mut signature = forged.response.signature.to_vec();
-    signature[0] ^= 0x01;
-    forged.response.signature = signature.into();
+    let (ceremony, mut forged) = soft_key_answer(&passkeys, &store, &account, &mut key).await;
+    tamper_signature(&mut forged);
     let refused = passkeys
         .finish_authentication(&store, (ceremony, None), &forged, Utc::now())
         .await;
@@ -465,6 +434,45 @@ async fn an_ed25519_security_key_registers_and_signs_in_and_a_forged_signature_i
         matches!(refused, Err(PasskeyError::Refused(_))),
         "{refused:?}"
     );
+}
+
+/// Registers `key` for `account`; returns the new passkey and the COSE algorithms the options
+/// offered, in their order.
+async fn register_soft_key(
+    passkeys: &Passkeys,
+    store: &Store,
+    account: &AccountRow,
+    key: &mut SoftKey,
+    name: &str,
+) -> (tessera_authn::passkeys::RegisteredPasskey, Vec<i64>) {
+    let mut offered = Vec::new();
+    let registered = register_with(passkeys, store, account, name, |options| {
+        offered = options["publicKey"]["pubKeyCredParams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["alg"].as_i64().unwrap())
+            .collect();
+        serde_json::from_value(key.register(&options).unwrap()).unwrap()
+    })
+    .await
+    .unwrap();
+    (registered, offered)
+}
+
+/// A fresh sign-in challenge for `account` and `key`'s answer to it.
+async fn soft_key_answer(
+    passkeys: &Passkeys,
+    store: &Store,
+    account: &AccountRow,
+    key: &mut SoftKey,
+) -> (uuid::Uuid, PublicKeyCredential) {
+    let (ceremony, options) = passkeys
+        .begin_authentication(store, Some(account.account_id), None, Utc::now())
+        .await
+        .unwrap();
+    let answer = key.sign(&serde_json::to_value(&options).unwrap()).unwrap();
+    (ceremony, serde_json::from_value(answer).unwrap())
 }
 
 /// What the code under test logs on this thread, as text.
@@ -508,26 +516,7 @@ async fn a_counter_that_goes_backwards_is_refused_as_a_possibly_cloned_key_and_l
     let account = kim(&store).await;
     let passkeys = Passkeys::new(ISSUER, "Tessera").unwrap();
     let mut key = SoftKey::p256(ISSUER).unwrap();
-    let (ceremony, options) = passkeys
-        .begin_registration(
-            &store,
-            Registrant::Account(&account),
-            (None, serde_json::Value::Null),
-            Utc::now(),
-        )
-        .await
-        .unwrap();
-    let created = serde_json::from_value(key.register(&options).unwrap()).unwrap();
-    passkeys
-        .finish_registration(
-            &store,
-            (ceremony, None, Some(account.account_id)),
-            &created,
-            "Phone",
-            Utc::now(),
-        )
-        .await
-        .unwrap();
+    register_soft_key(&passkeys, &store, &account, &mut key, "Phone").await;
     // The key counts 5 (its answer carries 5 + 1).
     sign_in_counting_from(&passkeys, &store, &account, &mut key, 5)
         .await
@@ -571,12 +560,7 @@ async fn sign_in_counting_from(
     counter: u32,
 ) -> Result<tessera_authn::passkeys::PasskeySignIn, PasskeyError> {
     key.set_counter(counter);
-    let (ceremony, options) = passkeys
-        .begin_authentication(store, Some(account.account_id), None, Utc::now())
-        .await
-        .unwrap();
-    let answer = key.sign(&serde_json::to_value(&options).unwrap()).unwrap();
-    let answer = serde_json::from_value(answer).unwrap();
+    let (ceremony, answer) = soft_key_answer(passkeys, store, account, key).await;
     let result = passkeys
         .finish_authentication(store, (ceremony, None), &answer, Utc::now())
         .await;
@@ -584,4 +568,12 @@ async fn sign_in_counting_from(
         passkeys.record_use(store, signed_in).await.unwrap();
     }
     result
+}
+
+/// Flips a bit of the answer's signature.
+fn tamper_signature(answer: &mut PublicKeyCredential) {
+    let mut signature = answer.response.signature.to_vec();
+    let last = signature.len() - 1;
+    signature[last] ^= 0x01;
+    answer.response.signature = signature.into();
 }
