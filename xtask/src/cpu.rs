@@ -1,12 +1,26 @@
-//! Whose CPU a run used: the server's, PostgreSQL's (every `postgres` process) and the load
-//! generator's own, read from `/proc` before and after. On a machine they share, this tells what
-//! the server side would sustain without the generator beside it.
+//! Whose CPU a run used: the server's, PostgreSQL's (every `postgres` process on the machine
+//! that lives through the run: the server's pooled connections do) and the load generator's own,
+//! read from `/proc` before and after. On a machine they share, this tells what the server side
+//! would sustain without the generator beside it.
 
 use std::time::Duration;
 
-/// Linux reports process times in USER_HZ ticks, 100 per second on every architecture it
-/// exports to user space.
-const TICK: Duration = Duration::from_millis(10);
+/// How long one of the clock ticks `/proc` counts process times in lasts (`getconf CLK_TCK`;
+/// 100 a second where it cannot be asked, as on x86 and ARM Linux).
+fn tick() -> Duration {
+    static TICK: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *TICK.get_or_init(|| {
+        let per_second = std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|out| String::from_utf8(out.stdout).ok())
+            .and_then(|s| s.trim().parse::<u32>().ok())
+            .filter(|&n| n > 0)
+            .unwrap_or(100);
+        Duration::from_secs(1) / per_second
+    })
+}
 
 /// Cumulative CPU time (user + system) of the processes involved.
 #[derive(Clone, Copy)]
@@ -89,5 +103,5 @@ fn process_cpu(pid: &str) -> Option<(&'static str, Duration)> {
     } else {
         "other"
     };
-    Some((kind, TICK * ticks))
+    Some((kind, tick() * ticks))
 }
