@@ -20,6 +20,9 @@ use base64::Engine;
 use crate::load::{Mode, Operation, Target};
 use crate::{cargo, postgres, run};
 
+/// The password of the bench accounts.
+pub const BENCH_PASSWORD: &str = "Bench-Password-1";
+
 struct Server(Child, Tessera);
 
 /// Runs `target/release/tessera` commands against the bench database with the server's key.
@@ -36,6 +39,33 @@ impl Tessera {
             .env("TESSERA_KEYS_ENCRYPTION_KEY", &self.kek)
             .env("TESSERA_LOG_FILTER", "warn");
         cmd
+    }
+
+    /// Creates the account `username` (address `<username>@example.com`) with the bench
+    /// password.
+    fn create_account(&self, username: &str) -> Result<()> {
+        let mut create = self
+            .command()
+            .args([
+                "account",
+                "create",
+                "--password-stdin",
+                "--username",
+                username,
+            ])
+            .args(["--email", &format!("{username}@example.com")])
+            .args(["--given-name", "Bench"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .context("running tessera account create")?;
+        if let Some(mut stdin) = create.stdin.take() {
+            stdin.write_all(format!("{BENCH_PASSWORD}\n").as_bytes())?;
+        }
+        if !create.wait()?.success() {
+            bail!("could not create the account {username}");
+        }
+        Ok(())
     }
 
     /// Merges `xml` and commits it (the running server picks it up within a second).
@@ -185,25 +215,7 @@ fn start_server_with(
         cmd
     };
     run(tessera().arg("migrate").stdout(Stdio::null()))?;
-    let mut create = tessera()
-        .args([
-            "account",
-            "create",
-            "--password-stdin",
-            "--username",
-            "bench",
-        ])
-        .args(["--email", "bench@example.com", "--given-name", "Bench"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .context("running tessera account create")?;
-    if let Some(mut stdin) = create.stdin.take() {
-        stdin.write_all(b"Bench-Password-1\n")?;
-    }
-    if !create.wait()?.success() {
-        bail!("could not create the bench account");
-    }
+    cli.create_account("bench")?;
     for file in merge {
         run(tessera()
             .args(["config", "upload", "--merge", file])
@@ -257,11 +269,18 @@ pub fn passkey(args: &[String]) -> Result<()> {
             .enable_all()
             .build()?;
         let target = runtime
-            .block_on(Target::sign_in(&issuer, "bench", "Bench-Password-1"))?
+            .block_on(Target::sign_in(&issuer, "bench", BENCH_PASSWORD))?
             .with_server_pid(server.0.id());
         let target = Arc::new(target);
         let duration = Duration::from_secs(u64::from(seconds));
         let workers = 32;
+        // Each worker is another user, as on a real sign-in page: one account for all would
+        // make every completion wait on the others' locks of that account's row.
+        for worker in 0..workers {
+            server
+                .1
+                .create_account(&crate::load::worker_account(worker))?;
+        }
         let closed = runtime.block_on(target.run(
             Operation::PasskeySignIn,
             Mode::Closed,
@@ -328,7 +347,7 @@ pub fn password(args: &[String]) -> Result<()> {
             .enable_all()
             .build()?;
         let target =
-            Arc::new(runtime.block_on(Target::sign_in(&issuer, "bench", "Bench-Password-1"))?);
+            Arc::new(runtime.block_on(Target::sign_in(&issuer, "bench", BENCH_PASSWORD))?);
         let duration = Duration::from_secs(u64::from(seconds));
         let token_rate = 200.0;
         let (sign_ins, tokens) = runtime.block_on(async {
@@ -336,7 +355,7 @@ pub fn password(args: &[String]) -> Result<()> {
                 target.run(
                     Operation::PasswordSignIn {
                         username: "bench".into(),
-                        password: "Bench-Password-1".into(),
+                        password: BENCH_PASSWORD.into(),
                     },
                     Mode::Closed,
                     8,
@@ -373,8 +392,7 @@ fn oauth_on(database_url: &str, seconds: u32) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let target =
-        Arc::new(runtime.block_on(Target::sign_in(&issuer, "bench", "Bench-Password-1"))?);
+    let target = Arc::new(runtime.block_on(Target::sign_in(&issuer, "bench", BENCH_PASSWORD))?);
     let access_token = runtime.block_on(target.access_token())?;
     let duration = Duration::from_secs(u64::from(seconds));
 

@@ -17,7 +17,13 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tessera_testkit::soft_key::SoftKey;
 use tokio::sync::Mutex;
 
+use crate::bench::BENCH_PASSWORD;
 use crate::cpu::{CpuSample, CpuSplit};
+
+/// The account worker `n` signs in as in the passkey scenarios (the bench creates them).
+pub fn worker_account(n: usize) -> String {
+    format!("bench-{n}")
+}
 
 /// The public client the flows use (from `config/base.xml`).
 const CLIENT_ID: &str = "demo-web-client";
@@ -460,19 +466,20 @@ impl Target {
         // Refresh workers each need a token family of their own, passkey workers a passkey
         // (and, for the ceremony alone, sign-in pages opened ahead, all workers at once).
         let mut setups = Vec::with_capacity(workers);
-        for _ in 0..workers {
+        for worker in 0..workers {
             let (target, op) = (Arc::clone(self), op.clone());
             setups.push(tokio::spawn(async move {
                 let mut state = WorkerState::default();
+                let account = worker_account(worker);
                 match op {
                     Operation::Refresh => state.refresh = target.silent_sso().await?,
                     Operation::PasskeySignIn => {
                         state.passkey =
-                            Some(target.register_passkey("bench", "Bench-Password-1").await?);
+                            Some(target.register_passkey(&account, BENCH_PASSWORD).await?);
                     }
                     Operation::PasskeyCeremony { pages } => {
                         state.passkey =
-                            Some(target.register_passkey("bench", "Bench-Password-1").await?);
+                            Some(target.register_passkey(&account, BENCH_PASSWORD).await?);
                         for _ in 0..pages {
                             state.pages.push(target.open_login_page().await?);
                         }
