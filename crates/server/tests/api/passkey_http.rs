@@ -1,12 +1,11 @@
-//! Passkey ceremonies over plain HTTP, answered by webauthn-rs's software authenticator (as a
-//! browser would, minus the browser): what the sign-in endpoints do when the configuration
-//! changes between the challenge and the answer.
+//! Passkey ceremonies over plain HTTP, answered by a software passkey (as a browser would,
+//! minus the browser): what the sign-in endpoints do when the configuration changes between the
+//! challenge and the answer.
 
 use reqwest::StatusCode;
 use serde_json::Value;
 use tessera_admin::config::UploadMode;
-use webauthn_authenticator_rs::WebauthnAuthenticator;
-use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+use tessera_testkit::soft_key::SoftKey;
 
 use crate::helpers::TestApp;
 use crate::oidc::{field, open_login_page};
@@ -17,19 +16,8 @@ const MIGRATE: &str = include_str!("../../../../config/migrate-to-passkeys.xml")
 /// `demo-web-client` allowed the password form only.
 const PASSWORD_ONLY: &str = r#"<config xmlns="http://tail-f.com/ns/config/1.0"><profiles xmlns="https://curity.se/ns/conf/base"><profile><id>token-service</id><settings><authorization-server xmlns="https://curity.se/ns/conf/profile/oauth"><client-store><config-backed><client><id>demo-web-client</id><user-authentication><allowed-authenticators>html-form</allowed-authenticators></user-authentication></client></config-backed></client-store></authorization-server></settings></profile></profiles></config>"#;
 
-/// A software authenticator holding kim's passkey.
-struct Holder {
-    authenticator: WebauthnAuthenticator<SoftPasskey>,
-    credential_id: String,
-    user_handle: String,
-}
-
-fn origin(app: &TestApp) -> url::Url {
-    url::Url::parse(&app.issuer).unwrap()
-}
-
-/// kim signs in with her password and creates a passkey on a new software authenticator.
-async fn register_kims_passkey(app: &TestApp) -> Holder {
+/// kim signs in with her password and creates a passkey on a new software key.
+async fn register_kims_passkey(app: &TestApp) -> SoftKey {
     let (browser, html) = open_login_page(app, &authorize_url(app)).await;
     let html = browser
         .post(format!("{}/login", app.issuer))
@@ -53,15 +41,8 @@ async fn register_kims_passkey(app: &TestApp) -> Holder {
             .expect("the passkey creation page"),
     )
     .unwrap();
-    let user_handle = options["publicKey"]["user"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let mut authenticator = WebauthnAuthenticator::new(SoftPasskey::new(true));
-    let credential = authenticator
-        .do_registration(origin(app), serde_json::from_value(options).unwrap())
-        .unwrap();
-    let credential = serde_json::to_value(&credential).unwrap();
+    let mut key = SoftKey::p256(&app.issuer).unwrap();
+    let credential = key.register(&options).unwrap();
     let registered = browser
         .post(format!("{}/login/passkey/register", app.issuer))
         .form(&[
@@ -78,11 +59,7 @@ async fn register_kims_passkey(app: &TestApp) -> Holder {
         .await
         .unwrap();
     assert!(registered.contains("Passkey registered"), "{registered}");
-    Holder {
-        authenticator,
-        credential_id: credential["id"].as_str().unwrap().to_owned(),
-        user_handle,
-    }
+    key
 }
 
 /// The sign count stored for kim's only passkey.
@@ -103,7 +80,7 @@ async fn a_commit_between_challenge_and_answer_refuses_the_passkey_and_keeps_its
         .edit_and_commit(MIGRATE.as_bytes().to_vec(), UploadMode::Merge, "test")
         .await
         .unwrap();
-    let mut holder = register_kims_passkey(&app).await;
+    let mut key = register_kims_passkey(&app).await;
     let counter_before = stored_sign_count(&app);
 
     // A new sign-in gets its challenge while the client still allows passkeys…
@@ -118,17 +95,7 @@ async fn a_commit_between_challenge_and_answer_refuses_the_passkey_and_keeps_its
         .json()
         .await
         .unwrap();
-    let mut options = reply["options"].clone();
-    // A browser lets the authenticator find its credential; the software one must be told,
-    // and it does not return the user handle a discoverable credential carries.
-    options["publicKey"]["allowCredentials"] =
-        serde_json::json!([{ "type": "public-key", "id": holder.credential_id }]);
-    let answer = holder
-        .authenticator
-        .do_authentication(origin(&app), serde_json::from_value(options).unwrap())
-        .unwrap();
-    let mut answer = serde_json::to_value(&answer).unwrap();
-    answer["response"]["userHandle"] = holder.user_handle.clone().into();
+    let answer = key.sign(&reply["options"]).unwrap();
 
     // …then an operator allows it the password form only.
     app.config
