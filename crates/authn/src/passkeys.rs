@@ -19,7 +19,7 @@ use webauthn_rs::prelude::{
     CreationChallengeResponse, DiscoverableAuthentication, Passkey, PasskeyAuthentication,
     PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse, Url, WebauthnError,
 };
-use webauthn_rs_core::proto::RegistrationState as PasskeyRegistration;
+use webauthn_rs_core::proto::RegistrationState as RelyingPartyRegistration;
 
 use crate::relying_party::RelyingParty;
 
@@ -174,7 +174,7 @@ impl Registrant<'_> {
 /// the account to create.
 #[derive(Serialize, Deserialize)]
 struct RegistrationState {
-    state: PasskeyRegistration,
+    state: RelyingPartyRegistration,
     #[serde(default)]
     context: serde_json::Value,
     #[serde(default)]
