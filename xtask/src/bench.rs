@@ -248,6 +248,10 @@ fn start_server_with(
     Ok((server, issuer))
 }
 
+/// The passkey sign-ins per second (begin + finish) the server must sustain here, with p99
+/// under 30 ms.
+const PASSKEY_TARGET: f64 = 1500.0;
+
 /// `cargo xtask bench passkey [SECONDS]`: passkey sign-ins through the sign-in page, each
 /// worker with a software authenticator of its own (registered once, after a password, as a
 /// user opting in would). A whole sign-in is four requests: authorize (a new flow), the
@@ -323,6 +327,19 @@ pub fn passkey(args: &[String]) -> Result<()> {
             duration,
         ))?;
         println!("  begin + finish        {open}   (offered {rate:.0}/s, open loop)");
+        // Latency at the rate the product promises (issue 5: p99 under 30 ms at 1,500/s). Below
+        // that capacity the queue grows for the whole run, and the percentiles say so.
+        let open = runtime.block_on(target.run(
+            Operation::PasskeyCeremony {
+                pages: pages(PASSKEY_TARGET * 1.2),
+            },
+            Mode::Open(PASSKEY_TARGET),
+            workers,
+            duration,
+        ))?;
+        println!(
+            "  begin + finish        {open}   (offered {PASSKEY_TARGET:.0}/s, the target, open loop)"
+        );
         println!("server {}", rss(&server));
         drop(server);
         Ok(())
