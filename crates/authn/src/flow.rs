@@ -8,9 +8,9 @@ use openssl::hash::{MessageDigest, hash};
 use serde::{Deserialize, Serialize};
 use tessera_admin::Snapshot;
 use tessera_admin::config::model::AuthenticatorKind;
-use tessera_store::Store;
 use tessera_store::passkeys::DeviceUse;
 use tessera_store::signin::{self, NewFlow, SessionRow};
+use tessera_store::{PgConn, Store};
 use uuid::Uuid;
 
 /// How long a sign-in may take.
@@ -234,6 +234,21 @@ pub async fn take(
 pub async fn complete(
     store: &Store,
     flow_id: Uuid,
+    signed_in: (Uuid, Option<(Uuid, DeviceUse)>),
+    amr: Vec<String>,
+    acr: String,
+    now: DateTime<Utc>,
+) -> Result<Option<(String, String)>, tessera_store::StoreError> {
+    store
+        .run(move |conn| complete_in(conn, flow_id, signed_in, amr, acr, now))
+        .await
+}
+
+/// [`complete`] on a connection the caller holds (a passkey sign-in completes its flow in the
+/// task that verified the answer).
+pub fn complete_in(
+    conn: &mut PgConn,
+    flow_id: Uuid,
     (account_id, passkey): (Uuid, Option<(Uuid, DeviceUse)>),
     amr: Vec<String>,
     acr: String,
@@ -251,14 +266,10 @@ pub async fn complete(
         expires_at: now + SESSION_LIFETIME,
         ended_at: None,
     };
-    let return_to = store
-        .run(move |conn| {
-            let passkey = passkey
-                .as_ref()
-                .map(|(device_id, usage)| (*device_id, usage));
-            signin::complete_flow_with_session(conn, flow_id, &row, passkey, now)
-        })
-        .await?;
+    let passkey = passkey
+        .as_ref()
+        .map(|(device_id, usage)| (*device_id, usage));
+    let return_to = signin::complete_flow_with_session(conn, flow_id, &row, passkey, now)?;
     Ok(return_to.map(|to| (secret, to)))
 }
 

@@ -6,13 +6,14 @@
 //! `finish_*` takes that half back (deleting it: a challenge is answered once, by whichever
 //! instance receives the answer) and verifies the authenticator's response against it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tessera_store::accounts::{AccountRow, NewAccount, SignUpConflict, Taken};
 use tessera_store::passkeys::{self as rows, CeremonyKind, CeremonyRow, DeviceInsert, DeviceRow};
-use tessera_store::{Store, StoreError};
+use tessera_store::{PgConn, Store, StoreError};
 use thiserror::Error;
 use uuid::Uuid;
 use webauthn_rs::prelude::{
@@ -183,7 +184,8 @@ struct RegistrationState {
 
 /// The passkey relying party of one issuer.
 pub struct Passkeys {
-    relying_party: RelyingParty,
+    // Shared with the blocking task that verifies an answer between two statements.
+    relying_party: Arc<RelyingParty>,
 }
 
 fn refused(e: impl std::fmt::Display) -> PasskeyError {
@@ -207,7 +209,9 @@ impl Passkeys {
             .to_owned();
         let relying_party = RelyingParty::new(&rp_id, &origin, rp_name, CEREMONY_TIMEOUT)
             .map_err(|e| PasskeyError::Setup(e.to_string()))?;
-        Ok(Passkeys { relying_party })
+        Ok(Passkeys {
+            relying_party: Arc::new(relying_party),
+        })
     }
 
     /// Starts registering a passkey for `registrant` within `flow_id`, keeping `context` with
@@ -443,92 +447,48 @@ impl Passkeys {
         response: &PublicKeyCredential,
         now: DateTime<Utc>,
     ) -> Result<PasskeySignIn, PasskeyError> {
-        // One round trip: the flow checked, the ceremony taken and the credential looked up
-        // together.
         let credential_id = response.get_credential_id().to_vec();
-        let rows::TakenAuthentication {
-            ceremony,
-            credential: device,
-            flow_policy,
-        } = store
+        let taken = store
             .run(move |conn| {
-                let flow = flow
-                    .as_ref()
-                    .map(|(flow_id, browser_hash)| rows::BrowserFlow {
-                        flow_id: *flow_id,
-                        browser_hash,
-                    });
-                rows::take_authentication(conn, ceremony_id, flow, &credential_id, now)
+                take_authentication(conn, ceremony_id, flow.as_ref(), &credential_id, now)
             })
-            .await?
-            .ok_or(PasskeyError::CeremonyGone)?;
-        let state: AuthenticationState =
-            serde_json::from_value(ceremony.state).map_err(|_| PasskeyError::CeremonyGone)?;
-        let device = device.ok_or(PasskeyError::UnknownCredential)?;
-        let mut passkey: Passkey = serde_json::from_value(device.credential.clone())
-            .map_err(|e| PasskeyError::Setup(format!("stored passkey unreadable: {e}")))?;
-        let result = match state {
-            AuthenticationState::Account(state) => {
-                if ceremony.account_id != Some(device.account_id) {
-                    return Err(PasskeyError::UnknownCredential);
+            .await?;
+        verify_answer(&self.relying_party, taken, response, now)
+    }
+
+    /// [`finish_authentication`](Self::finish_authentication), then `then` with the verified
+    /// sign-in on the same connection, all in one task on the blocking pool: a sign-in that
+    /// completes a flow hands its work to the database threads once, not twice. An answer that
+    /// fails verification never reaches `then`; a database failure in `then` is the caller's
+    /// `PasskeyError::Store`, and marks the connection for a test before its next use.
+    pub async fn finish_authentication_then<T, F>(
+        &self,
+        store: &Store,
+        (ceremony_id, flow): (Uuid, Option<(Uuid, Vec<u8>)>),
+        response: PublicKeyCredential,
+        now: DateTime<Utc>,
+        then: F,
+    ) -> Result<T, PasskeyError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut PgConn, PasskeySignIn) -> Result<T, StoreError> + Send + 'static,
+    {
+        let relying_party = Arc::clone(&self.relying_party);
+        let credential_id = response.get_credential_id().to_vec();
+        // What the verification logs (a cloned key's warning) belongs to the request.
+        let span = tracing::Span::current();
+        let finished = store
+            .run(move |conn| {
+                let _request = span.enter();
+                let taken =
+                    take_authentication(conn, ceremony_id, flow.as_ref(), &credential_id, now)?;
+                match verify_answer(&relying_party, taken, &response, now) {
+                    Ok(signed_in) => then(conn, signed_in).map(Ok),
+                    Err(refused) => Ok(Err(refused)),
                 }
-                self.relying_party
-                    .webauthn
-                    .finish_passkey_authentication(response, &state)
-            }
-            AuthenticationState::Discoverable(state) => {
-                let (user, _) = self
-                    .relying_party
-                    .webauthn
-                    .identify_discoverable_authentication(response)
-                    .map_err(refused)?;
-                if user != device.account_id {
-                    return Err(PasskeyError::UnknownCredential);
-                }
-                self.relying_party
-                    .webauthn
-                    .finish_discoverable_authentication(response, state, &[(&passkey).into()])
-            }
-        }
-        .map_err(|e| {
-            if matches!(e, WebauthnError::CredentialPossibleCompromise) {
-                // The operator's signal that a copy of this key may be in use.
-                tracing::warn!(
-                    device_id = %device.device_id,
-                    account_id = %device.account_id,
-                    "passkey answer refused: its signature counter did not move forward \
-                     (a cloned authenticator?)"
-                );
-            }
-            refused(e)
-        })?;
-        if !result.user_verified() {
-            return Err(PasskeyError::Refused(
-                "user verification is required".into(),
-            ));
-        }
-        // webauthn-rs refuses a counter that did not move forward (a cloned authenticator);
-        // what remains is to keep the new counter and backup state.
-        passkey.update_credential(&result);
-        let usage = rows::DeviceUse {
-            credential: to_json(&passkey)?,
-            sign_count: i64::from(result.counter()),
-            backup_eligible: result.backup_eligible(),
-            backup_state: result.backup_state(),
-            used_at: now,
-        };
-        let key = if result.backup_eligible() {
-            "swk"
-        } else {
-            "hwk"
-        };
-        Ok(PasskeySignIn {
-            account_id: device.account_id,
-            device_id: device.device_id,
-            amr: vec![key.into(), "user".into()],
-            usage,
-            flow_policy,
-        })
+            })
+            .await??;
+        Ok(finished)
     }
 
     /// Stores a sign-in's new counter and last use, for a sign-in that completes no flow.
@@ -621,6 +581,109 @@ fn device_name(name: &str, now: DateTime<Utc>) -> String {
     } else {
         name
     }
+}
+
+/// Stores a sign-in's new counter and last use, on a connection the caller holds.
+pub fn record_use_in(conn: &mut PgConn, sign_in: &PasskeySignIn) -> Result<(), StoreError> {
+    rows::record_use(conn, sign_in.device_id, &sign_in.usage)
+}
+
+/// One round trip: the flow checked, the ceremony taken and the credential looked up together.
+fn take_authentication(
+    conn: &mut PgConn,
+    ceremony_id: Uuid,
+    flow: Option<&(Uuid, Vec<u8>)>,
+    credential_id: &[u8],
+    now: DateTime<Utc>,
+) -> Result<Option<rows::TakenAuthentication>, StoreError> {
+    let flow = flow.map(|(flow_id, browser_hash)| rows::BrowserFlow {
+        flow_id: *flow_id,
+        browser_hash,
+    });
+    rows::take_authentication(conn, ceremony_id, flow, credential_id, now)
+}
+
+/// Checks an authentication answer against the ceremony taken for it and the passkey it
+/// names; returns the sign-in with the passkey's new counter, to be stored by the caller.
+fn verify_answer(
+    relying_party: &RelyingParty,
+    taken: Option<rows::TakenAuthentication>,
+    response: &PublicKeyCredential,
+    now: DateTime<Utc>,
+) -> Result<PasskeySignIn, PasskeyError> {
+    let rows::TakenAuthentication {
+        ceremony,
+        credential: device,
+        flow_policy,
+    } = taken.ok_or(PasskeyError::CeremonyGone)?;
+    let state: AuthenticationState =
+        serde_json::from_value(ceremony.state).map_err(|_| PasskeyError::CeremonyGone)?;
+    let device = device.ok_or(PasskeyError::UnknownCredential)?;
+    let mut passkey: Passkey = serde_json::from_value(device.credential)
+        .map_err(|e| PasskeyError::Setup(format!("stored passkey unreadable: {e}")))?;
+    let result = match state {
+        AuthenticationState::Account(state) => {
+            if ceremony.account_id != Some(device.account_id) {
+                return Err(PasskeyError::UnknownCredential);
+            }
+            relying_party
+                .webauthn
+                .finish_passkey_authentication(response, &state)
+        }
+        AuthenticationState::Discoverable(state) => {
+            let (user, _) = relying_party
+                .webauthn
+                .identify_discoverable_authentication(response)
+                .map_err(refused)?;
+            if user != device.account_id {
+                return Err(PasskeyError::UnknownCredential);
+            }
+            relying_party.webauthn.finish_discoverable_authentication(
+                response,
+                state,
+                &[(&passkey).into()],
+            )
+        }
+    }
+    .map_err(|e| {
+        if matches!(e, WebauthnError::CredentialPossibleCompromise) {
+            // The operator's signal that a copy of this key may be in use.
+            tracing::warn!(
+                device_id = %device.device_id,
+                account_id = %device.account_id,
+                "passkey answer refused: its signature counter did not move forward \
+                 (a cloned authenticator?)"
+            );
+        }
+        refused(e)
+    })?;
+    if !result.user_verified() {
+        return Err(PasskeyError::Refused(
+            "user verification is required".into(),
+        ));
+    }
+    // webauthn-rs refuses a counter that did not move forward (a cloned authenticator);
+    // what remains is to keep the new counter and backup state.
+    passkey.update_credential(&result);
+    let usage = rows::DeviceUse {
+        credential: to_json(&passkey)?,
+        sign_count: i64::from(result.counter()),
+        backup_eligible: result.backup_eligible(),
+        backup_state: result.backup_state(),
+        used_at: now,
+    };
+    let key = if result.backup_eligible() {
+        "swk"
+    } else {
+        "hwk"
+    };
+    Ok(PasskeySignIn {
+        account_id: device.account_id,
+        device_id: device.device_id,
+        amr: vec![key.into(), "user".into()],
+        usage,
+        flow_policy,
+    })
 }
 
 /// The passkeys of an account, for the account page.

@@ -348,7 +348,15 @@ pub(super) async fn complete_sign_in(
     amr: Vec<String>,
     authenticator: &str,
 ) -> HttpResponse {
-    match signed_in_redirect(state, flow_id, (account_id, device), amr, authenticator).await {
+    let completed = signed_in_redirect(state, flow_id, (account_id, device), amr, authenticator);
+    signed_in_response(completed.await)
+}
+
+/// The redirect onwards with the SSO cookie, or the page to show instead.
+pub(super) fn signed_in_response(
+    completed: Result<(String, actix_web::cookie::Cookie<'static>), HttpResponse>,
+) -> HttpResponse {
+    match completed {
         Ok((return_to, cookie)) => {
             let mut response = HttpResponse::SeeOther()
                 .insert_header((header::LOCATION, return_to))
@@ -378,6 +386,15 @@ pub(super) async fn signed_in_redirect(
         Utc::now(),
     )
     .await;
+    flow_completion(state, completed)
+}
+
+/// What recording a sign-in on its flow came to: where the browser goes next and the SSO
+/// cookie, the expired page when the flow was no longer open, or the 503 page.
+pub(super) fn flow_completion(
+    state: &AuthnState,
+    completed: Result<Option<(String, String)>, tessera_store::StoreError>,
+) -> Result<(String, actix_web::cookie::Cookie<'static>), HttpResponse> {
     match completed {
         Ok(Some((session_secret, return_to))) => Ok((
             return_to,

@@ -4,22 +4,25 @@
 //! The browser's part is `passkeys.js`: it fetches the options, runs the WebAuthn call and
 //! posts the answer in an ordinary form, so that every outcome is a page the server renders.
 
+use std::sync::Arc;
+
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use tessera_admin::Snapshot;
+use tessera_admin::{ActiveConfig, Snapshot};
 use tessera_store::accounts::AccountRow;
+use tessera_store::{PgConn, StoreError};
 use uuid::Uuid;
 use webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential};
 
 use super::AuthnState;
 use super::login::{
-    browser_flow, checked_flow, complete_sign_in, expired, form, posted_flow, render,
-    signed_in_redirect, unavailable,
+    browser_flow, checked_flow, expired, flow_completion, form, posted_flow, render,
+    signed_in_redirect, signed_in_response, unavailable,
 };
 use crate::flow::{self, Policy};
-use crate::passkeys::{PasskeyError, Registrant};
+use crate::passkeys::{PasskeyError, PasskeySignIn, Registrant, record_use_in};
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/login/passkey/options", web::post().to(options))
@@ -209,30 +212,57 @@ async fn sign_in(
         )
         .await;
     };
+    // The answer verified and the flow completed in one task on the database threads.
+    let config = Arc::clone(&state.config);
+    let now = Utc::now();
     let finished = passkeys
-        .finish_authentication(
+        .finish_authentication_then(
             &state.store,
             (ceremony, Some((flow_id, flow::secret_hash(&browser)))),
-            &credential,
-            Utc::now(),
+            credential,
+            now,
+            move |conn, signed_in| complete_if_allowed(conn, flow_id, signed_in, &config, now),
         )
         .await;
-    let signed_in = match finished {
-        Ok(signed_in) => signed_in,
+    match finished {
+        Ok(Finish::Completed(completed)) => {
+            signed_in_response(flow_completion(&state, Ok(completed)))
+        }
+        Ok(Finish::NotAllowed) => {
+            refusal(&state, &req, flow_id, StatusCode::FORBIDDEN, NOT_ALLOWED).await
+        }
         Err(e @ (PasskeyError::Store(_) | PasskeyError::Setup(_))) => {
             tracing::error!(error = %e, "cannot finish a passkey sign-in");
-            return unavailable(&state);
+            unavailable(&state)
         }
         Err(e) => {
             tracing::info!(error = %e, "passkey sign-in refused");
             let (status, text) = explain(&e);
-            return refusal(&state, &req, flow_id, status, text).await;
+            refusal(&state, &req, flow_id, status, text).await
         }
-    };
-    // Enforced at every step: the configuration may have changed since the page was shown.
-    // (Any passkeys authenticator the client allows: the ceremony says whether it was for a
-    // discoverable passkey or for an identified account's.)
-    let snapshot = state.config.load();
+    }
+}
+
+/// How a verified passkey answer ended.
+enum Finish {
+    /// The flow was completed (`None`: it was no longer open).
+    Completed(Option<(String, String)>),
+    /// The client no longer allows passkeys.
+    NotAllowed,
+}
+
+/// After a verified answer, on the connection that took its ceremony: the flow completed, if
+/// the client still allows passkeys. Enforced at every step: the configuration may have
+/// changed since the page was shown. (Any passkeys authenticator the client allows: the
+/// ceremony says whether it was for a discoverable passkey or for an identified account's.)
+fn complete_if_allowed(
+    conn: &mut PgConn,
+    flow_id: Uuid,
+    signed_in: PasskeySignIn,
+    config: &ActiveConfig,
+    now: DateTime<Utc>,
+) -> Result<Finish, StoreError> {
+    let snapshot = config.load();
     let authenticator = signed_in
         .flow_policy
         .as_ref()
@@ -240,27 +270,30 @@ async fn sign_in(
         .and_then(|policy| {
             flow::passkey_authenticators(&policy, &snapshot)
                 .first()
-                .map(|(id, _, _)| (*id).to_owned())
+                .map(|(id, _, _)| flow::acr_for(id))
         });
-    let Some(authenticator) = authenticator else {
+    let Some(acr) = authenticator else {
         // The authenticator moved its counter all the same: keep it, so that the next answer
         // is not taken for a cloned key's.
-        if let Err(e) = passkeys.record_use(&state.store, &signed_in).await {
-            tracing::error!(error = %e, "cannot record a passkey's use");
-        }
-        return refusal(&state, &req, flow_id, StatusCode::FORBIDDEN, NOT_ALLOWED).await;
+        record_use_in(conn, &signed_in)?;
+        return Ok(Finish::NotAllowed);
     };
-    complete_sign_in(
-        &state,
+    let PasskeySignIn {
+        account_id,
+        device_id,
+        amr,
+        usage,
+        ..
+    } = signed_in;
+    let completed = flow::complete_in(
+        conn,
         flow_id,
-        (
-            signed_in.account_id,
-            Some((signed_in.device_id, signed_in.usage)),
-        ),
-        signed_in.amr,
-        &authenticator,
-    )
-    .await
+        (account_id, Some((device_id, usage))),
+        amr,
+        acr,
+        now,
+    )?;
+    Ok(Finish::Completed(completed))
 }
 
 const NOT_ALLOWED: &str = "This application does not allow signing in with a passkey.";
