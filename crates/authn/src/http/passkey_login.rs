@@ -263,7 +263,7 @@ fn complete_if_allowed(
     now: DateTime<Utc>,
 ) -> Result<Finish, StoreError> {
     let snapshot = config.load();
-    let authenticator = signed_in
+    let allowed_acr = signed_in
         .flow_policy
         .as_ref()
         .and_then(|policy| Policy::deserialize(policy).ok())
@@ -272,7 +272,7 @@ fn complete_if_allowed(
                 .first()
                 .map(|(id, _, _)| flow::acr_for(id))
         });
-    let Some(acr) = authenticator else {
+    let Some(acr) = allowed_acr else {
         // The authenticator moved its counter all the same: keep it, so that the next answer
         // is not taken for a cloned key's.
         record_use_in(conn, &signed_in)?;
