@@ -74,8 +74,8 @@ pub struct PasskeySignIn {
     /// `user` for the verification the authenticator performed.
     pub amr: Vec<String>,
     /// The passkey's new counter, backup state and last use, still to be stored: with the
-    /// flow's completion (one statement, [`crate::flow::complete`]) or by
-    /// [`Passkeys::record_use`].
+    /// flow's completion (one statement, [`crate::flow::complete`] or
+    /// [`crate::flow::complete_in`]) or by [`Passkeys::record_use`] or [`record_use_in`].
     pub usage: rows::DeviceUse,
     /// The policy of the flow the ceremony was finished in, as stored with the flow (taken by
     /// the same statement as the ceremony), for the caller to enforce.

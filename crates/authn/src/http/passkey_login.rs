@@ -221,7 +221,10 @@ async fn sign_in(
             (ceremony, Some((flow_id, flow::secret_hash(&browser)))),
             credential,
             now,
-            move |conn, signed_in| complete_if_allowed(conn, flow_id, signed_in, &config, now),
+            // The flow's expiry is judged when it completes, after the verification.
+            move |conn, signed_in| {
+                complete_if_allowed(conn, flow_id, signed_in, &config, Utc::now())
+            },
         )
         .await;
     match finished {
