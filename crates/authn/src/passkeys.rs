@@ -447,13 +447,15 @@ impl Passkeys {
         response: &PublicKeyCredential,
         now: DateTime<Utc>,
     ) -> Result<PasskeySignIn, PasskeyError> {
-        let credential_id = response.get_credential_id().to_vec();
-        let taken = store
-            .run(move |conn| {
-                take_authentication(conn, ceremony_id, flow.as_ref(), &credential_id, now)
-            })
-            .await?;
-        verify_answer(&self.relying_party, taken, response, now)
+        let nothing_more = |_: &mut PgConn, signed_in| Ok(signed_in);
+        self.finish_authentication_then(
+            store,
+            (ceremony_id, flow),
+            response.clone(),
+            now,
+            nothing_more,
+        )
+        .await
     }
 
     /// [`finish_authentication`](Self::finish_authentication), then `then` with the verified
@@ -475,13 +477,18 @@ impl Passkeys {
     {
         let relying_party = Arc::clone(&self.relying_party);
         let credential_id = response.get_credential_id().to_vec();
-        // What the verification logs (a cloned key's warning) belongs to the request.
-        let span = tracing::Span::current();
         let finished = store
             .run(move |conn| {
-                let _request = span.enter();
+                // One round trip: the flow checked, the ceremony taken and the credential
+                // looked up together.
+                let flow = flow
+                    .as_ref()
+                    .map(|(flow_id, browser_hash)| rows::BrowserFlow {
+                        flow_id: *flow_id,
+                        browser_hash,
+                    });
                 let taken =
-                    take_authentication(conn, ceremony_id, flow.as_ref(), &credential_id, now)?;
+                    rows::take_authentication(conn, ceremony_id, flow, &credential_id, now)?;
                 match verify_answer(&relying_party, taken, &response, now) {
                     Ok(signed_in) => then(conn, signed_in).map(Ok),
                     Err(refused) => Ok(Err(refused)),
@@ -586,21 +593,6 @@ fn device_name(name: &str, now: DateTime<Utc>) -> String {
 /// Stores a sign-in's new counter and last use, on a connection the caller holds.
 pub fn record_use_in(conn: &mut PgConn, sign_in: &PasskeySignIn) -> Result<(), StoreError> {
     rows::record_use(conn, sign_in.device_id, &sign_in.usage)
-}
-
-/// One round trip: the flow checked, the ceremony taken and the credential looked up together.
-fn take_authentication(
-    conn: &mut PgConn,
-    ceremony_id: Uuid,
-    flow: Option<&(Uuid, Vec<u8>)>,
-    credential_id: &[u8],
-    now: DateTime<Utc>,
-) -> Result<Option<rows::TakenAuthentication>, StoreError> {
-    let flow = flow.map(|(flow_id, browser_hash)| rows::BrowserFlow {
-        flow_id: *flow_id,
-        browser_hash,
-    });
-    rows::take_authentication(conn, ceremony_id, flow, credential_id, now)
 }
 
 /// Checks an authentication answer against the ceremony taken for it and the passkey it
