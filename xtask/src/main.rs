@@ -61,8 +61,19 @@ fn dev(extra: &[String]) -> Result<()> {
     let url = postgres::ensure_server(&url)?;
     postgres::ensure_database(&url)?;
 
-    run(cargo().args(["build", "--package", "tessera-server", "--bin", "tessera"]))?;
+    run(cargo().args([
+        "build",
+        "--package",
+        "tessera-server",
+        "--bin",
+        "tessera",
+        "--package",
+        "tessera-demo-spa",
+        "--bin",
+        "tessera-demo-spa",
+    ]))?;
     seed_accounts(&url)?;
+    offer_passkeys(&url)?;
     let listen = std::env::var("TESSERA_SERVER_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".into());
     let port = listen.rsplit(':').next().unwrap_or("8080");
     let issuer = std::env::var("TESSERA_SERVER_ISSUER")
@@ -75,6 +86,7 @@ fn dev(extra: &[String]) -> Result<()> {
         "  admin      http://localhost:{port}/admin   (development credentials: admin / admin)"
     );
     println!("  accounts   kim and dana, password Password1 (development only)");
+    println!("  demo app   {DEMO_APP}   (sign in as kim, create a passkey, sign in with it)");
     // Mail goes into a folder (and the log) unless the caller chose otherwise.
     let mail = std::env::var("TESSERA_MAIL_DROP_FOLDER").unwrap_or_else(|_| {
         std::env::current_dir()
@@ -93,6 +105,7 @@ fn dev(extra: &[String]) -> Result<()> {
     println!("  database   {}", postgres::redact(&url));
     println!("Stop with Ctrl-C.");
     println!();
+    let _demo = DemoApp::start(&issuer)?;
     run(cargo()
         .args([
             "run",
@@ -149,15 +162,76 @@ fn bench(args: &[String]) -> Result<()> {
     }
 }
 
+/// Where the demo SPA is served: the origin `demo-web-client` registers in `config/base.xml`.
+const DEMO_APP: &str = "http://localhost:3000";
+
+/// The demo SPA (`examples/demo-spa`), stopped with the server.
+struct DemoApp(std::process::Child);
+
+impl DemoApp {
+    fn start(issuer: &str) -> Result<Self> {
+        let child = Command::new("target/debug/tessera-demo-spa")
+            .env("TESSERA_DEMO_AUTHORITY", issuer)
+            .env("TESSERA_DEMO_LISTEN", "127.0.0.1:3000")
+            .spawn()
+            .context("starting the demo app (target/debug/tessera-demo-spa)")?;
+        Ok(DemoApp(child))
+    }
+}
+
+impl Drop for DemoApp {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A `target/debug/tessera` command on the development database.
+fn dev_tessera(url: &str) -> Command {
+    let mut cmd = Command::new("target/debug/tessera");
+    cmd.env("TESSERA_SERVER_DEVELOPMENT", "true")
+        .env("TESSERA_DATABASE_URL", url);
+    cmd
+}
+
+/// Development offers passkeys next to the password (`config/migrate-to-passkeys.xml`), so
+/// that a newcomer can create one and sign in with it. Merged and committed once.
+fn offer_passkeys(url: &str) -> Result<()> {
+    let export = dev_tessera(url)
+        .args(["config", "export"])
+        .output()
+        .context("running tessera config export")?;
+    if !export.status.success() {
+        bail!(
+            "tessera config export failed: {}",
+            String::from_utf8_lossy(&export.stderr)
+        );
+    }
+    if String::from_utf8_lossy(&export.stdout).contains("<id>passkeys</id>") {
+        return Ok(());
+    }
+    run(dev_tessera(url)
+        .args([
+            "config",
+            "upload",
+            "--merge",
+            "config/migrate-to-passkeys.xml",
+        ])
+        .stdout(std::process::Stdio::null()))?;
+    run(dev_tessera(url)
+        .args([
+            "config",
+            "commit",
+            "-m",
+            "development: passkeys next to the password",
+        ])
+        .stdout(std::process::Stdio::null()))
+}
+
 /// The seeds' test users, created once (their password is `Password1`, for development only).
 fn seed_accounts(url: &str) -> Result<()> {
     use std::io::Write;
-    let tessera = || {
-        let mut cmd = Command::new("target/debug/tessera");
-        cmd.env("TESSERA_SERVER_DEVELOPMENT", "true")
-            .env("TESSERA_DATABASE_URL", url);
-        cmd
-    };
+    let tessera = || dev_tessera(url);
     run(tessera().arg("migrate").stdout(std::process::Stdio::null()))?;
     for (user, given, family) in [("kim", "Kim", "Anderson"), ("dana", "Dana", "Brown")] {
         let mut child = tessera()

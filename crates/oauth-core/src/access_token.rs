@@ -53,6 +53,13 @@ pub fn access_token_lifetime(snapshot: &Snapshot, client: &Client) -> Duration {
     Duration::from_std(std).unwrap_or_else(|_| Duration::minutes(5))
 }
 
+/// A JWT NumericDate (RFC 7519 §2) in whole seconds. Fractions are allowed by the RFC, but
+/// Envoy's JWT filter, libjwt, `jwt-simple` and several Go libraries refuse or misread them,
+/// and API gateways are where access tokens are checked.
+pub(crate) fn numeric_date(at: DateTime<Utc>) -> serde_json::Value {
+    at.timestamp().into()
+}
+
 fn jti() -> Result<String, KeyError> {
     let mut bytes = [0u8; 16];
     openssl::rand::rand_bytes(&mut bytes).map_err(|e| KeyError::Material {
@@ -80,8 +87,6 @@ pub fn issue(
         claims.client.audience.iter().map(String::as_str).collect()
     };
     payload.set_audience(audience);
-    payload.set_issued_at(&now.into());
-    payload.set_expires_at(&(now + lifetime).into());
     payload.set_jwt_id(jti()?);
     let set = |payload: &mut JwtPayload, name: &str, value: serde_json::Value| {
         payload
@@ -91,12 +96,14 @@ pub fn issue(
                 reason: e.to_string(),
             })
     };
+    set(&mut payload, "iat", numeric_date(now))?;
+    set(&mut payload, "exp", numeric_date(now + lifetime))?;
     set(&mut payload, "client_id", claims.client.id.clone().into())?;
     if !claims.scopes.is_empty() {
         set(&mut payload, "scope", claims.scopes.join(" ").into())?;
     }
     if let Some(user) = claims.authentication {
-        set(&mut payload, "auth_time", user.auth_time.timestamp().into())?;
+        set(&mut payload, "auth_time", numeric_date(user.auth_time))?;
         if let Some(acr) = user.acr {
             set(&mut payload, "acr", acr.into())?;
         }

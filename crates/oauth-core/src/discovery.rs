@@ -105,7 +105,7 @@ impl ProviderMetadata {
             end_session_endpoint: issuer.endpoint(paths::LOGOUT),
             revocation_endpoint: issuer.endpoint(paths::REVOKE),
             introspection_endpoint: issuer.endpoint(paths::INTROSPECT),
-            scopes_supported: vec!["openid", "profile", "email", "phone", "offline_access"],
+            scopes_supported: crate::scope::STANDARD_SCOPES.to_vec(),
             response_types_supported: vec!["code"],
             response_modes_supported: vec!["query", "form_post"],
             grant_types_supported: vec![

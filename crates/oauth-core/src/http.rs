@@ -7,6 +7,7 @@ use actix_web::{HttpResponse, web};
 use chrono::Utc;
 
 use crate::Issuer;
+use crate::cors;
 use crate::discovery::{ProviderMetadata, paths};
 use crate::keys::SigningKeys;
 use crate::token_endpoint;
@@ -56,33 +57,60 @@ impl OAuthState {
     }
 }
 
-/// Routes mounted under the issuer's path.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route(paths::OPENID_CONFIGURATION, web::get().to(metadata))
-        .route(paths::JWKS, web::get().to(jwks))
-        .route(paths::TOKEN, web::post().to(token_endpoint::token))
-        .route(
-            paths::AUTHORIZE,
-            web::get().to(crate::authorize::endpoint::authorize),
-        )
-        .route(
-            paths::AUTHORIZE,
-            web::post().to(crate::authorize::endpoint::authorize),
-        )
-        .route(paths::LOGOUT, web::get().to(crate::logout::logout))
-        .route(paths::LOGOUT, web::post().to(crate::logout::logout))
-        .route(paths::REVOKE, web::post().to(crate::revocation::revoke))
-        .route(
-            paths::INTROSPECT,
-            web::post().to(crate::revocation::introspect),
-        )
-        .route(paths::USERINFO, web::get().to(crate::userinfo::userinfo))
-        .route(paths::USERINFO, web::post().to(crate::userinfo::userinfo))
-        .route(
-            "/oauth/authorize/resume",
-            web::get().to(crate::authorize::endpoint::resume),
-        );
-    cfg.route(paths::OAUTH_AUTHORIZATION_SERVER, web::get().to(metadata));
+/// Routes mounted under the issuer's path. The endpoints a SPA calls with `fetch` carry the
+/// CORS policies of [`crate::cors`]; `config` is the live configuration whose clients'
+/// `allowed-origins` they admit.
+pub fn routes(cfg: &mut web::ServiceConfig, config: &Arc<tessera_admin::ActiveConfig>) {
+    let browser = || cors::registered_origins(Arc::clone(config));
+    cfg.service(
+        web::resource(paths::OPENID_CONFIGURATION)
+            .wrap(cors::public_documents())
+            .route(web::get().to(metadata)),
+    )
+    .service(
+        web::resource(paths::OAUTH_AUTHORIZATION_SERVER)
+            .wrap(cors::public_documents())
+            .route(web::get().to(metadata)),
+    )
+    .service(
+        web::resource(paths::JWKS)
+            .wrap(cors::public_documents())
+            .route(web::get().to(jwks)),
+    )
+    .service(
+        web::resource(paths::TOKEN)
+            .wrap(browser())
+            .route(web::post().to(token_endpoint::token)),
+    )
+    .service(
+        web::resource(paths::USERINFO)
+            .wrap(browser())
+            .route(web::get().to(crate::userinfo::userinfo))
+            .route(web::post().to(crate::userinfo::userinfo)),
+    )
+    .service(
+        web::resource(paths::REVOKE)
+            .wrap(browser())
+            .route(web::post().to(crate::revocation::revoke)),
+    )
+    .route(
+        paths::AUTHORIZE,
+        web::get().to(crate::authorize::endpoint::authorize),
+    )
+    .route(
+        paths::AUTHORIZE,
+        web::post().to(crate::authorize::endpoint::authorize),
+    )
+    .route(paths::LOGOUT, web::get().to(crate::logout::logout))
+    .route(paths::LOGOUT, web::post().to(crate::logout::logout))
+    .route(
+        paths::INTROSPECT,
+        web::post().to(crate::revocation::introspect),
+    )
+    .route(
+        "/oauth/authorize/resume",
+        web::get().to(crate::authorize::endpoint::resume),
+    );
 }
 
 /// Routes mounted at the host root. RFC 8414 §3 inserts the well-known segment *before* the
@@ -90,9 +118,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// needs this one outside its scope.
 pub fn root_routes(cfg: &mut web::ServiceConfig, issuer: &Issuer) {
     if !issuer.path().is_empty() {
-        cfg.route(
-            &format!("{}{}", paths::OAUTH_AUTHORIZATION_SERVER, issuer.path()),
-            web::get().to(metadata),
+        cfg.service(
+            web::resource(format!(
+                "{}{}",
+                paths::OAUTH_AUTHORIZATION_SERVER,
+                issuer.path()
+            ))
+            .wrap(cors::public_documents())
+            .route(web::get().to(metadata)),
         );
     }
 }

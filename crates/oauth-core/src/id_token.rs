@@ -11,6 +11,7 @@ use tessera_admin::config::model::{Client, IdTokenAlgorithm, TokenSettings};
 use tessera_store::signin::CodeRow;
 
 use crate::Issuer;
+use crate::access_token::numeric_date;
 use crate::keys::{KeyError, SigningAlgorithm, SigningKeys};
 
 fn claim_error(e: impl std::fmt::Display) -> KeyError {
@@ -63,12 +64,12 @@ pub fn issue(
     payload.set_issuer(issuer.as_str());
     payload.set_subject(subject);
     payload.set_audience(vec![client.id.as_str()]);
-    payload.set_issued_at(&now.into());
-    payload.set_expires_at(&(now + lifetime).into());
     let mut set = |name: &str, value: serde_json::Value| {
         payload.set_claim(name, Some(value)).map_err(claim_error)
     };
-    set("auth_time", code.auth_time.timestamp().into())?;
+    set("iat", numeric_date(now))?;
+    set("exp", numeric_date(now + lifetime))?;
+    set("auth_time", numeric_date(code.auth_time))?;
     if let Some(nonce) = &code.nonce {
         set("nonce", nonce.clone().into())?;
     }

@@ -11,6 +11,7 @@
 pub mod access_token;
 pub mod authorize;
 mod client_auth;
+pub mod cors;
 pub mod discovery;
 mod error;
 mod http;
@@ -20,6 +21,7 @@ pub mod keys;
 mod logout;
 pub mod params;
 mod revocation;
+pub mod scope;
 pub mod subject;
 mod token_endpoint;
 mod token_error;

@@ -83,6 +83,7 @@ pub(crate) async fn authenticated_client<'a>(
     ];
     let (client, method, assertion) =
         client_auth::authenticate(req, params, snapshot, &state.secrets, &audiences)?;
+    check_browser_origin(req, snapshot, client)?;
     if let Some(used) = assertion {
         let client_id = client.id.clone();
         let now = Utc::now();
@@ -109,27 +110,40 @@ pub(crate) async fn authenticated_client<'a>(
     Ok((client, method))
 }
 
-/// Requested scopes, each of which the client must be allowed; none requested means all of
-/// the client's scopes.
+/// A request sent by a browser (it carries `Origin`) must come from one of the client's own
+/// `allowed-origins`: another client's registered origin could otherwise redeem codes or
+/// refresh tokens under this client's id. Checked before anything is redeemed.
+fn check_browser_origin(
+    req: &HttpRequest,
+    snapshot: &tessera_admin::Snapshot,
+    client: &Client,
+) -> Result<(), TokenError> {
+    let Some(origin) = req.headers().get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let allowed = origin
+        .to_str()
+        .is_ok_and(|origin| snapshot.client_allows_origin(client, origin));
+    if allowed {
+        Ok(())
+    } else {
+        Err(TokenError::new(
+            TokenErrorCode::InvalidClient,
+            "This client does not accept browser requests from this origin (allowed-origins).",
+        ))
+    }
+}
+
+/// The requested scopes the client is registered for; none requested means all of them.
 fn granted_scopes(client: &Client, params: &Params) -> Result<Vec<String>, TokenError> {
     match params.get("scope") {
         None => Ok(client.scopes.clone()),
-        Some(requested) => {
-            let mut scopes: Vec<String> = Vec::new();
-            for scope in requested.split(' ').filter(|s| !s.is_empty()) {
-                if !client.scopes.iter().any(|s| s == scope) {
-                    return Err(TokenError::new(
-                        TokenErrorCode::InvalidScope,
-                        format!("Scope {scope:?} is not allowed for this client."),
-                    ));
-                }
-                if !scopes.iter().any(|s| s == scope) {
-                    scopes.push(scope.to_owned());
-                }
-            }
-            Ok(scopes)
-        }
+        Some(requested) => crate::scope::grant(requested, &client.scopes).map_err(scope_refused),
     }
+}
+
+fn scope_refused(refusal: crate::scope::ScopeRefusal) -> TokenError {
+    TokenError::new(TokenErrorCode::InvalidScope, refusal.description())
 }
 
 fn client_credentials(
@@ -425,23 +439,7 @@ async fn refresh_token(
             "The refresh token was issued to another client.",
         ));
     }
-    let scopes = match params.get("scope") {
-        None => row.scopes.clone(),
-        Some(requested) => {
-            let asked: Vec<String> = requested
-                .split(' ')
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect();
-            if asked.iter().any(|s| !row.scopes.contains(s)) {
-                return Err(TokenError::new(
-                    TokenErrorCode::InvalidScope,
-                    "A refresh cannot add scopes that were not granted.",
-                ));
-            }
-            asked
-        }
-    };
+    let scopes = crate::scope::narrow(params.get("scope"), &row.scopes).map_err(scope_refused)?;
     let subject = state.subjects.for_client(row.account_id, client);
     let issued = sign_access_token(
         state,

@@ -251,6 +251,10 @@ impl Application {
             .with_mail(config.secrets().clone(), settings.server.issuer.as_str())
             .with_mail_drop(settings.mail.drop_folder.clone()),
         );
+        let home = web::Data::new(http::HomePage::new(
+            settings.server.issuer.as_str(),
+            settings.server.development,
+        ));
         let ops = web::Data::new(http::OpsState {
             store: store.clone(),
         });
@@ -258,12 +262,15 @@ impl Application {
         let hsts = settings.tls.is_some() || issuer.is_https();
         let body_limit = settings.server.max_body_bytes;
 
+        let active = Arc::clone(config.active());
         let app = move || {
             let issuer = issuer.clone();
+            let active = Arc::clone(&active);
             App::new()
                 .app_data(oauth.clone())
                 .app_data(metrics.clone())
                 .app_data(ops.clone())
+                .app_data(home.clone())
                 .app_data(admin.clone())
                 .app_data(authn.clone())
                 .app_data(web::PayloadConfig::new(body_limit))
@@ -274,11 +281,12 @@ impl Application {
                 .wrap(actix_web::middleware::from_fn(http::echo_request_id))
                 .wrap(TracingLogger::<RequestSpans>::new())
                 .configure(http::ops_routes)
+                .route("/", web::get().to(http::home))
                 .configure(tessera_admin::http::routes)
                 .configure(|cfg| root_routes(cfg, &issuer))
                 .service(
                     web::scope(issuer.path())
-                        .configure(routes)
+                        .configure(|cfg| routes(cfg, &active))
                         .configure(tessera_authn::http::routes),
                 )
                 .default_service(web::to(http::not_found))

@@ -1,5 +1,6 @@
-//! Cross-cutting HTTP pieces: operations endpoints, metrics, request spans, security headers.
+//! Cross-cutting HTTP pieces: the home page, operations endpoints, metrics, request spans, security headers.
 
+mod home;
 mod metrics;
 mod ops;
 mod spans;
@@ -11,6 +12,7 @@ use actix_web::middleware::{DefaultHeaders, Next};
 use actix_web::{HttpMessage, HttpResponse};
 use tracing_actix_web::RequestId;
 
+pub use home::{HomePage, home};
 pub use metrics::{AppMetrics, record_metrics};
 pub use ops::{OpsState, ops_routes};
 pub use spans::RequestSpans;

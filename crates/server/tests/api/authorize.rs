@@ -114,12 +114,12 @@ async fn bad_authorization_requests_get_the_specified_error_and_never_a_5xx() {
             Expect::Redirect("invalid_request"),
         ),
         (
-            "scope not registered for the client",
+            "no scope registered for the client",
             query(&[
                 CLIENT,
                 REDIRECT,
                 "response_type=code",
-                "scope=openid%20admin",
+                "scope=admin%20address",
                 "state=s1",
                 PKCE,
             ]),
