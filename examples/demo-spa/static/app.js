@@ -7,7 +7,11 @@
   const $ = (id) => document.getElementById(id);
   const say = (text) => { $("status").textContent = text; };
   const fail = (what, error) => {
-    $("error").textContent = `${what} failed: ${error && error.message ? error.message : error}`;
+    // A fetch the browser refused (CORS, or the server unreachable) is a bare TypeError.
+    const hint = error instanceof TypeError
+      ? " (the browser refused the call: is this page's origin in the client's allowed-origins, and is Tessera running?)"
+      : "";
+    $("error").textContent = `${what} failed: ${error && error.message ? error.message : error}${hint}`;
     $("error").hidden = false;
   };
 
@@ -27,7 +31,7 @@
     response_type: "code",
     scope: config.scope,
     automaticSilentRenew: false,
-    loadUserInfo: false,
+    loadUserInfo: true, // the name comes from UserInfo: ID tokens carry only the authentication
     userStore: new oidc.WebStorageStateStore({ store: window.sessionStorage }),
   });
   $("account").href = `${config.authority}/account`;

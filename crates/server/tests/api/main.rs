@@ -16,6 +16,7 @@ mod passkey_browser;
 mod passkey_http;
 mod processes;
 mod signup_browser;
+mod spa_browser;
 mod tls;
 mod token;
 mod token_claims;
