@@ -89,7 +89,7 @@ fn content_security_policy(authority: &str) -> String {
         .map(|u| u.origin().ascii_serialization())
         .unwrap_or_default();
     format!(
-        "default-src 'self'; connect-src 'self' {issuer_origin}; base-uri 'none'; \
+        "default-src 'self'; connect-src 'self' {issuer_origin}; img-src 'self' data:; base-uri 'none'; \
          frame-ancestors 'none'; object-src 'none'; form-action 'self' {issuer_origin}"
     )
 }
