@@ -486,9 +486,46 @@ fn oauth_on(database_url: &str, seconds: u32) -> Result<()> {
         println!("  {name:<22} {report}   (offered {rate:.0}/s)");
     }
 
+    println!("\nabuse:");
+    println!("  {}", runtime.block_on(many_parameters(&issuer))?);
+
     println!("\nserver {}", rss(&server));
     drop(server);
     Ok(())
+}
+
+/// One unauthenticated megabyte (just under `server.max_body_bytes`) of distinct parameter names posted to the token endpoint, 20
+/// times in a row: each must be refused (400) in milliseconds, not hold a worker for seconds.
+async fn many_parameters(issuer: &str) -> Result<String> {
+    const NAMES: usize = 110_000;
+    const TIMES: usize = 20;
+    let body = (0..NAMES)
+        .map(|i| format!("p{i}=v"))
+        .collect::<Vec<_>>()
+        .join("&");
+    let http = reqwest::Client::new();
+    let mut millis = Vec::with_capacity(TIMES);
+    let mut statuses = std::collections::BTreeSet::new();
+    for _ in 0..TIMES {
+        let started = Instant::now();
+        let res = http
+            .post(format!("{issuer}/oauth/token"))
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body.clone())
+            .send()
+            .await?;
+        statuses.insert(res.status().as_u16());
+        let _ = res.bytes().await?;
+        millis.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    millis.sort_by(f64::total_cmp);
+    Ok(format!(
+        "{:<22} {} KB, {NAMES} names, {TIMES} in a row: status {statuses:?}, p50 {:.1} ms, max {:.1} ms (request and upload included)",
+        "1 MB of parameters",
+        body.len() / 1024,
+        millis[TIMES / 2],
+        millis[TIMES - 1],
+    ))
 }
 
 fn print_cpu(report: &crate::load::Report) {

@@ -6,6 +6,9 @@ use super::model::*;
 use super::tree::{Node, Problem, Problems};
 use crate::secrets::ConfigSecrets;
 
+/// The longest lifetime a configuration may set (one year).
+pub const MAX_LIFETIME_SECONDS: u64 = 365 * 24 * 3600;
+
 /// Shortest client secret accepted: secrets are compared by keyed digest, not a slow hash, so
 /// they must be high-entropy.
 pub const MIN_CLIENT_SECRET_LEN: usize = 32;
@@ -64,10 +67,20 @@ impl Ctx<'_> {
         }
     }
 
+    /// A lifetime in seconds, from 1 second to [`MAX_LIFETIME_SECONDS`]: dates computed from
+    /// it on every request must never overflow.
     fn seconds(&mut self, node: &Node, path: &str, name: &str) -> Option<Duration> {
         let secs: u64 = self.number(node, path, name)?;
         if secs == 0 {
             self.problem(&format!("{path}/{name}"), node, "must be at least 1 second");
+            return None;
+        }
+        if secs > MAX_LIFETIME_SECONDS {
+            self.problem(
+                &format!("{path}/{name}"),
+                node,
+                format!("must be at most {MAX_LIFETIME_SECONDS} seconds (one year)"),
+            );
             return None;
         }
         Some(Duration::from_secs(secs))

@@ -546,3 +546,21 @@ fn enable_registration_round_trips_and_only_email_verification_is_accepted() {
         "{p:?}"
     );
 }
+
+#[test]
+fn a_lifetime_beyond_a_year_is_refused_at_commit_naming_its_path() {
+    let s = secrets();
+    let config = base(&s);
+    let huge = doc(&format!(
+        "{CLIENTS}<client><id>demo-web-client</id><access-token-ttl>9223372036854775</access-token-ttl></client>{CLIENTS_END}"
+    ));
+    let p = problems(apply(&config, &huge, UploadMode::Merge, &s).unwrap_err());
+    assert!(
+        p.iter().any(|p| p.path.ends_with("access-token-ttl") && p.message.contains("at most")),
+        "{p:?}"
+    );
+    let year = doc(&format!(
+        "{CLIENTS}<client><id>demo-web-client</id><refresh-token-max-rolling-lifetime>31536000</refresh-token-max-rolling-lifetime></client>{CLIENTS_END}"
+    ));
+    assert!(apply(&config, &year, UploadMode::Merge, &s).is_ok());
+}
