@@ -51,12 +51,15 @@ fn unverified_issuer(assertion: &str) -> Option<String> {
     value.get("iss")?.as_str().map(str::to_owned)
 }
 
-/// Verifies a client assertion (RFC 7523 §3) against the client's registered keys.
+/// Verifies a client assertion (RFC 7523 §3) against the client's registered keys. Its `aud`
+/// must be the issuer identifier, as a single string: the token endpoint's URL or an array
+/// (which RFC 7523 once allowed) let an assertion meant for one server be replayed at another
+/// that shares an endpoint name (the 2025 audience-injection finding behind RFC 7523bis).
 fn verify_assertion(
     assertion: &str,
     client: &Client,
     jwks: &str,
-    audiences: &[String],
+    issuer: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<AssertionUse, TokenError> {
     let fail = || invalid_client(false);
@@ -106,8 +109,9 @@ fn verify_assertion(
         return Err(fail());
     }
     let audience_ok = claims
-        .audience()
-        .is_some_and(|aud| aud.iter().any(|a| audiences.iter().any(|ok| ok == a)));
+        .claim("aud")
+        .and_then(serde_json::Value::as_str)
+        .is_some_and(|aud| aud == issuer);
     if !audience_ok {
         return Err(fail());
     }
@@ -166,7 +170,7 @@ pub fn authenticate<'a>(
     params: &Params,
     snapshot: &'a Snapshot,
     secrets: &ConfigSecrets,
-    audiences: &[String],
+    issuer: &str,
 ) -> Result<(&'a Client, AuthMethod, Option<AssertionUse>), TokenError> {
     if let Some(kind) = params.get("client_assertion_type") {
         if kind != JWT_BEARER {
@@ -196,7 +200,7 @@ pub fn authenticate<'a>(
         let ClientAuthentication::PrivateKeyJwt(jwks) = &client.authentication else {
             return Err(invalid_client(false));
         };
-        let used = verify_assertion(assertion, client, jwks, audiences, chrono::Utc::now())?;
+        let used = verify_assertion(assertion, client, jwks, issuer, chrono::Utc::now())?;
         return Ok((client, AuthMethod::PrivateKeyJwt, Some(used)));
     }
     let (client, method) = authenticate_shared(req, params, snapshot, secrets)?;

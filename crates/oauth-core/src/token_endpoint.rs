@@ -77,12 +77,8 @@ pub(crate) async fn authenticated_client<'a>(
     params: &Params,
     snapshot: &'a tessera_admin::Snapshot,
 ) -> Result<(&'a Client, AuthMethod), TokenError> {
-    let audiences = [
-        state.issuer.endpoint(crate::discovery::paths::TOKEN),
-        state.issuer.as_str().to_owned(),
-    ];
     let (client, method, assertion) =
-        client_auth::authenticate(req, params, snapshot, &state.secrets, &audiences)?;
+        client_auth::authenticate(req, params, snapshot, &state.secrets, state.issuer.as_str())?;
     check_browser_origin(req, snapshot, client)?;
     if let Some(used) = assertion {
         let client_id = client.id.clone();

@@ -556,7 +556,8 @@ fn a_lifetime_beyond_a_year_is_refused_at_commit_naming_its_path() {
     ));
     let p = problems(apply(&config, &huge, UploadMode::Merge, &s).unwrap_err());
     assert!(
-        p.iter().any(|p| p.path.ends_with("access-token-ttl") && p.message.contains("at most")),
+        p.iter()
+            .any(|p| p.path.ends_with("access-token-ttl") && p.message.contains("at most")),
         "{p:?}"
     );
     let year = doc(&format!(

@@ -247,10 +247,18 @@ mod private_key_jwt {
     }
 
     fn assertion(key: &josekit::jws::alg::ecdsa::EcdsaJwsSigner, aud: &str) -> String {
+        assertion_for(key, serde_json::json!(aud))
+    }
+
+    /// A client assertion with the `aud` claim exactly as given.
+    fn assertion_for(
+        key: &josekit::jws::alg::ecdsa::EcdsaJwsSigner,
+        aud: serde_json::Value,
+    ) -> String {
         let mut payload = JwtPayload::new();
         payload.set_issuer(CLIENT);
         payload.set_subject(CLIENT);
-        payload.set_audience(vec![aud]);
+        payload.set_claim("aud", Some(aud)).unwrap();
         payload.set_jwt_id(uuid::Uuid::new_v4().to_string());
         payload.set_issued_at(&SystemTime::now());
         payload.set_expires_at(&(SystemTime::now() + Duration::from_secs(60)));
@@ -268,7 +276,7 @@ mod private_key_jwt {
         public.set_key_id("backend-key");
         register(&app, &public).await;
         let signer = ES256.signer_from_der(pair.to_der_private_key()).unwrap();
-        let audience = format!("{}/oauth/token", app.issuer);
+        let audience = app.issuer.clone();
         let rp = rp(&app, CLIENT, None, REDIRECT).await;
 
         let (code, verifier, nonce) = code_for(&app, &rp, &browser(), REDIRECT).await;
@@ -313,6 +321,44 @@ mod private_key_jwt {
             format!("{unauthenticated:?}").contains("invalid_client"),
             "{unauthenticated:?}"
         );
+    }
+    #[tokio::test]
+    async fn an_assertion_is_accepted_only_for_the_issuer_as_a_single_string_audience() {
+        let app = spawn_app().await;
+        let pair = ES256.generate_key_pair().unwrap();
+        let mut public = pair.to_jwk_public_key();
+        public.set_key_id("backend-key");
+        register(&app, &public).await;
+        let signer = ES256.signer_from_der(pair.to_der_private_key()).unwrap();
+        let token_endpoint = format!("{}/oauth/token", app.issuer);
+        let revoke = |assertion: String| {
+            app.client
+                .post(format!("{}/oauth/revoke", app.issuer))
+                .form(&[
+                    ("token", "unknown".to_owned()),
+                    (
+                        "client_assertion_type",
+                        "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_owned(),
+                    ),
+                    ("client_assertion", assertion),
+                ])
+                .send()
+        };
+        for refused in [
+            serde_json::json!(token_endpoint),
+            serde_json::json!([app.issuer]),
+            serde_json::json!([app.issuer, token_endpoint]),
+            serde_json::json!("https://other.example"),
+        ] {
+            let res = revoke(assertion_for(&signer, refused.clone()))
+                .await
+                .unwrap();
+            assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "aud {refused}");
+        }
+        let res = revoke(assertion_for(&signer, serde_json::json!(app.issuer)))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
     }
 }
 
