@@ -75,6 +75,9 @@ pub struct AdminSettings {
 pub struct ServerSettings {
     /// Socket address to bind.
     pub listen: SocketAddr,
+    /// An internal address serving `/metrics`, `/healthz` and `/readyz` (then `/metrics` is not
+    /// served on `listen`); `None` serves them all on `listen`.
+    pub metrics_listen: Option<SocketAddr>,
     /// Public issuer URL.
     pub issuer: Issuer,
     /// Development mode: local key-encryption key, http issuer allowed.
@@ -192,6 +195,7 @@ enum Kind {
 /// Every known key with its kind and default, in file order.
 const SCHEMA: &[(&str, &str, Kind, &str)] = &[
     ("server", "listen", Kind::Str, "127.0.0.1:8080"),
+    ("server", "metrics_listen", Kind::Str, ""),
     ("server", "issuer", Kind::Str, "http://localhost:8080"),
     ("server", "development", Kind::Bool, "false"),
     ("server", "workers", Kind::Int, "0"),
@@ -267,6 +271,17 @@ impl Settings {
                 ),
             )
         })?;
+        let metrics_listen = match get("server.metrics_listen") {
+            "" => None,
+            addr => Some(addr.parse::<SocketAddr>().map_err(|_| {
+                err(
+                    "server.metrics_listen",
+                    format!(
+                        "{addr:?} is not a socket address (expected host:port, e.g. 127.0.0.1:9090)"
+                    ),
+                )
+            })?),
+        };
         let issuer = Issuer::parse(get("server.issuer"), development)
             .map_err(|e| err("server.issuer", e.to_string()))?;
         let trusted_proxies = parse_list(get("server.trusted_proxies"))
@@ -284,6 +299,7 @@ impl Settings {
             .collect::<Result<Vec<_>, _>>()?;
         let server = ServerSettings {
             listen,
+            metrics_listen,
             issuer,
             development,
             workers: parse_int("server.workers", get("server.workers"), 0, 1024)?,

@@ -120,6 +120,8 @@ fn write_private_file(path: &std::path::Path, contents: &str) -> std::io::Result
 pub struct Application {
     port: u16,
     server: Server,
+    /// The internal listener of `server.metrics_listen`, stopped with the server.
+    metrics_server: Option<Server>,
     store: Store,
     keys: Arc<SigningKeys>,
     config: ConfigService,
@@ -262,6 +264,11 @@ impl Application {
         let hsts = settings.tls.is_some() || issuer.is_https();
         let body_limit = settings.server.max_body_bytes;
 
+        let metrics_public = settings.server.metrics_listen.is_none();
+        let metrics_server = match settings.server.metrics_listen {
+            Some(addr) => Some(internal_server(addr, metrics.clone(), ops.clone())?),
+            None => None,
+        };
         let active = Arc::clone(config.active());
         let app = move || {
             let issuer = issuer.clone();
@@ -280,7 +287,7 @@ impl Application {
                 .wrap(actix_web::middleware::from_fn(http::record_metrics))
                 .wrap(actix_web::middleware::from_fn(http::echo_request_id))
                 .wrap(TracingLogger::<RequestSpans>::new())
-                .configure(http::ops_routes)
+                .configure(|cfg| http::ops_routes(cfg, metrics_public))
                 .route("/", web::get().to(http::home))
                 .configure(tessera_admin::http::routes)
                 .configure(|cfg| root_routes(cfg, &issuer))
@@ -326,6 +333,7 @@ impl Application {
         Ok(Application {
             port,
             server,
+            metrics_server,
             store,
             keys,
             config,
@@ -359,12 +367,44 @@ impl Application {
 
     /// Serves until stopped by a signal or the handle.
     pub async fn run(self) -> std::io::Result<()> {
-        self.server.await
+        let Some(internal) = self.metrics_server else {
+            return self.server.await;
+        };
+        let handle = internal.handle();
+        let internal = tokio::spawn(internal);
+        let served = self.server.await;
+        handle.stop(true).await;
+        let _ = internal.await;
+        served
     }
 }
 
-/// Polls for changes made by other instances, so they are served without a restart.
-/// Failures are logged once per outage, not once per poll.
+/// The internal listener of `server.metrics_listen`: `/metrics`, `/healthz` and `/readyz`,
+/// plain HTTP, one worker.
+fn internal_server(
+    addr: std::net::SocketAddr,
+    metrics: web::Data<http::AppMetrics>,
+    ops: web::Data<http::OpsState>,
+) -> Result<Server, StartupError> {
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(metrics.clone())
+            .app_data(ops.clone())
+            .configure(|cfg| http::ops_routes(cfg, true))
+            .default_service(web::to(http::not_found))
+    })
+    .workers(1)
+    .shutdown_timeout(5)
+    .bind(addr)
+    .map_err(|source| StartupError::Bind {
+        addr: addr.to_string(),
+        source,
+    })?
+    .run();
+    tracing::info!(address = %addr, "metrics and health served on the internal listener");
+    Ok(server)
+}
+
 /// The passkey relying party of the issuer. WebAuthn needs a domain name: an issuer on an IP
 /// address serves everything but passkeys, and says so once.
 fn passkey_relying_party(issuer: &str) -> Option<tessera_authn::passkeys::Passkeys> {
@@ -397,6 +437,8 @@ fn spawn_housekeeping(store: Store) {
     });
 }
 
+/// Polls for changes made by other instances, so they are served without a restart.
+/// Failures are logged once per outage, not once per poll.
 fn spawn_refresher<F, Fut, E>(what: &'static str, every: std::time::Duration, mut poll: F)
 where
     F: FnMut() -> Fut + Send + 'static,

@@ -114,14 +114,31 @@ fn status_str(status: u16) -> &'static str {
     }
 }
 
-/// Middleware recording every request. The route label is the matched pattern (bounded
-/// cardinality), never the raw path.
+/// The method label: the methods Tessera serves, and `other` for anything else. A client may
+/// send any token as a method, and each distinct label value would be a series kept for ever.
+fn method_label(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// Middleware recording every request. Labels have bounded cardinality: the route is the
+/// matched pattern (`unmatched` for every other path), never the raw path, and the method one
+/// of a fixed set.
 pub async fn record_metrics(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let metrics = req.app_data::<web::Data<AppMetrics>>().cloned();
-    let method = req.method().clone();
+    let method = method_label(req.method());
     let start = Instant::now();
     let res = next.call(req).await;
     if let Some(metrics) = metrics {
@@ -130,11 +147,11 @@ pub async fn record_metrics(
             Ok(res) => {
                 let route = res.request().match_pattern();
                 let route = route.as_deref().unwrap_or("unmatched");
-                metrics.observe(method.as_str(), route, res.status().as_u16(), elapsed);
+                metrics.observe(method, route, res.status().as_u16(), elapsed);
             }
             Err(e) => {
                 let status = e.as_response_error().status_code().as_u16();
-                metrics.observe(method.as_str(), "unmatched", status, elapsed);
+                metrics.observe(method, "unmatched", status, elapsed);
             }
         }
     }

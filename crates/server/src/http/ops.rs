@@ -17,11 +17,14 @@ pub struct OpsState {
     pub store: Store,
 }
 
-/// `/healthz`, `/readyz`, `/metrics`.
-pub fn ops_routes(cfg: &mut web::ServiceConfig) {
+/// `/healthz`, `/readyz`, and `/metrics` when `with_metrics` (it is served on the public
+/// listener only when no internal one is configured: `server.metrics_listen`).
+pub fn ops_routes(cfg: &mut web::ServiceConfig, with_metrics: bool) {
     cfg.route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz))
-        .route("/metrics", web::get().to(metrics_endpoint));
+        .route("/readyz", web::get().to(readyz));
+    if with_metrics {
+        cfg.route("/metrics", web::get().to(metrics_endpoint));
+    }
 }
 
 /// The process is alive (nothing else is checked, so a database outage never restarts it).

@@ -146,3 +146,57 @@ async fn metrics_count_requests_by_route_and_status_and_show_the_pool() {
     assert!(text.contains("tessera_http_request_duration_seconds_bucket"));
     assert!(text.contains("tessera_db_pool_connections_in_use"));
 }
+
+#[tokio::test]
+async fn invented_methods_and_paths_share_one_metrics_series_each() {
+    let app = spawn_app().await;
+    for i in 0..5 {
+        let method = reqwest::Method::from_bytes(format!("INVENTED{i}").as_bytes()).unwrap();
+        app.client
+            .request(method, format!("{}/nowhere-{i}", app.origin))
+            .send()
+            .await
+            .unwrap();
+    }
+    let text = app.get_root("/metrics").await.text().await.unwrap();
+    assert!(!text.contains("INVENTED"), "{text}");
+    assert!(!text.contains("nowhere"), "{text}");
+    assert!(
+        text.contains(
+            r#"tessera_http_requests_total{method="other",route="unmatched",status="404"} 5"#
+        ),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn with_an_internal_metrics_listener_metrics_leave_the_public_one() {
+    let internal = crate::helpers::free_port();
+    let app = crate::helpers::spawn_app_with(crate::helpers::Options {
+        env: vec![(
+            "TESSERA_SERVER_METRICS_LISTEN",
+            format!("127.0.0.1:{internal}"),
+        )],
+        ..Default::default()
+    })
+    .await;
+    app.get("/oauth/jwks").await;
+    assert_eq!(app.get_root("/metrics").await.status(), 404);
+    let text = app
+        .client
+        .get(format!("http://127.0.0.1:{internal}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains(r#"route="/oauth/jwks""#), "{text}");
+    let ready = app
+        .client
+        .get(format!("http://127.0.0.1:{internal}/readyz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 200);
+}
