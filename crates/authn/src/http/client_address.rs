@@ -2,7 +2,9 @@
 //! operator's trusted proxies — the nearest untrusted hop of `X-Forwarded-For`.
 //!
 //! Hops are read from the right because only the entries our own proxies appended can be
-//! believed; anything further left was written by the client.
+//! believed; anything further left was written by the client. The walk goes on only while the
+//! hop is itself a trusted proxy; an entry that is not an IP address stops it at the proxy that
+//! passed it on, so no client-written entry is ever taken for the client's address by default.
 
 use std::net::IpAddr;
 
@@ -16,21 +18,24 @@ pub fn client_address(req: &HttpRequest, trusted_proxies: &[IpNet]) -> Option<Ip
     if !trusted(&peer) {
         return Some(peer);
     }
-    let hops: Vec<IpAddr> = req
+    let hops: Vec<&str> = req
         .headers()
         .get_all("x-forwarded-for")
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|hop| hop.trim().parse::<IpAddr>().ok())
         .collect();
-    Some(
-        hops.iter()
-            .rev()
-            .find(|ip| !trusted(ip))
-            .or(hops.first())
-            .copied()
-            .unwrap_or(peer),
-    )
+    // The nearest address known to be real: first the peer, then each trusted proxy in turn.
+    let mut nearest = peer;
+    for hop in hops.iter().rev() {
+        let Ok(ip) = hop.trim().parse::<IpAddr>() else {
+            return Some(nearest);
+        };
+        if !trusted(&ip) {
+            return Some(ip);
+        }
+        nearest = ip;
+    }
+    Some(nearest)
 }
 
 #[cfg(test)]
@@ -67,10 +72,46 @@ mod tests {
             client_address(&request("10.0.0.2:5000", None), &proxies),
             "10.0.0.2".parse().ok()
         );
+        // Only proxies in the chain: the furthest of them.
+        assert_eq!(
+            client_address(
+                &request("10.0.0.2:5000", Some("10.0.0.7, 10.0.0.9")),
+                &proxies
+            ),
+            "10.0.0.7".parse().ok()
+        );
         // No proxies configured: always the peer.
         assert_eq!(
             client_address(&request("10.0.0.2:5000", Some("1.1.1.1")), &[]),
             "10.0.0.2".parse().ok()
         );
+    }
+
+    #[test]
+    fn an_unparsable_hop_stops_the_walk_at_the_proxy_that_passed_it_on() {
+        let proxies: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        // The right-most entry is garbage: only the peer (our proxy) is known.
+        assert_eq!(
+            client_address(
+                &request("10.0.0.2:5000", Some("6.6.6.6, unknown")),
+                &proxies
+            ),
+            "10.0.0.2".parse().ok()
+        );
+        // Garbage behind a trusted hop: that hop, never the client-written 6.6.6.6.
+        assert_eq!(
+            client_address(
+                &request("10.0.0.2:5000", Some("6.6.6.6, 198.51.100.4:443, 10.0.0.9")),
+                &proxies
+            ),
+            "10.0.0.9".parse().ok()
+        );
+        // Several headers are one list, in order.
+        let req = TestRequest::default()
+            .peer_addr("10.0.0.2:5000".parse().unwrap())
+            .append_header(("X-Forwarded-For", "6.6.6.6"))
+            .append_header(("X-Forwarded-For", "198.51.100.4"))
+            .to_http_request();
+        assert_eq!(client_address(&req, &proxies), "198.51.100.4".parse().ok());
     }
 }
