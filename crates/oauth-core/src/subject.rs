@@ -3,7 +3,7 @@
 //! from password to passkey or changes their email, and reveals nothing. Pairwise subjects
 //! (OIDC Core §8.1) mix in the client's sector identifier.
 
-use tessera_admin::config::model::Client;
+use tessera_admin::config::model::{Client, TokenSettings};
 use tessera_admin::secrets::{ConfigSecrets, KekError};
 use uuid::Uuid;
 
@@ -21,10 +21,15 @@ impl Subjects {
         })
     }
 
-    /// The `sub` of `account_id` as `client` sees it: 64 lowercase hex characters.
-    pub fn for_client(&self, account_id: Uuid, client: &Client) -> String {
+    /// The `sub` of `account_id` as `client` sees it: 64 lowercase hex characters. Pairwise
+    /// when the client asks for it (its sector), or when the issuer requires it for every client
+    /// (`require-pairwise-subject-identifiers`; the client's id is then its sector).
+    pub fn for_client(&self, account_id: Uuid, client: &Client, issuer: &TokenSettings) -> String {
+        let sector = client.sector_identifier.as_deref().or(issuer
+            .require_pairwise_subject_identifiers
+            .then_some(client.id.as_str()));
         let mut message = Vec::with_capacity(64);
-        match &client.sector_identifier {
+        match sector {
             Some(sector) => {
                 message.extend_from_slice(b"pairwise\0");
                 message.extend_from_slice(sector.as_bytes());

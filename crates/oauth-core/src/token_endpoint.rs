@@ -274,7 +274,10 @@ async fn authorization_code(
         }
         return Err(e);
     }
-    let subject = state.subjects.for_client(row.account_id, client);
+    let subject =
+        state
+            .subjects
+            .for_client(row.account_id, client, &snapshot.config.token_settings);
     let issued = sign_access_token(
         state,
         snapshot,
@@ -436,7 +439,10 @@ async fn refresh_token(
         ));
     }
     let scopes = crate::scope::narrow(params.get("scope"), &row.scopes).map_err(scope_refused)?;
-    let subject = state.subjects.for_client(row.account_id, client);
+    let subject =
+        state
+            .subjects
+            .for_client(row.account_id, client, &snapshot.config.token_settings);
     let issued = sign_access_token(
         state,
         snapshot,

@@ -187,7 +187,10 @@ async fn issue_code(
         consumed_at: None,
         token_family: None,
     };
-    let subject = state.subjects.for_client(auth.account_id, client);
+    let subject =
+        state
+            .subjects
+            .for_client(auth.account_id, client, &snapshot.config.token_settings);
     if let Err(e) = state
         .store
         .run(move |conn| tessera_store::signin::insert_code(conn, &row, &subject))

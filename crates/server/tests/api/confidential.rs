@@ -433,4 +433,33 @@ mod pairwise {
         );
         assert_eq!(first.len(), 64);
     }
+
+    #[tokio::test]
+    async fn require_pairwise_subject_identifiers_makes_every_clients_subject_its_own() {
+        let app = spawn_app().await;
+        create_kim(&app).await;
+        let spa = ("demo-web-client", "http://localhost:3000/callback");
+        let bff = ("bff-oauth-client", "http://localhost:3001/oauth/callback");
+        let public = subject(&app, &rp(&app, spa.0, None, spa.1).await, &browser(), spa.1).await;
+
+        let xml = r#"<config xmlns="http://tail-f.com/ns/config/1.0"><profiles xmlns="https://curity.se/ns/conf/base"><profile><id>token-service</id><settings><authorization-server xmlns="https://curity.se/ns/conf/profile/oauth"><openid-connect><require-pairwise-subject-identifiers>true</require-pairwise-subject-identifiers></openid-connect></authorization-server></settings></profile></profiles></config>"#;
+        app.config
+            .edit_and_commit(xml.as_bytes().to_vec(), UploadMode::Merge, "test")
+            .await
+            .unwrap();
+        let spa_rp = rp(&app, spa.0, None, spa.1).await;
+        let for_spa = subject(&app, &spa_rp, &browser(), spa.1).await;
+        let again = subject(&app, &spa_rp, &browser(), spa.1).await;
+        let bff_rp = rp(
+            &app,
+            bff.0,
+            Some("Demo-BFF-Secret-0123456789-abcdefghij"),
+            bff.1,
+        )
+        .await;
+        let for_bff = subject(&app, &bff_rp, &browser(), bff.1).await;
+        assert_ne!(for_spa, public, "the issuer-wide setting is applied");
+        assert_eq!(for_spa, again, "and stable");
+        assert_ne!(for_spa, for_bff, "each client has its own");
+    }
 }
