@@ -37,7 +37,9 @@ impl Tessera {
         let mut cmd = Command::new("target/release/tessera");
         cmd.env("TESSERA_DATABASE_URL", &self.database_url)
             .env("TESSERA_KEYS_ENCRYPTION_KEY", &self.kek)
-            .env("TESSERA_LOG_FILTER", "warn");
+            .env("TESSERA_LOG_FILTER", "warn")
+            // The bench signs in with the demo clients.
+            .env("TESSERA_ADMIN_INITIAL_CONFIG", "config/base.xml");
         cmd
     }
 

@@ -20,10 +20,15 @@ use tracing_actix_web::TracingLogger;
 use crate::http::{self, AppMetrics, RequestSpans};
 use crate::settings::{KekSource, Settings};
 
-/// The demo configuration committed as version 1 on an empty database, unless
-/// `admin.initial_config` names another file.
-pub const BASE_XML: &str = include_str!("../../../config/base.xml");
 use crate::tls;
+
+/// The demo configuration committed as version 1 on an empty database in development, unless
+/// `admin.initial_config` names another file. Its client secrets are public.
+pub const BASE_XML: &str = include_str!("../../../config/base.xml");
+
+/// What an empty production database starts with when `admin.initial_config` names no file:
+/// nothing — no clients, no authenticators — rather than the demo's clients and public secrets.
+pub const EMPTY_XML: &str = r#"<config xmlns="http://tail-f.com/ns/config/1.0"/>"#;
 
 /// Why the server could not start. Each is reported as one line and exit status 2.
 #[derive(Debug, Error)]
@@ -140,10 +145,18 @@ pub async fn open_config(
                 path.display()
             ))
         })?,
-        None => BASE_XML.to_owned(),
+        None if settings.server.development => BASE_XML.to_owned(),
+        None => EMPTY_XML.to_owned(),
     };
     let secrets = ConfigSecrets::new(kek).map_err(|e| StartupError::Other(e.to_string()))?;
-    Ok(ConfigService::open(store, secrets, initial).await?)
+    let service = ConfigService::open(store, secrets, initial).await?;
+    if service.active().load().config.clients.is_empty() {
+        tracing::warn!(
+            "the configuration has no OAuth clients yet: upload one (tessera config upload, \
+             /admin, or admin.initial_config on a new database); see docs/configuration.md"
+        );
+    }
+    Ok(service)
 }
 
 fn admin_credentials(settings: &Settings) -> AdminCredentials {

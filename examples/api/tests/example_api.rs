@@ -42,6 +42,11 @@ async fn tessera() -> Tessera {
         ("TESSERA_DATABASE_URL", db.url().to_owned()),
         ("TESSERA_DATABASE_POOL_SIZE", "2".into()),
         ("TESSERA_KEYS_ENCRYPTION_KEY", kek.clone()),
+        // The demo configuration, with its API client.
+        (
+            "TESSERA_ADMIN_INITIAL_CONFIG",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/base.xml").into(),
+        ),
     ]);
     let settings = Settings::load(Path::new("/nonexistent/tessera.toml"), false, &|k| {
         env.get(k).cloned()

@@ -11,6 +11,9 @@ use tessera_server::Application;
 use tessera_server::settings::Settings;
 use tessera_testkit::TestDatabase;
 
+/// The demo configuration, which the tests' servers start with.
+pub const BASE_XML_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/base.xml");
+
 /// A running in-process server on its own database.
 pub struct TestApp {
     /// `http(s)://127.0.0.1:PORT` (no issuer path).
@@ -90,6 +93,8 @@ pub async fn spawn_app_with(options: Options) -> TestApp {
     env.insert("TESSERA_DATABASE_POOL_SIZE".into(), "4".into());
     env.insert("TESSERA_KEYS_ENCRYPTION_KEY".into(), kek.clone());
     env.insert("TESSERA_KEYS_REFRESH_INTERVAL".into(), "200ms".into());
+    // The tests sign in with the demo clients, which only development starts with by itself.
+    env.insert("TESSERA_ADMIN_INITIAL_CONFIG".into(), BASE_XML_PATH.into());
     if let Some((cert, key)) = &options.tls {
         env.insert("TESSERA_TLS_CERT_FILE".into(), cert.clone());
         env.insert("TESSERA_TLS_KEY_FILE".into(), key.clone());
@@ -174,6 +179,7 @@ pub fn tessera(database_url: &str, kek: &str) -> Command {
         .env("TESSERA_DATABASE_URL", database_url)
         .env("TESSERA_KEYS_ENCRYPTION_KEY", kek)
         .env("TESSERA_KEYS_REFRESH_INTERVAL", "250ms")
+        .env("TESSERA_ADMIN_INITIAL_CONFIG", BASE_XML_PATH)
         .env("TESSERA_LOG_FORMAT", "json")
         .stdin(Stdio::null());
     cmd

@@ -195,3 +195,44 @@ fn account_create_stores_an_argon2id_hash_and_refuses_a_taken_username() {
     assert!(hash.starts_with("$argon2id$"), "{hash}");
     assert!(!hash.contains("Password1"));
 }
+
+#[test]
+fn outside_development_a_new_database_starts_without_the_demo_clients_and_their_public_secrets() {
+    let db = TestDatabase::new();
+    let kek = KeyEncryptionKey::generate_base64().unwrap();
+    let export = |development: &str| {
+        let out = tessera(db.url(), &kek)
+            .env_remove("TESSERA_ADMIN_INITIAL_CONFIG")
+            .env("TESSERA_SERVER_DEVELOPMENT", development)
+            .args(["config", "export"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr_line(&out));
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (config, log) = export("false");
+    assert!(!config.contains("<client>"), "{config}");
+    assert!(!config.contains("demo-web-client"), "{config}");
+    assert!(log.contains("no OAuth clients"), "{log}");
+}
+
+#[test]
+fn development_starts_a_new_database_with_the_demo_configuration() {
+    let db = TestDatabase::new();
+    let out = tessera(db.url(), "")
+        .env_remove("TESSERA_ADMIN_INITIAL_CONFIG")
+        .env_remove("TESSERA_KEYS_ENCRYPTION_KEY")
+        .env("TESSERA_SERVER_DEVELOPMENT", "true")
+        .env(
+            "TESSERA_KEYS_DEVELOPMENT_KEY_FILE",
+            std::env::temp_dir().join(format!("tessera-dev-kek-{}", uuid::Uuid::new_v4())),
+        )
+        .args(["config", "export"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_line(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("demo-web-client"));
+}
