@@ -1,6 +1,10 @@
 //! RP-Initiated Logout 1.0: `GET|POST /oauth/logout` ends the SSO session and, when the
 //! relying party proves who it is (`id_token_hint` or `client_id`) and names a registered
 //! `post_logout_redirect_uri`, sends the browser back there with `state`.
+//!
+//! A request that does not carry an ID token of the very session it would end (its `sid`) may
+//! have been sent by any page the user visited: the user is asked first (§2, "the OP SHOULD
+//! ask the End-User whether to log out"), with a form bound to the session by a CSRF token.
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -40,11 +44,18 @@ pub async fn logout(
     };
     let now = Utc::now();
     // Which client is asking: from the ID token it was given (even an expired one), or named.
-    let hinted = match params.get("id_token_hint") {
+    // The token's `sid` says which session it was issued in.
+    let (hinted, hinted_sid) = match params.get("id_token_hint") {
         Some(hint) => match state.keys.verify(hint, now) {
-            Ok((_, claims)) if claims.issuer() == Some(state.issuer.as_str()) => claims
-                .audience()
-                .and_then(|aud| aud.first().map(|a| (*a).to_owned())),
+            Ok((_, claims)) if claims.issuer() == Some(state.issuer.as_str()) => (
+                claims
+                    .audience()
+                    .and_then(|aud| aud.first().map(|a| (*a).to_owned())),
+                claims
+                    .claim("sid")
+                    .and_then(serde_json::Value::as_str)
+                    .map(str::to_owned),
+            ),
             _ => {
                 return page(
                     StatusCode::BAD_REQUEST,
@@ -53,7 +64,7 @@ pub async fn logout(
                 );
             }
         },
-        None => None,
+        None => (None, None),
     };
     let client_id = match (hinted, params.get("client_id")) {
         (Some(h), Some(c)) if h != c => {
@@ -84,15 +95,26 @@ pub async fn logout(
             Some(uri.to_owned())
         }
     };
-    if let Some(secret) = cookies::session(&req)
-        && let Err(e) = flow::end_session(&state.store, &secret, now).await
-    {
-        tracing::warn!(error = %e, "cannot end the SSO session");
-        return page(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Try again shortly",
-            "Signing out is temporarily unavailable.",
-        );
+    let session = match cookies::session(&req) {
+        Some(secret) => match flow::session(&state.store, &secret, now).await {
+            Ok(live) => live.map(|auth| (secret, auth.sid)),
+            Err(e) => return unavailable(&e),
+        },
+        None => None,
+    };
+    if let Some((secret, sid)) = &session {
+        let from_this_session = hinted_sid.as_deref() == Some(sid.as_str());
+        let confirmed = req.method() == actix_web::http::Method::POST
+            && params.get("confirm") == Some("yes")
+            && params
+                .get("csrf")
+                .is_some_and(|csrf| csrf_matches(&state, sid, csrf));
+        if !from_this_session && !confirmed {
+            return confirmation_page(&state, sid, &params);
+        }
+        if let Err(e) = flow::end_session(&state.store, secret, now).await {
+            return unavailable(&e);
+        }
     }
     let mut response = match redirect {
         Some(uri) => {
@@ -120,4 +142,71 @@ pub async fn logout(
     };
     let _ = response.add_cookie(&cookies::clear_session(state.secure_cookies));
     response
+}
+
+fn unavailable(e: &impl std::fmt::Display) -> HttpResponse {
+    tracing::warn!(error = %e, "cannot end the SSO session");
+    page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Try again shortly",
+        "Signing out is temporarily unavailable.",
+    )
+}
+
+/// The CSRF token of the confirmation form: a MAC of the session's public id, so a page that
+/// does not know the session cannot forge the confirmation.
+fn csrf_token(state: &OAuthState, sid: &str) -> Option<String> {
+    let key = state.secrets.subkey("tessera/logout-csrf/v1").ok()?;
+    let mac = tessera_admin::secrets::ConfigSecrets::mac(&key, sid.as_bytes()).ok()?;
+    Some(mac.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn csrf_matches(state: &OAuthState, sid: &str, presented: &str) -> bool {
+    csrf_token(state, sid).is_some_and(|expected| {
+        expected.len() == presented.len()
+            && openssl::memcmp::eq(expected.as_bytes(), presented.as_bytes())
+    })
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+/// "Sign out?": a form posting the request back with `confirm=yes` and the CSRF token.
+fn confirmation_page(state: &OAuthState, sid: &str, params: &Params) -> HttpResponse {
+    let Some(csrf) = csrf_token(state, sid) else {
+        return page(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Try again shortly",
+            "Signing out is temporarily unavailable.",
+        );
+    };
+    let mut hidden = format!(
+        "<input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <input type=\"hidden\" name=\"confirm\" value=\"yes\">"
+    );
+    for name in [
+        "id_token_hint",
+        "client_id",
+        "post_logout_redirect_uri",
+        "state",
+    ] {
+        if let Some(value) = params.get(name) {
+            hidden.push_str(&format!(
+                "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
+                escape(value)
+            ));
+        }
+    }
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Sign out?</title></head><body><main><h1>Sign out?</h1><p>Do you want to sign out? You will need to sign in again to use your applications.</p><form method=\"post\" action=\"{}\">{hidden}<button type=\"submit\">Sign out</button></form></main></body></html>",
+            escape(&state.issuer.endpoint(crate::discovery::paths::LOGOUT))
+        ))
 }

@@ -727,3 +727,64 @@ async fn rp_initiated_logout_ends_the_session_and_returns_to_a_registered_addres
     let after = query_of(&location(&browser.get(&url).send().await.unwrap()));
     assert_eq!(after["error"], "login_required");
 }
+
+#[tokio::test]
+async fn a_logout_without_this_sessions_id_token_asks_the_user_and_needs_the_forms_csrf_token() {
+    let app = spawn_app().await;
+    create_kim(&app).await;
+    let rp = rp(&app).await;
+    let browser = browser();
+    let (url, _) = rp.authorize_url();
+    sign_in(&app, &browser, &url, None).await;
+    let signed_in = |browser: reqwest::Client| {
+        let (url, _) = rp.authorize_url();
+        let url = format!("{url}&prompt=none");
+        async move { location(&browser.get(&url).send().await.unwrap()).contains("code=") }
+    };
+    assert!(signed_in(browser.clone()).await);
+
+    // A bare GET (an image tag on any page could send it) only asks.
+    let asked = browser
+        .get(format!(
+            "{}/oauth/logout?client_id=demo-web-client&post_logout_redirect_uri=http%3A%2F%2Flocalhost%3A3000%2F&state=s%22x",
+            app.issuer
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(asked.status(), StatusCode::OK);
+    let page = asked.text().await.unwrap();
+    assert!(page.contains("Sign out?"), "{page}");
+    assert!(page.contains(r#"name="state" value="s&quot;x""#), "{page}");
+    assert!(signed_in(browser.clone()).await, "nothing ended yet");
+
+    // A forged confirmation without the token is asked again.
+    let forged = browser
+        .post(format!("{}/oauth/logout", app.issuer))
+        .form(&[("confirm", "yes"), ("csrf", "00")])
+        .send()
+        .await
+        .unwrap();
+    assert!(forged.text().await.unwrap().contains("Sign out?"));
+    assert!(
+        signed_in(browser.clone()).await,
+        "a forged confirmation ended nothing"
+    );
+
+    // The user's own confirmation signs out and goes back to the client.
+    let confirmed = browser
+        .post(format!("{}/oauth/logout", app.issuer))
+        .form(&[
+            ("csrf", field(&page, "csrf").as_str()),
+            ("confirm", "yes"),
+            ("client_id", "demo-web-client"),
+            ("post_logout_redirect_uri", "http://localhost:3000/"),
+            ("state", "s\"x"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(confirmed.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&confirmed), "http://localhost:3000/?state=s%22x");
+    assert!(!signed_in(browser.clone()).await);
+}
