@@ -21,6 +21,60 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
         .route("/restconf/data", web::put().to(restconf_put));
 }
 
+/// Who asks for a change: the admin behind the request's credentials, once the request is
+/// known not to come from another site's page. The API's only ambient credential is HTTP Basic
+/// cached by a browser; a browser sends `Sec-Fetch-Site` (and `Origin`) with a cross-site
+/// request, which is refused before the credentials are even looked at. The CLI and scripts
+/// send neither.
+async fn changer(state: &AdminState, req: &HttpRequest) -> Result<String, AdminError> {
+    refuse_cross_site(req)?;
+    state.auth.authenticate(req).await
+}
+
+fn refuse_cross_site(req: &HttpRequest) -> Result<(), AdminError> {
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = header("sec-fetch-site") {
+        return match site {
+            "same-origin" | "none" => Ok(()),
+            _ => Err(AdminError::CrossSite),
+        };
+    }
+    match (header("origin"), header("host")) {
+        (None, _) => Ok(()),
+        (Some(origin), Some(host))
+            if url::Url::parse(origin).is_ok_and(|o| {
+                o.host_str().map(|h| match o.port() {
+                    Some(port) => format!("{h}:{port}"),
+                    None => h.to_owned(),
+                }) == Some(host.to_ascii_lowercase())
+            }) =>
+        {
+            Ok(())
+        }
+        _ => Err(AdminError::CrossSite),
+    }
+}
+
+/// A POST that carries no document must still say `application/json`: a type no page can send
+/// across sites without the browser asking first (CORS preflight), which Tessera never allows
+/// on the admin API.
+fn json_request(req: &HttpRequest) -> Result<(), AdminError> {
+    let essence = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(str::trim)
+        .unwrap_or_default();
+    if essence.eq_ignore_ascii_case("application/json") {
+        Ok(())
+    } else {
+        Err(AdminError::UnsupportedMediaType(format!(
+            "send Content-Type: application/json (a body such as {{\"comment\": \"…\"}} or {{}}), not {essence:?}"
+        )))
+    }
+}
+
 #[derive(Deserialize)]
 struct ModeQuery {
     mode: Option<String>,
@@ -52,7 +106,7 @@ async fn upload(
     query: web::Query<ModeQuery>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
-    let author = state.auth.authenticate(&req).await?;
+    let author = changer(&state, &req).await?;
     xml_body(&req)?;
     let mode = match query.mode.as_deref() {
         Some("merge") | None => UploadMode::Merge,
@@ -82,7 +136,7 @@ async fn discard(
     state: web::Data<AdminState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, AdminError> {
-    state.auth.authenticate(&req).await?;
+    changer(&state, &req).await?;
     state.service.discard().await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -113,7 +167,8 @@ async fn commit(
     req: HttpRequest,
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
-    let author = state.auth.authenticate(&req).await?;
+    let author = changer(&state, &req).await?;
+    json_request(&req)?;
     let body = body_of(&body)?;
     let outcome = state
         .service
@@ -128,7 +183,8 @@ async fn rollback(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
-    let author = state.auth.authenticate(&req).await?;
+    let author = changer(&state, &req).await?;
+    json_request(&req)?;
     let version: i32 = path.parse().map_err(|_| {
         AdminError::BadRequest(format!("{:?} is not a version number", path.as_str()))
     })?;
@@ -187,7 +243,7 @@ async fn restconf_edit(
     body: web::Bytes,
     mode: UploadMode,
 ) -> Result<HttpResponse, AdminError> {
-    let author = state.auth.authenticate(&req).await?;
+    let author = changer(&state, &req).await?;
     xml_body(&req)?;
     state
         .service

@@ -158,8 +158,13 @@ impl AdminAuth {
             .decode(encoded.trim())
             .map_err(|_| AdminError::Unauthorized)?;
         let decoded = String::from_utf8(decoded).map_err(|_| AdminError::Unauthorized)?;
-        let (user, password) = decoded.split_once(':').ok_or(AdminError::Unauthorized)?;
-        self.check_password(user, password).await
+        let (user, password) = decoded.split_once(':').ok_or(AdminError::BasicRefused)?;
+        self.check_password(user, password)
+            .await
+            .map_err(|e| match e {
+                AdminError::Unauthorized => AdminError::BasicRefused,
+                other => other,
+            })
     }
 }
 

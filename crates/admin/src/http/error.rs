@@ -8,9 +8,18 @@ use crate::ConfigError;
 /// Errors of the admin API, mapped once to HTTP with a JSON body.
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {
-    /// Missing or wrong credentials.
+    /// Missing or wrong credentials. The challenge names Bearer only, so that a browser never
+    /// prompts for a password it would then send with every cross-site request.
     #[error("admin authentication required")]
     Unauthorized,
+    /// HTTP Basic credentials were sent and are wrong: the challenge names Basic too.
+    #[error("admin authentication required")]
+    BasicRefused,
+    /// A browser sent the request from another site's page.
+    #[error(
+        "cross-site requests to the admin API are refused; use the admin pages, the CLI or a script"
+    )]
+    CrossSite,
     /// Too many password checks at once.
     #[error("too many sign-in attempts at once; try again shortly")]
     Busy,
@@ -28,7 +37,8 @@ pub enum AdminError {
 impl ResponseError for AdminError {
     fn status_code(&self) -> StatusCode {
         match self {
-            AdminError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AdminError::Unauthorized | AdminError::BasicRefused => StatusCode::UNAUTHORIZED,
+            AdminError::CrossSite => StatusCode::FORBIDDEN,
             AdminError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AdminError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             AdminError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -46,7 +56,7 @@ impl ResponseError for AdminError {
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
         let body = match self {
-            AdminError::Unauthorized => json!({
+            AdminError::Unauthorized | AdminError::BasicRefused => json!({
                 "error": "unauthorized",
                 "error_description": "Admin credentials are required (HTTP Basic or a bearer token)."
             }),
@@ -62,6 +72,7 @@ impl ResponseError for AdminError {
             other => json!({
                 "error": match status {
                     StatusCode::CONFLICT => "conflict",
+                    StatusCode::FORBIDDEN => "cross_site_request",
                     StatusCode::NOT_FOUND => "not_found",
                     StatusCode::PAYLOAD_TOO_LARGE => "too_large",
                     StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
@@ -75,11 +86,18 @@ impl ResponseError for AdminError {
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response.insert_header((header::RETRY_AFTER, "1"));
         }
-        if status == StatusCode::UNAUTHORIZED {
-            response.insert_header((
-                header::WWW_AUTHENTICATE,
-                "Basic realm=\"tessera-admin\", charset=\"UTF-8\"",
-            ));
+        match self {
+            AdminError::Unauthorized => {
+                response
+                    .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"tessera-admin\""));
+            }
+            AdminError::BasicRefused => {
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    "Basic realm=\"tessera-admin\", charset=\"UTF-8\"",
+                ));
+            }
+            _ => {}
         }
         response
             .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -83,11 +83,10 @@ async fn the_admin_api_refuses_requests_without_valid_credentials() {
         .await
         .unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
-    assert!(
-        anonymous.headers()["www-authenticate"]
-            .to_str()
-            .unwrap()
-            .starts_with("Basic")
+    // No Basic challenge: a browser would prompt, then send the password cross-site for ever.
+    assert_eq!(
+        anonymous.headers()["www-authenticate"].to_str().unwrap(),
+        "Bearer realm=\"tessera-admin\""
     );
     let wrong = app
         .client
@@ -351,6 +350,7 @@ async fn rollback_commits_an_old_version_as_a_new_one() {
     assert_eq!(app.commit("upgrade").await.status(), StatusCode::OK);
     let res = app
         .admin(reqwest::Method::POST, "/rollback/1")
+        .json(&serde_json::json!({}))
         .send()
         .await
         .unwrap();
@@ -369,6 +369,7 @@ async fn rollback_commits_an_old_version_as_a_new_one() {
     assert_eq!(versions[0]["comment"], "rollback to version 1");
     let missing = app
         .admin(reqwest::Method::POST, "/rollback/99")
+        .json(&serde_json::json!({}))
         .send()
         .await
         .unwrap();
@@ -459,4 +460,91 @@ async fn a_commit_through_one_instance_is_served_by_another_within_a_second() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     eprintln!("second instance switched after {:?}", committed.elapsed());
+}
+
+#[tokio::test]
+async fn cross_site_and_simple_requests_cannot_change_the_configuration() {
+    let hash = tessera_admin::http::hash_password("correct horse battery").unwrap();
+    let app = spawn_app_with(Options {
+        env: vec![("TESSERA_ADMIN_PASSWORD_HASH", hash)],
+        ..Options::default()
+    })
+    .await;
+    let v1 = app.config.active().version();
+    let post = |path: &str| {
+        app.client
+            .post(format!("{}/admin/api{path}", app.origin))
+            .basic_auth("admin", Some("correct horse battery"))
+    };
+    // What a page on another site makes a browser send, cached Basic credentials included.
+    for (name, request) in [
+        (
+            "Sec-Fetch-Site",
+            post("/rollback/1")
+                .header("Sec-Fetch-Site", "cross-site")
+                .json(&serde_json::json!({})),
+        ),
+        (
+            "Sec-Fetch-Site same-site",
+            post("/commit")
+                .header("Sec-Fetch-Site", "same-site")
+                .json(&serde_json::json!({})),
+        ),
+        (
+            "Origin",
+            post("/rollback/1")
+                .header("Origin", "https://evil.example")
+                .json(&serde_json::json!({})),
+        ),
+    ] {
+        let res = request.send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{name}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["error"], "cross_site_request", "{name}");
+    }
+    // A simple request (an HTML form's or no-cors fetch's content type) is refused too.
+    for content_type in ["text/plain", "application/x-www-form-urlencoded"] {
+        let res = post("/rollback/1")
+            .header("Content-Type", content_type)
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{content_type}"
+        );
+    }
+    let res = post("/rollback/1").send().await.unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "no content type"
+    );
+    assert_eq!(app.config.active().version(), v1, "nothing was committed");
+
+    // Wrong Basic credentials get the Basic challenge (the client chose Basic).
+    let wrong = app
+        .client
+        .get(format!("{}/admin/api/versions", app.origin))
+        .basic_auth("admin", Some("wrong"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        wrong.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Basic")
+    );
+    // The same-origin and CLI shapes still work.
+    let res = post("/rollback/1")
+        .header("Sec-Fetch-Site", "same-origin")
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
 }
