@@ -230,7 +230,8 @@ impl Application {
         let admin = web::Data::new(
             AdminState::new(
                 config.clone(),
-                AdminAuth::new(admin_credentials(&settings)),
+                AdminAuth::new(admin_credentials(&settings))
+                    .with_attempt_limits(store.clone(), settings.server.trusted_proxies.clone()),
                 settings.server.issuer.is_https(),
             )
             .map_err(|e| StartupError::Other(format!("admin templates: {e}")))?,

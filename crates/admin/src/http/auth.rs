@@ -1,18 +1,39 @@
 //! Admin authentication: HTTP Basic against an argon2 password hash from the settings, or a
 //! bearer token whose SHA-256 the settings hold. Password checks run on the blocking pool, at
-//! most two at a time, so they cannot starve other requests.
+//! most two at a time, so they cannot starve other requests, and behind attempt limits counted
+//! in PostgreSQL (shared by every instance): per client address, and per username.
 
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::HttpRequest;
 use actix_web::http::header;
 use argon2::{Argon2, PasswordHash, PasswordVerifier};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use ipnet::IpNet;
 use openssl::hash::{MessageDigest, hash};
+use tessera_store::Store;
 use tokio::sync::Semaphore;
 
 use super::AdminError;
+
+/// Admin password attempts allowed from one client address per window.
+pub const ATTEMPTS_PER_ADDRESS: i32 = 10;
+/// Admin password attempts allowed for one username (from anywhere) per window. Higher than
+/// per address: it stops a guesser spread over many addresses, while one attacker's address
+/// alone cannot lock the real admin out (who also has the bearer token and the CLI).
+pub const ATTEMPTS_PER_USERNAME: i32 = 50;
+/// The counting window.
+pub const ATTEMPT_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+/// Where attempts are counted, and how the client's address is found.
+#[derive(Clone)]
+struct AttemptCounter {
+    store: Store,
+    trusted_proxies: Vec<IpNet>,
+}
 
 /// Admin credentials as configured.
 #[derive(Clone)]
@@ -35,6 +56,7 @@ pub enum AdminCredentials {
 pub struct AdminAuth {
     credentials: AdminCredentials,
     permits: Arc<Semaphore>,
+    attempts: Option<AttemptCounter>,
 }
 
 impl AdminAuth {
@@ -43,15 +65,55 @@ impl AdminAuth {
         AdminAuth {
             credentials,
             permits: Arc::new(Semaphore::new(2)),
+            attempts: None,
         }
     }
 
-    /// The admin's name when `username`/`password` are right.
+    /// Counts password attempts in `store`, finding client addresses behind `trusted_proxies`.
+    pub fn with_attempt_limits(mut self, store: Store, trusted_proxies: Vec<IpNet>) -> Self {
+        self.attempts = Some(AttemptCounter {
+            store,
+            trusted_proxies,
+        });
+        self
+    }
+
+    /// The admin's name when `username`/`password`, sent with `req`, are right; refused
+    /// without a check past the attempt limits.
     pub async fn check_password(
         &self,
+        req: &HttpRequest,
         username: &str,
         password: &str,
     ) -> Result<String, AdminError> {
+        let Some(counter) = &self.attempts else {
+            return self.verify_password(username, password).await;
+        };
+        let address = super::client_address(req, &counter.trusted_proxies);
+        let buckets = attempt_buckets(username, address);
+        let now = chrono::Utc::now();
+        let hit = buckets.clone();
+        let counts = counter
+            .store
+            .run(move |conn| tessera_store::rate_limits::hit(conn, &hit, now, ATTEMPT_WINDOW))
+            .await
+            .map_err(|_| AdminError::Busy)?;
+        if let Some(retry_after) = over_limit(&counts, now) {
+            tracing::warn!(?address, "admin password attempts over the limit");
+            return Err(AdminError::TooManyAttempts(retry_after));
+        }
+        let verified = self.verify_password(username, password).await?;
+        if let Some(address_bucket) = buckets.get(1).cloned() {
+            let _ = counter
+                .store
+                .run(move |conn| tessera_store::rate_limits::reset(conn, &address_bucket))
+                .await;
+        }
+        Ok(verified)
+    }
+
+    /// The admin's name when `username`/`password` are right.
+    async fn verify_password(&self, username: &str, password: &str) -> Result<String, AdminError> {
         let (expected_user, hash) = match &self.credentials {
             AdminCredentials::Development => {
                 // Lengths first: memcmp::eq requires equal lengths.
@@ -159,13 +221,55 @@ impl AdminAuth {
             .map_err(|_| AdminError::Unauthorized)?;
         let decoded = String::from_utf8(decoded).map_err(|_| AdminError::Unauthorized)?;
         let (user, password) = decoded.split_once(':').ok_or(AdminError::BasicRefused)?;
-        self.check_password(user, password)
+        self.check_password(req, user, password)
             .await
             .map_err(|e| match e {
                 AdminError::Unauthorized => AdminError::BasicRefused,
                 other => other,
             })
     }
+}
+
+/// The buckets an admin password attempt counts in: the username (hashed: the table holds no
+/// names) and the client address.
+fn attempt_buckets(username: &str, address: Option<IpAddr>) -> Vec<String> {
+    let digest = hash(
+        MessageDigest::sha256(),
+        username.trim().to_lowercase().as_bytes(),
+    )
+    .map(|d| d.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    .unwrap_or_default();
+    let mut buckets = vec![format!("admin:user:{digest}")];
+    if let Some(address) = address {
+        buckets.push(format!("admin:addr:{address}"));
+    }
+    buckets
+}
+
+/// How long until the fullest bucket's window ends, when a bucket is over its limit.
+fn over_limit(
+    counts: &[tessera_store::rate_limits::BucketCount],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<Duration> {
+    let window = chrono::Duration::from_std(ATTEMPT_WINDOW).unwrap_or(chrono::Duration::MAX);
+    counts
+        .iter()
+        .filter(|c| {
+            let limit = if c.bucket.starts_with("admin:user:") {
+                ATTEMPTS_PER_USERNAME
+            } else {
+                ATTEMPTS_PER_ADDRESS
+            };
+            c.hits > limit
+        })
+        .map(|c| {
+            let ends = c.window_start.checked_add_signed(window).unwrap_or(now);
+            (ends - now)
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .max(Duration::from_secs(1))
+        })
+        .max()
 }
 
 /// An argon2id PHC hash of `password` with the library's defaults (OWASP parameters), for

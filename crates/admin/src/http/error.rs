@@ -15,6 +15,9 @@ pub enum AdminError {
     /// HTTP Basic credentials were sent and are wrong: the challenge names Basic too.
     #[error("admin authentication required")]
     BasicRefused,
+    /// Too many password attempts: come back after this long.
+    #[error("too many sign-in attempts; try again in {} seconds", .0.as_secs())]
+    TooManyAttempts(std::time::Duration),
     /// A browser sent the request from another site's page.
     #[error(
         "cross-site requests to the admin API are refused; use the admin pages, the CLI or a script"
@@ -39,6 +42,7 @@ impl ResponseError for AdminError {
         match self {
             AdminError::Unauthorized | AdminError::BasicRefused => StatusCode::UNAUTHORIZED,
             AdminError::CrossSite => StatusCode::FORBIDDEN,
+            AdminError::TooManyAttempts(_) => StatusCode::TOO_MANY_REQUESTS,
             AdminError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AdminError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             AdminError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -73,6 +77,7 @@ impl ResponseError for AdminError {
                 "error": match status {
                     StatusCode::CONFLICT => "conflict",
                     StatusCode::FORBIDDEN => "cross_site_request",
+                    StatusCode::TOO_MANY_REQUESTS => "too_many_attempts",
                     StatusCode::NOT_FOUND => "not_found",
                     StatusCode::PAYLOAD_TOO_LARGE => "too_large",
                     StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
@@ -87,6 +92,9 @@ impl ResponseError for AdminError {
             response.insert_header((header::RETRY_AFTER, "1"));
         }
         match self {
+            AdminError::TooManyAttempts(retry_after) => {
+                response.insert_header((header::RETRY_AFTER, retry_after.as_secs().to_string()));
+            }
             AdminError::Unauthorized => {
                 response
                     .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"tessera-admin\""));

@@ -3,6 +3,7 @@
 
 mod api;
 mod auth;
+mod client_address;
 mod error;
 mod pages;
 mod session;
@@ -10,6 +11,7 @@ mod session;
 use actix_web::web;
 
 pub use auth::{AdminAuth, AdminCredentials, hash_password};
+pub use client_address::client_address;
 pub use error::AdminError;
 
 use crate::ConfigService;

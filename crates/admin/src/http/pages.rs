@@ -8,8 +8,8 @@ use futures_util::TryStreamExt;
 use serde::Deserialize;
 use tera::Context;
 
-use super::AdminState;
 use super::session::{self, Session};
+use super::{AdminError, AdminState};
 use crate::ConfigError;
 use crate::config::{MAX_DOCUMENT_BYTES, Problem, UploadMode};
 
@@ -228,13 +228,27 @@ async fn login(
     }
     match state
         .auth
-        .check_password(&form.username, &form.password)
+        .check_password(&req, &form.username, &form.password)
         .await
     {
         Ok(username) => {
             let mut response = see_other("/admin");
             let _ = response.add_cookie(&session::start(&state, &username));
             let _ = response.add_cookie(&session::clear(&state, session::LOGIN_COOKIE));
+            response
+        }
+        Err(AdminError::TooManyAttempts(retry_after)) => {
+            let message = Message {
+                error: Some(format!(
+                    "Too many sign-in attempts. Try again in {} minutes.",
+                    retry_after.as_secs().div_ceil(60)
+                )),
+                ..Message::default()
+            };
+            let mut response = login_form(&state, &req, StatusCode::TOO_MANY_REQUESTS, message);
+            if let Ok(value) = retry_after.as_secs().to_string().parse() {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
             response
         }
         Err(_) => {

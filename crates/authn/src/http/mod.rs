@@ -2,7 +2,6 @@
 //! its SSO session.
 
 mod account;
-mod client_address;
 pub mod cookies;
 mod email_step;
 mod identify;
@@ -11,7 +10,7 @@ mod passkey_email;
 mod passkey_login;
 mod signup;
 
-pub use client_address::client_address;
+pub use tessera_admin::http::client_address;
 
 use std::sync::Arc;
 

@@ -548,3 +548,59 @@ async fn cross_site_and_simple_requests_cannot_change_the_configuration() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn admin_password_guesses_from_one_address_are_refused_after_ten() {
+    let app = spawn_app_with(Options {
+        env: vec![("TESSERA_SERVER_DEVELOPMENT", "true".into())],
+        ..Options::default()
+    })
+    .await;
+    let versions = |password: &'static str| {
+        app.client
+            .get(format!("{}/admin/api/versions", app.origin))
+            .basic_auth("admin", Some(password))
+            .send()
+    };
+    for guess in 1..=10 {
+        let res = versions("wrong").await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "guess {guess}");
+    }
+    let refused = versions("wrong").await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=900).contains(&retry_after), "{retry_after}");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"], "too_many_attempts");
+    // Not even the right password is checked from this address until the window ends.
+    assert_eq!(
+        versions("admin").await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // The admin page counts in the same buckets.
+    let browser = crate::oidc::browser();
+    let form = browser
+        .get(format!("{}/admin/login", app.origin))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let page = browser
+        .post(format!("{}/admin/login", app.origin))
+        .form(&[
+            ("username", "admin"),
+            ("password", "admin"),
+            ("csrf", crate::oidc::field(&form, "csrf").as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(page.text().await.unwrap().contains("Too many sign-in attempts"));
+}
