@@ -51,23 +51,41 @@ pub struct Smtp {
     pub username: Option<String>,
     /// Login password, sealed under the key-encryption key.
     pub sealed_password: Option<String>,
+    /// The operator accepts `none` or `opportunistic` to a host that is not on loopback
+    /// (`<allow-insecure-transport>true</allow-insecure-transport>`).
+    pub allow_insecure_transport: bool,
 }
 
 /// SMTP transport security.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SmtpTls {
-    /// Plain text (local mail sinks only).
+    /// Plain text: the password and every code in clear (loopback, or allowed explicitly).
     None,
-    /// STARTTLS when the server offers it (default).
-    #[default]
+    /// STARTTLS when the server offers it: anyone on the path can strip it (loopback, or
+    /// allowed explicitly).
     Opportunistic,
-    /// STARTTLS required.
+    /// STARTTLS required (the default, except on port 465).
     StartTls,
-    /// TLS from the first byte (port 465).
+    /// TLS from the first byte (the default on port 465).
     Tls,
 }
 
 impl SmtpTls {
+    /// What an SMTP block without `<tls>` gets: TLS on port 465 (SMTPS), required STARTTLS on
+    /// any other.
+    pub fn default_for_port(port: u16) -> Self {
+        if port == 465 {
+            SmtpTls::Tls
+        } else {
+            SmtpTls::StartTls
+        }
+    }
+
+    /// True when the connection may carry the password and codes in clear.
+    pub fn is_insecure(self) -> bool {
+        matches!(self, SmtpTls::None | SmtpTls::Opportunistic)
+    }
+
     /// The XML value.
     pub fn as_str(self) -> &'static str {
         match self {

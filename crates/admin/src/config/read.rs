@@ -192,6 +192,15 @@ fn read_registration(ctx: &mut Ctx, node: &Node, path: &str) -> bool {
     true
 }
 
+/// `localhost`, or an IP literal on loopback: mail that never leaves the machine.
+fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// The one account verification method.
 pub const EMAIL_VERIFICATION: &str = "email-verification";
 
@@ -211,7 +220,7 @@ fn read_email_provider(ctx: &mut Ctx, node: &Node, path: &str) -> Option<EmailPr
         ctx.problem(&spath, smtp, "<default-sender> is required");
     }
     let tls = match smtp.child("tls") {
-        None => SmtpTls::default(),
+        None => SmtpTls::default_for_port(port),
         Some(t) => match SmtpTls::parse(t.text.as_deref().unwrap_or_default()) {
             Some(tls) => tls,
             None => {
@@ -220,10 +229,26 @@ fn read_email_provider(ctx: &mut Ctx, node: &Node, path: &str) -> Option<EmailPr
                     t,
                     "must be none, opportunistic, starttls or tls",
                 );
-                SmtpTls::default()
+                SmtpTls::default_for_port(port)
             }
         },
     };
+    let allow_insecure_transport = ctx.boolean(smtp, &spath, "allow-insecure-transport", false);
+    if tls.is_insecure()
+        && !allow_insecure_transport
+        && host.as_deref().is_some_and(|h| !is_loopback_host(h))
+    {
+        ctx.problem(
+            &format!("{spath}/tls"),
+            smtp,
+            format!(
+                "tls {} would send the SMTP password and every sign-in code where anyone on the \
+                 network path can read them; use starttls or tls, or add \
+                 <allow-insecure-transport>true</allow-insecure-transport> for a network you trust",
+                tls.as_str()
+            ),
+        );
+    }
     let id = key(node);
     // A password given in clear wins over a sealed one (it is the newer upload).
     let sealed_password = match (
@@ -258,6 +283,7 @@ fn read_email_provider(ctx: &mut Ctx, node: &Node, path: &str) -> Option<EmailPr
             default_sender: sender?,
             username: smtp.child_text("username").map(str::to_owned),
             sealed_password,
+            allow_insecure_transport,
         },
         id,
     })

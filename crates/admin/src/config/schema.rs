@@ -106,6 +106,7 @@ const SMTP: &[Field] = &[
     leaf("username"),
     leaf("password"),
     leaf("sealed-password"),
+    leaf("allow-insecure-transport"),
 ];
 
 const EMAIL_PROVIDER: &[Field] = &[leaf("id"), leaf("description"), container("smtp", SMTP)];

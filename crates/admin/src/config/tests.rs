@@ -112,7 +112,8 @@ fn the_seed_000_upgrade_file_in_its_original_shape_merges_and_validates() {
     let merged = apply(&base(&s), SEED_UPGRADE.as_bytes(), UploadMode::Merge, &s).unwrap();
     validate(&merged).unwrap();
     assert_eq!(merged.email_providers[0].smtp.host, "smtpserver-svc");
-    assert_eq!(merged.email_providers[0].smtp.tls, SmtpTls::Opportunistic);
+    // No <tls>: STARTTLS, required.
+    assert_eq!(merged.email_providers[0].smtp.tls, SmtpTls::StartTls);
     assert_eq!(
         merged
             .client("demo-console-client")
@@ -564,4 +565,84 @@ fn a_lifetime_beyond_a_year_is_refused_at_commit_naming_its_path() {
         "{CLIENTS}<client><id>demo-web-client</id><refresh-token-max-rolling-lifetime>31536000</refresh-token-max-rolling-lifetime></client>{CLIENTS_END}"
     ));
     assert!(apply(&config, &year, UploadMode::Merge, &s).is_ok());
+}
+
+fn smtp_provider(host: &str, port: u16, extra: &str) -> Vec<u8> {
+    doc(&format!(
+        r#"<facilities xmlns="https://curity.se/ns/conf/base"><email-providers><email-provider><id>mail</id><smtp><smtp-host>{host}</smtp-host><smtp-port>{port}</smtp-port><default-sender>noreply@example.com</default-sender>{extra}</smtp></email-provider></email-providers></facilities>"#
+    ))
+}
+
+#[test]
+fn smtp_without_tls_defaults_to_required_starttls_or_tls_on_465() {
+    let s = secrets();
+    let config = base(&s);
+    let tls_of = |port| {
+        apply(
+            &config,
+            &smtp_provider("mail.example.com", port, ""),
+            UploadMode::Merge,
+            &s,
+        )
+        .unwrap()
+        .email_providers[0]
+            .smtp
+            .tls
+    };
+    assert_eq!(tls_of(587), SmtpTls::StartTls);
+    assert_eq!(tls_of(465), SmtpTls::Tls);
+}
+
+#[test]
+fn cleartext_or_strippable_smtp_to_another_host_is_refused_unless_explicitly_allowed() {
+    let s = secrets();
+    let config = base(&s);
+    for tls in ["none", "opportunistic"] {
+        let p = problems(
+            apply(
+                &config,
+                &smtp_provider("mail.example.com", 25, &format!("<tls>{tls}</tls>")),
+                UploadMode::Merge,
+                &s,
+            )
+            .unwrap_err(),
+        );
+        assert!(
+            p.iter()
+                .any(|p| p.path.ends_with("smtp/tls")
+                    && p.message.contains("allow-insecure-transport")),
+            "{p:?}"
+        );
+        // On loopback (a local relay or sink) it is fine.
+        for host in ["127.0.0.1", "localhost", "::1"] {
+            let extra = format!("<tls>{tls}</tls>");
+            assert!(
+                apply(
+                    &config,
+                    &smtp_provider(host, 25, &extra),
+                    UploadMode::Merge,
+                    &s
+                )
+                .is_ok(),
+                "{host} {tls}"
+            );
+        }
+    }
+    let allowed = apply(
+        &config,
+        &smtp_provider(
+            "mail.example.com",
+            25,
+            "<tls>none</tls><allow-insecure-transport>true</allow-insecure-transport>",
+        ),
+        UploadMode::Merge,
+        &s,
+    )
+    .unwrap();
+    assert!(allowed.email_providers[0].smtp.allow_insecure_transport);
+    let exported = crate::config::export(&allowed, crate::config::Root::Config);
+    assert!(
+        exported.contains("<allow-insecure-transport>true</allow-insecure-transport>"),
+        "{exported}"
+    );
 }

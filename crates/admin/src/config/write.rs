@@ -69,7 +69,12 @@ pub fn write_model(config: &Configuration) -> Node {
                 .with_opt(opt_leaf(
                     "sealed-password",
                     p.smtp.sealed_password.as_deref(),
-                ));
+                ))
+                .with_opt(
+                    p.smtp
+                        .allow_insecure_transport
+                        .then(|| bool_leaf("allow-insecure-transport", true)),
+                );
             providers = providers.with(
                 Node::new("email-provider")
                     .with(Node::leaf("id", p.id.clone()))

@@ -42,6 +42,7 @@ fn provider(port: u16) -> EmailProvider {
             default_sender: "noreply@login.example.com".into(),
             username: None,
             sealed_password: None,
+            allow_insecure_transport: false,
         },
     }
 }

@@ -602,5 +602,10 @@ async fn admin_password_guesses_from_one_address_are_refused_after_ten() {
         .await
         .unwrap();
     assert_eq!(page.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert!(page.text().await.unwrap().contains("Too many sign-in attempts"));
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("Too many sign-in attempts")
+    );
 }
