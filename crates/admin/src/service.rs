@@ -167,19 +167,36 @@ impl ConfigService {
         }
     }
 
-    /// Stages an upload as the candidate and returns what it would change.
+    /// Stages an upload and returns what the candidate would change. A merge goes onto the
+    /// staged candidate when there is one (as Curity's candidate datastore does: two merged
+    /// files are both in the diff), else onto the active version; a replace stages the upload
+    /// alone, on the active version.
     pub async fn upload(
         &self,
         document: Vec<u8>,
         mode: UploadMode,
         author: &str,
     ) -> Result<CandidateView, ConfigError> {
-        let (base_version, base) = self.newest().await?;
+        let staged = match mode {
+            UploadMode::Merge => self.store.run(|conn| rows::candidate(conn)).await?,
+            UploadMode::Replace => None,
+        };
+        let (base_version, base, stored_mode) = match staged {
+            Some(row) => (
+                row.base_version,
+                config::parse(&row.xml, &self.secrets)?,
+                row.mode,
+            ),
+            None => {
+                let (version, active) = self.newest().await?;
+                (version, active, mode.as_str().to_owned())
+            }
+        };
         let candidate = config::apply(&base, &document, mode, &self.secrets)?;
         let xml = config::export(&candidate, Root::Config);
         let author = author.to_owned();
         self.store
-            .run(move |conn| rows::put_candidate(conn, base_version, mode.as_str(), &xml, &author))
+            .run(move |conn| rows::put_candidate(conn, base_version, &stored_mode, &xml, &author))
             .await?;
         self.candidate()
             .await?

@@ -168,3 +168,57 @@ async fn a_comment_with_control_characters_is_refused() {
     );
     assert_eq!(service.active().version(), 1);
 }
+
+#[tokio::test]
+async fn a_second_merge_goes_onto_the_staged_candidate_and_a_replace_starts_over() {
+    let db = TestDatabase::new();
+    let service = ConfigService::open(db.store(), secrets(), BASE.to_owned())
+        .await
+        .unwrap();
+    service
+        .upload(rename("Renamed SPA"), UploadMode::Merge, "alice")
+        .await
+        .unwrap();
+    let both = service
+        .upload(UPGRADE.as_bytes().to_vec(), UploadMode::Merge, "bob")
+        .await
+        .unwrap();
+    let paths: Vec<String> = both.changes.iter().map(|c| c.path.clone()).collect();
+    assert!(
+        paths
+            .iter()
+            .any(|p| p.contains("client[demo-web-client]/client-name")),
+        "the first upload is still staged: {paths:?}"
+    );
+    assert!(
+        paths.iter().any(|p| p.contains("email-provider")),
+        "and the second is on top of it: {paths:?}"
+    );
+    service.commit("both", "bob", Some(&both.id)).await.unwrap();
+    let committed = service.active().load();
+    assert_eq!(
+        committed.client("demo-web-client").unwrap().name.as_deref(),
+        Some("Renamed SPA")
+    );
+    assert!(!committed.config.email_providers.is_empty());
+
+    // A replace stages exactly the uploaded document.
+    service
+        .upload(rename("Again"), UploadMode::Merge, "alice")
+        .await
+        .unwrap();
+    let replaced = service
+        .upload(BASE.as_bytes().to_vec(), UploadMode::Replace, "carol")
+        .await
+        .unwrap();
+    let name = replaced
+        .changes
+        .iter()
+        .find(|c| c.path.contains("client[demo-web-client]/client-name"))
+        .expect("the name goes back to the base's");
+    assert_eq!(
+        name.new.as_deref(),
+        Some("Demo web app (SPA)"),
+        "not the staged \"Again\""
+    );
+}
