@@ -132,6 +132,11 @@ impl ConfigService {
         })
     }
 
+    /// The database the history is kept in.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// The live configuration.
     pub fn active(&self) -> &Arc<ActiveConfig> {
         &self.active

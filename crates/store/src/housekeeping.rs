@@ -40,6 +40,9 @@ pub struct Purged {
     /// Sign-in history older than 90 days.
     #[diesel(sql_type = BigInt)]
     pub sign_ins: i64,
+    /// Admin page sessions past their expiry.
+    #[diesel(sql_type = BigInt)]
+    pub admin_sessions: i64,
 }
 
 /// Purges what has expired as of `now`.
@@ -57,7 +60,8 @@ pub fn purge_expired(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<Purg
               p AS (DELETE FROM passkey_ceremonies WHERE expires_at < $1 RETURNING 1),
               e AS (DELETE FROM email_challenges WHERE expires_at < $1 RETURNING 1),
               h AS (DELETE FROM sign_ins WHERE signed_in_at < $1 - interval '90 days'
-                    RETURNING 1)
+                    RETURNING 1),
+              a AS (DELETE FROM admin_sessions WHERE expires_at < $1 RETURNING 1)
          SELECT (SELECT count(*) FROM f) AS flows,
                 (SELECT count(*) FROM s) AS sessions,
                 (SELECT count(*) FROM c) AS codes,
@@ -66,7 +70,8 @@ pub fn purge_expired(conn: &mut PgConnection, now: DateTime<Utc>) -> Result<Purg
                 (SELECT count(*) FROM l) AS rate_limits,
                 (SELECT count(*) FROM p) AS passkey_ceremonies,
                 (SELECT count(*) FROM e) AS email_challenges,
-                (SELECT count(*) FROM h) AS sign_ins",
+                (SELECT count(*) FROM h) AS sign_ins,
+                (SELECT count(*) FROM a) AS admin_sessions",
     )
     .bind::<Timestamptz, _>(now)
     .get_result::<Purged>(conn)?;

@@ -12,6 +12,7 @@
 )]
 
 pub mod accounts;
+pub mod admin_sessions;
 pub mod config;
 pub mod connection;
 pub mod email;

@@ -167,6 +167,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    admin_sessions (session_hash) {
+        session_hash -> Bytea,
+        username -> Text,
+        created_at -> Timestamptz,
+        expires_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     rate_limits (bucket) {
         bucket -> Text,
         window_start -> Timestamptz,

@@ -26,8 +26,10 @@ pub struct AdminState {
     pub(crate) templates: tera::Tera,
     /// Mark cookies `Secure` (the issuer is https).
     pub secure_cookies: bool,
-    /// Signs admin session cookies and CSRF tokens.
+    /// Keys admin sessions and signs CSRF tokens.
     pub(crate) session_key: Vec<u8>,
+    /// Where admin sessions are kept.
+    pub(crate) store: tessera_store::Store,
 }
 
 impl AdminState {
@@ -44,6 +46,7 @@ impl AdminState {
             .map_err(|e| tera::Error::msg(e.to_string()))?;
         Ok(AdminState {
             session_key,
+            store: service.store().clone(),
             service,
             auth,
             templates: pages::templates()?,

@@ -173,7 +173,7 @@ async fn dashboard(
     req: HttpRequest,
     query: web::Query<NoticeQuery>,
 ) -> HttpResponse {
-    let Some(session) = session::current(&state, &req) else {
+    let Some(session) = session::current(&state, &req).await else {
         return see_other("/admin/login");
     };
     let message = Message {
@@ -184,7 +184,7 @@ async fn dashboard(
 }
 
 async fn login_page(state: web::Data<AdminState>, req: HttpRequest) -> HttpResponse {
-    if session::current(&state, &req).is_some() {
+    if session::current(&state, &req).await.is_some() {
         return see_other("/admin");
     }
     login_form(&state, &req, StatusCode::OK, Message::default())
@@ -232,8 +232,15 @@ async fn login(
         .await
     {
         Ok(username) => {
+            let Some(cookie) = session::start(&state, &username).await else {
+                let message = Message {
+                    error: Some("Signing in is temporarily unavailable. Try again shortly.".into()),
+                    ..Message::default()
+                };
+                return login_form(&state, &req, StatusCode::SERVICE_UNAVAILABLE, message);
+            };
             let mut response = see_other("/admin");
-            let _ = response.add_cookie(&session::start(&state, &username));
+            let _ = response.add_cookie(&cookie);
             let _ = response.add_cookie(&session::clear(&state, session::LOGIN_COOKIE));
             response
         }
@@ -267,8 +274,12 @@ struct CsrfForm {
 }
 
 /// The session of a state-changing request, if signed in and its CSRF token is right.
-fn guarded(state: &AdminState, req: &HttpRequest, csrf: &str) -> Result<Session, HttpResponse> {
-    let Some(session) = session::current(state, req) else {
+async fn guarded(
+    state: &AdminState,
+    req: &HttpRequest,
+    csrf: &str,
+) -> Result<Session, HttpResponse> {
+    let Some(session) = session::current(state, req).await else {
         return Err(see_other("/admin/login"));
     };
     if !session.check_csrf(state, csrf) {
@@ -279,13 +290,37 @@ fn guarded(state: &AdminState, req: &HttpRequest, csrf: &str) -> Result<Session,
     Ok(session)
 }
 
+#[derive(Deserialize)]
+struct LogoutForm {
+    csrf: String,
+    /// `yes`: end every admin session, on every browser.
+    #[serde(default)]
+    everywhere: String,
+}
+
+/// Signing out ends the session on the server (a copy of the cookie stops working);
+/// "Sign out everywhere" ends every admin session.
 async fn logout(
     state: web::Data<AdminState>,
     req: HttpRequest,
-    form: web::Form<CsrfForm>,
+    form: web::Form<LogoutForm>,
 ) -> HttpResponse {
-    if let Err(response) = guarded(&state, &req, &form.csrf) {
-        return response;
+    let session = match guarded(&state, &req, &form.csrf).await {
+        Ok(session) => session,
+        Err(response) => return response,
+    };
+    let ended = if form.everywhere == "yes" {
+        session::end_all(&state).await.map(|n| {
+            tracing::info!(sessions = n, by = %session.username, "signed out of every admin session");
+        })
+    } else {
+        session::end(&state, &session).await
+    };
+    if let Err(e) = ended {
+        tracing::warn!(error = %e, "cannot end the admin session");
+        return HttpResponse::ServiceUnavailable()
+            .content_type("text/plain; charset=utf-8")
+            .body("Signing out is temporarily unavailable. Try again shortly.");
     }
     let mut response = see_other("/admin/login");
     let _ = response.add_cookie(&session::clear(&state, session::SESSION_COOKIE));
@@ -316,7 +351,7 @@ async fn upload(
     mut payload: Multipart,
 ) -> HttpResponse {
     // Nothing is read for a visitor without a session.
-    if session::current(&state, &req).is_none() {
+    if session::current(&state, &req).await.is_none() {
         return see_other("/admin/login");
     }
     let (mut csrf, mut mode, mut file) = (String::new(), String::new(), None);
@@ -335,7 +370,7 @@ async fn upload(
                 data
             }
             Err(e) => {
-                let Some(session) = session::current(&state, &req) else {
+                let Some(session) = session::current(&state, &req).await else {
                     return see_other("/admin/login");
                 };
                 return dashboard_page(&state, &session, status_of(&e), Message::error(&e)).await;
@@ -348,7 +383,7 @@ async fn upload(
             _ => {}
         }
     }
-    let session = match guarded(&state, &req, &csrf) {
+    let session = match guarded(&state, &req, &csrf).await {
         Ok(session) => session,
         Err(response) => return response,
     };
@@ -400,7 +435,7 @@ async fn changes(
     req: HttpRequest,
     query: web::Query<NoticeQuery>,
 ) -> HttpResponse {
-    let Some(session) = session::current(&state, &req) else {
+    let Some(session) = session::current(&state, &req).await else {
         return see_other("/admin/login");
     };
     let message = Message {
@@ -422,7 +457,7 @@ async fn commit(
     req: HttpRequest,
     form: web::Form<CommitForm>,
 ) -> HttpResponse {
-    let session = match guarded(&state, &req, &form.csrf) {
+    let session = match guarded(&state, &req, &form.csrf).await {
         Ok(session) => session,
         Err(response) => return response,
     };
@@ -445,7 +480,7 @@ async fn discard(
     req: HttpRequest,
     form: web::Form<CsrfForm>,
 ) -> HttpResponse {
-    let session = match guarded(&state, &req, &form.csrf) {
+    let session = match guarded(&state, &req, &form.csrf).await {
         Ok(session) => session,
         Err(response) => return response,
     };
@@ -466,7 +501,7 @@ async fn rollback(
     req: HttpRequest,
     form: web::Form<RollbackForm>,
 ) -> HttpResponse {
-    let session = match guarded(&state, &req, &form.csrf) {
+    let session = match guarded(&state, &req, &form.csrf).await {
         Ok(session) => session,
         Err(response) => return response,
     };

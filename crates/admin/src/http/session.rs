@@ -1,5 +1,7 @@
-//! The admin page session: a signed cookie (no server-side state, so any instance can serve
-//! the next request) and CSRF tokens derived from it.
+//! The admin page session: a random secret in an `HttpOnly`, `SameSite=Strict` cookie and a
+//! row in PostgreSQL (any instance can serve the next request), so that signing out ends the
+//! session on the server — a copied cookie stops working — and "sign out everywhere" ends them
+//! all. CSRF tokens are derived from the cookie.
 
 use actix_web::HttpRequest;
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
@@ -46,19 +48,45 @@ impl Session {
     }
 }
 
-/// The session of this request, if its cookie is valid and unexpired.
-pub fn current(state: &AdminState, req: &HttpRequest) -> Option<Session> {
+/// What the database keys a session by: a MAC of the cookie's secret under the session key,
+/// which is bound to the configured credentials (changing them ends every session).
+fn session_hash(state: &AdminState, value: &str) -> Vec<u8> {
+    ConfigSecrets::mac(&state.session_key, format!("session:{value}").as_bytes())
+        .unwrap_or_default()
+}
+
+/// The session of this request, if its cookie names a live one. `None` also when the database
+/// cannot say: the admin pages then ask to sign in again rather than fail open.
+pub async fn current(state: &AdminState, req: &HttpRequest) -> Option<Session> {
     let value = req.cookie(SESSION_COOKIE)?.value().to_owned();
-    let (payload, sig) = value.rsplit_once('.')?;
-    if !eq(&mac(state, payload), sig) {
+    if value.len() < 32 {
         return None;
     }
-    let (expiry, user) = payload.split_once('.')?;
-    if expiry.parse::<i64>().ok()? < Utc::now().timestamp() {
-        return None;
-    }
-    let username = String::from_utf8(URL_SAFE_NO_PAD.decode(user).ok()?).ok()?;
+    let hash = session_hash(state, &value);
+    let now = Utc::now();
+    let username = state
+        .store
+        .run(move |conn| tessera_store::admin_sessions::live(conn, &hash, now))
+        .await
+        .ok()??;
     Some(Session { username, value })
+}
+
+/// Ends `session` on the server.
+pub async fn end(state: &AdminState, session: &Session) -> Result<(), tessera_store::StoreError> {
+    let hash = session_hash(state, &session.value);
+    state
+        .store
+        .run(move |conn| tessera_store::admin_sessions::delete(conn, &hash))
+        .await
+}
+
+/// Ends every admin session, this one included; returns how many there were.
+pub async fn end_all(state: &AdminState) -> Result<usize, tessera_store::StoreError> {
+    state
+        .store
+        .run(|conn| tessera_store::admin_sessions::delete_all(conn))
+        .await
 }
 
 fn cookie(state: &AdminState, name: &'static str, value: String, max_age: i64) -> Cookie<'static> {
@@ -71,20 +99,30 @@ fn cookie(state: &AdminState, name: &'static str, value: String, max_age: i64) -
         .finish()
 }
 
-/// A fresh session cookie for `username`.
-pub fn start(state: &AdminState, username: &str) -> Cookie<'static> {
-    let payload = format!(
-        "{}.{}",
-        Utc::now().timestamp() + LIFETIME_SECS,
-        URL_SAFE_NO_PAD.encode(username)
-    );
-    let signature = mac(state, &payload);
-    cookie(
-        state,
-        SESSION_COOKIE,
-        format!("{payload}.{signature}"),
-        LIFETIME_SECS,
-    )
+/// Starts a session for `username`; returns its cookie, or `None` (logged) when it could not
+/// be recorded.
+pub async fn start(state: &AdminState, username: &str) -> Option<Cookie<'static>> {
+    let mut bytes = [0u8; 32];
+    if let Err(e) = openssl::rand::rand_bytes(&mut bytes) {
+        tracing::error!(error = %e, "no randomness for an admin session");
+        return None;
+    }
+    let value = URL_SAFE_NO_PAD.encode(bytes);
+    let hash = session_hash(state, &value);
+    let now = Utc::now();
+    let expires_at = now + chrono::Duration::seconds(LIFETIME_SECS);
+    let username = username.to_owned();
+    let recorded = state
+        .store
+        .run(move |conn| {
+            tessera_store::admin_sessions::insert(conn, &hash, &username, now, expires_at)
+        })
+        .await;
+    if let Err(e) = recorded {
+        tracing::warn!(error = %e, "cannot record an admin session");
+        return None;
+    }
+    Some(cookie(state, SESSION_COOKIE, value, LIFETIME_SECS))
 }
 
 /// A cookie that removes `name`.

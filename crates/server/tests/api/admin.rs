@@ -616,3 +616,105 @@ async fn admin_password_guesses_from_one_address_are_refused_after_ten() {
             .contains("Too many sign-in attempts")
     );
 }
+
+/// Signs in on the admin page (development credentials) with a fresh client; returns the
+/// session cookie as a `Cookie` header value.
+async fn admin_page_session(app: &TestApp) -> String {
+    let browser = crate::oidc::browser();
+    let form = browser
+        .get(format!("{}/admin/login", app.origin))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let signed_in = browser
+        .post(format!("{}/admin/login", app.origin))
+        .form(&[
+            ("username", "admin"),
+            ("password", "admin"),
+            ("csrf", crate::oidc::field(&form, "csrf").as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    signed_in
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .find(|v| v.starts_with("tessera_admin=") && !v.starts_with("tessera_admin=;"))
+        .and_then(|v| v.split(';').next())
+        .unwrap()
+        .to_owned()
+}
+
+/// The admin page with `cookie`: its status and, when signed in, the forms' CSRF token.
+async fn admin_page(app: &TestApp, cookie: &str) -> (StatusCode, Option<String>) {
+    let res = app
+        .client
+        .get(format!("{}/admin", app.origin))
+        .header("Cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let page = res.text().await.unwrap();
+    (
+        status,
+        page.contains("name=\"csrf\"")
+            .then(|| crate::oidc::field(&page, "csrf")),
+    )
+}
+
+async fn sign_out(app: &TestApp, cookie: &str, csrf: &str, everywhere: bool) -> StatusCode {
+    let mut form = vec![("csrf", csrf)];
+    if everywhere {
+        form.push(("everywhere", "yes"));
+    }
+    app.client
+        .post(format!("{}/admin/logout", app.origin))
+        .header("Cookie", cookie)
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+#[tokio::test]
+async fn signing_out_ends_the_admin_session_on_the_server_and_everywhere_ends_them_all() {
+    let app = spawn_app_with(Options {
+        env: vec![("TESSERA_SERVER_DEVELOPMENT", "true".into())],
+        ..Options::default()
+    })
+    .await;
+    // A copy of the cookie (stolen, or kept by another tab) dies with the sign-out.
+    let cookie = admin_page_session(&app).await;
+    let (status, csrf) = admin_page(&app, &cookie).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        sign_out(&app, &cookie, &csrf.unwrap(), false).await,
+        StatusCode::SEE_OTHER
+    );
+    let (status, _) = admin_page(&app, &cookie).await;
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "the copied cookie must no longer work"
+    );
+
+    // Two browsers; "Sign out everywhere" from one ends the other too.
+    let laptop = admin_page_session(&app).await;
+    let phone = admin_page_session(&app).await;
+    let (_, csrf) = admin_page(&app, &laptop).await;
+    assert_eq!(admin_page(&app, &phone).await.0, StatusCode::OK);
+    assert_eq!(
+        sign_out(&app, &laptop, &csrf.unwrap(), true).await,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(admin_page(&app, &phone).await.0, StatusCode::SEE_OTHER);
+    assert_eq!(admin_page(&app, &laptop).await.0, StatusCode::SEE_OTHER);
+}
