@@ -1,4 +1,4 @@
-//! Developer workflows: `cargo xtask dev | test`.
+//! Developer workflows: `cargo xtask dev | test | bench | fuzz`.
 //!
 //! `dev` gives a newcomer a running server with development defaults: it finds PostgreSQL
 //! (`DATABASE_URL`, else the local default), starts a private cluster under `target/` when none
@@ -22,13 +22,15 @@ fn main() -> ExitCode {
         Some("dev") => dev(&args[1..]),
         Some("test") => test(&args[1..]),
         Some("bench") => bench(&args[1..]),
+        Some("fuzz") => fuzz(&args[1..]),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n\
                  commands:\n  \
                  dev     run a local server with development defaults\n  \
                  test    run the whole test suite\n  \
-                 bench   run a benchmark: oauth | password | passkey [SECONDS], or config"
+                 bench   run a benchmark: oauth | password | passkey [SECONDS], or config\n  \
+                 fuzz    run every fuzz target for SECONDS each (default 60)"
             );
             return ExitCode::from(2);
         }
@@ -132,6 +134,24 @@ fn test(extra: &[String]) -> Result<()> {
     run(cargo()
         .args(["test", "--workspace", "--all-targets", "--no-fail-fast"])
         .args(extra))
+}
+
+/// Runs every fuzz target (tests named `fuzz_…`) for `SECONDS` each, one at a time, printing
+/// what each tried. `cargo xtask test` runs the same targets for a few hundred inputs.
+fn fuzz(args: &[String]) -> Result<()> {
+    let seconds: u64 = match args.first() {
+        None => 60,
+        Some(s) => s
+            .parse()
+            .map_err(|_| anyhow::anyhow!("usage: cargo xtask fuzz [SECONDS]"))?,
+    };
+    let admin = std::env::var("TESSERA_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+    postgres::ensure_reachable(&admin)?;
+    run(cargo()
+        .args(["test", "--workspace", "--all-targets", "fuzz_", "--"])
+        .args(["--nocapture", "--test-threads=1"])
+        .env("TESSERA_FUZZ_SECONDS", seconds.to_string()))
 }
 
 fn bench(args: &[String]) -> Result<()> {

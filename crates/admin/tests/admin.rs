@@ -222,3 +222,43 @@ async fn a_second_merge_goes_onto_the_staged_candidate_and_a_replace_starts_over
         "not the staged \"Again\""
     );
 }
+
+/// Configuration files as operators upload them, mutated byte by byte, and byte soup: the
+/// reader and the merge answer every one with a configuration or a list of problems, never a
+/// panic (`cargo xtask fuzz` runs it longer).
+#[test]
+fn fuzz_the_configuration_reader_and_merge_never_panic() {
+    use tessera_testkit::fuzz::{self, proptest::prelude::*};
+    let s = secrets();
+    let base = tessera_admin::config::parse(BASE, &s).unwrap();
+    let seeds: Vec<Vec<u8>> = [
+        BASE,
+        UPGRADE,
+        include_str!("../../../config/migrate-to-passkeys.xml"),
+        include_str!("../../../config/identifier-first.xml"),
+        include_str!("fixtures/seed-000-upgrade.xml"),
+    ]
+    .iter()
+    .map(|f| f.as_bytes().to_vec())
+    .collect();
+    let inputs = prop_oneof![
+        8 => fuzz::mutations(seeds),
+        1 => prop::collection::vec(any::<u8>(), 0..2048),
+    ];
+    let mut accepted = 0u64;
+    let report = fuzz::run("configuration XML", inputs, Vec::len, |document| {
+        for mode in [UploadMode::Merge, UploadMode::Replace] {
+            if let Ok(config) = tessera_admin::config::apply(&base, document, mode, &s) {
+                accepted += 1;
+                let _ = tessera_admin::config::validate(&config);
+                let _ = tessera_admin::config::export(&config, tessera_admin::config::Root::Config);
+            }
+        }
+    });
+    // The mutations must reach past the XML reader, or only the reader is being fuzzed.
+    eprintln!("fuzz configuration XML: {accepted} documents read to a configuration");
+    assert!(
+        accepted > 0 || report.cases < 50,
+        "no mutated file was ever accepted"
+    );
+}

@@ -198,3 +198,80 @@ async fn a_rotation_made_through_another_instance_is_picked_up_by_refresh() {
     assert_eq!(kids(&a, now).len(), 4);
     assert_eq!(kids(&a, now), kids(&b, now));
 }
+
+/// Form and query parameters, and authorization requests built from them: near-valid requests
+/// with parameters dropped, repeated, altered or invented, and byte soup. Parsing and validation
+/// answer each with parameters or a refusal, never a panic, in time linear in the input.
+#[test]
+fn fuzz_parameter_parsing_and_authorization_requests_never_panic() {
+    use tessera_admin::config;
+    use tessera_admin::secrets::ConfigSecrets;
+    use tessera_oauth_core::params::Params;
+    use tessera_testkit::fuzz::{self, proptest::prelude::*};
+
+    let snapshot = tessera_admin::Snapshot::new(
+        1,
+        config::parse(
+            include_str!("../../../config/base.xml"),
+            &ConfigSecrets::ephemeral().unwrap(),
+        )
+        .unwrap(),
+    );
+    let name = prop_oneof![
+        prop::sample::select(vec![
+            "client_id",
+            "redirect_uri",
+            "response_type",
+            "scope",
+            "state",
+            "nonce",
+            "code_challenge",
+            "code_challenge_method",
+            "prompt",
+            "max_age",
+            "login_hint",
+            "acr_values",
+            "response_mode",
+            "request",
+            "request_uri",
+        ])
+        .prop_map(str::to_owned),
+        "[a-z_]{0,12}",
+    ];
+    let value = prop_oneof![
+        prop::sample::select(vec![
+            "demo-web-client",
+            "http://localhost:3000/callback",
+            "code",
+            "openid profile",
+            "S256",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            "none",
+            "login",
+            "0",
+            "form_post",
+            "",
+            "http://127.0.0.1:1/callback",
+            "openid address phone",
+        ])
+        .prop_map(str::to_owned),
+        ".{0,64}",
+    ];
+    let structured = prop::collection::vec((name, value), 0..24).prop_map(|pairs| {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        for (n, v) in pairs {
+            query.append_pair(&n, &v);
+        }
+        query.finish().into_bytes()
+    });
+    let inputs = prop_oneof![
+        4 => structured,
+        1 => prop::collection::vec(any::<u8>(), 0..4096),
+        1 => "[a-z=&%0-9A-F]{0,4096}".prop_map(String::into_bytes),
+    ];
+    fuzz::run("authorization requests", inputs, Vec::len, |raw| {
+        if let Ok(params) = Params::parse(raw) {
+            let _ = tessera_oauth_core::authorize::validate(&params, &snapshot);
+        }
+    });
+}

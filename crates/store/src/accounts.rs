@@ -159,6 +159,9 @@ pub fn by_username(
     conn: &mut PgConnection,
     username: &str,
 ) -> Result<Option<AccountRow>, StoreError> {
+    if !is_storable(username) {
+        return Ok(None);
+    }
     Ok(accounts::table
         .filter(lower(accounts::username).eq(lower(username)))
         .select(AccountRow::as_select())
@@ -172,6 +175,9 @@ pub fn by_username_with_passkeys(
     conn: &mut PgConnection,
     username: &str,
 ) -> Result<Option<(AccountRow, bool)>, StoreError> {
+    if !is_storable(username) {
+        return Ok(None);
+    }
     use crate::schema::devices;
     Ok(accounts::table
         .filter(lower(accounts::username).eq(lower(username)))
@@ -189,6 +195,9 @@ pub fn by_username_with_passkeys(
 
 /// The account with this email address (case-insensitive).
 pub fn by_email(conn: &mut PgConnection, email: &str) -> Result<Option<AccountRow>, StoreError> {
+    if !is_storable(email) {
+        return Ok(None);
+    }
     Ok(accounts::table
         .filter(lower(accounts::email.assume_not_null()).eq(lower(email)))
         .select(AccountRow::as_select())
@@ -222,10 +231,19 @@ pub fn by_subject(
     conn: &mut PgConnection,
     subject: &str,
 ) -> Result<Option<AccountRow>, StoreError> {
+    if !is_storable(subject) {
+        return Ok(None);
+    }
     Ok(account_subjects::table
         .inner_join(accounts::table)
         .filter(account_subjects::subject.eq(subject))
         .select(AccountRow::as_select())
         .first(conn)
         .optional()?)
+}
+
+/// PostgreSQL text cannot hold NUL: a value with one matches nothing stored, and sending it
+/// would fail the query. What users type is checked with this before it is looked up.
+pub fn is_storable(text: &str) -> bool {
+    !text.contains('\0')
 }

@@ -9,6 +9,7 @@
 
 use std::sync::OnceLock;
 
+pub mod fuzz;
 mod mail;
 pub use mail::{MailSink, ReceivedMail};
 pub mod soft_key;

@@ -7,6 +7,7 @@ mod browser;
 mod confidential;
 mod cors;
 mod discovery;
+mod fuzz;
 mod helpers;
 mod identifier_first;
 mod login_limits;
