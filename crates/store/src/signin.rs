@@ -407,3 +407,48 @@ pub fn recent_sign_ins(
         .select(SignInRow::as_select())
         .load(conn)?)
 }
+
+/// What [`sign_out_everywhere`] ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SignedOut {
+    /// SSO sessions ended.
+    pub sessions: usize,
+    /// Refresh tokens revoked (every live token of every family).
+    pub refresh_tokens: usize,
+}
+
+/// Ends every SSO session of `account_id` but `keep` (the caller's own, if any) and revokes
+/// every refresh token issued to it, in one transaction: after a recovery or on the user's
+/// request, nothing signed in before keeps working.
+pub fn sign_out_everywhere(
+    conn: &mut PgConnection,
+    account_id: Uuid,
+    keep: Option<&[u8]>,
+    now: DateTime<Utc>,
+) -> Result<SignedOut, StoreError> {
+    use crate::schema::refresh_tokens;
+    crate::tx::transaction(conn, |conn| {
+        let sessions = sso_sessions::table
+            .filter(sso_sessions::account_id.eq(account_id))
+            .filter(sso_sessions::ended_at.is_null());
+        let sessions = match keep {
+            Some(hash) => diesel::update(sessions.filter(sso_sessions::session_hash.ne(hash)))
+                .set(sso_sessions::ended_at.eq(now))
+                .execute(conn)?,
+            None => diesel::update(sessions)
+                .set(sso_sessions::ended_at.eq(now))
+                .execute(conn)?,
+        };
+        let refresh_tokens = diesel::update(
+            refresh_tokens::table
+                .filter(refresh_tokens::account_id.eq(account_id))
+                .filter(refresh_tokens::revoked_at.is_null()),
+        )
+        .set(refresh_tokens::revoked_at.eq(now))
+        .execute(conn)?;
+        Ok::<_, StoreError>(SignedOut {
+            sessions,
+            refresh_tokens,
+        })
+    })
+}

@@ -28,7 +28,56 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
         .route("/account/passkeys/rename", web::post().to(rename))
         .route("/account/passkeys/delete", web::post().to(delete))
         .route("/account/passkeys/new", web::post().to(new_passkey))
-        .route("/account/passkeys/register", web::post().to(register));
+        .route("/account/passkeys/register", web::post().to(register))
+        .route(
+            "/account/sign-out-everywhere",
+            web::post().to(sign_out_everywhere),
+        );
+}
+
+/// Ends the account's other SSO sessions and revokes every refresh token issued to it: what
+/// was signed in elsewhere (a lost device, a shared computer, an app) stops working. The
+/// caller's own session (`req`'s) stays.
+async fn end_other_sessions(
+    state: &AuthnState,
+    req: &HttpRequest,
+    account_id: Uuid,
+) -> Result<(), tessera_store::StoreError> {
+    let keep = cookies::session(req).map(|secret| flow::secret_hash(&secret));
+    let now = Utc::now();
+    let ended = state
+        .store
+        .run(move |conn| {
+            tessera_store::signin::sign_out_everywhere(conn, account_id, keep.as_deref(), now)
+        })
+        .await?;
+    tracing::info!(
+        sessions = ended.sessions,
+        refresh_tokens = ended.refresh_tokens,
+        "signed out everywhere else from the account page"
+    );
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct CsrfOnly {
+    csrf: String,
+}
+
+/// `POST /account/sign-out-everywhere`: every other session and every app's refresh token end.
+async fn sign_out_everywhere(
+    state: web::Data<AuthnState>,
+    req: HttpRequest,
+    input: web::Form<CsrfOnly>,
+) -> HttpResponse {
+    let user = match poster(&state, &req, &input.csrf).await {
+        Ok(user) => user,
+        Err(response) => return response,
+    };
+    match end_other_sessions(&state, &req, user.account.account_id).await {
+        Ok(()) => see_other(&format!("{}/account", state.base_path)),
+        Err(_) => unavailable(&state),
+    }
 }
 
 /// The signed-in account behind the browser's SSO session.
@@ -260,6 +309,9 @@ struct DeviceForm {
     name: String,
     #[serde(default)]
     confirm: String,
+    /// `yes`: also sign out everywhere else (deleting a lost device's passkey).
+    #[serde(default)]
+    everywhere: String,
 }
 
 impl DeviceForm {
@@ -336,6 +388,11 @@ async fn delete(
     match deleted {
         Ok(Deletion::Deleted) => {
             tracing::info!("a passkey was deleted from its account page");
+            if input.everywhere == "yes"
+                && end_other_sessions(&state, &req, account_id).await.is_err()
+            {
+                return unavailable(&state);
+            }
             see_other(&format!("{}/account", state.base_path))
         }
         Ok(Deletion::NotFound) => {

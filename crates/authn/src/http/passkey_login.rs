@@ -460,6 +460,37 @@ async fn register(
             "Your passkey was created, but this application no longer accepts this way of signing in.",
         );
     };
+    // A passkey registered on the strength of an email code is a recovery (or a first device
+    // proved by the mailbox alone): whatever was signed in before — perhaps by whoever had the
+    // lost device — ends, sessions and refresh tokens alike.
+    if proof.amr.iter().any(|m| m == "otp") {
+        let account_id = registered.account_id;
+        let now = Utc::now();
+        match state
+            .store
+            .run(move |conn| {
+                tessera_store::signin::sign_out_everywhere(conn, account_id, None, now)
+            })
+            .await
+        {
+            Ok(ended) => tracing::info!(
+                sessions = ended.sessions,
+                refresh_tokens = ended.refresh_tokens,
+                "passkey registered by email code: signed out everywhere"
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot sign out everywhere after a recovery");
+                return page_with_error(
+                    &state,
+                    flow_id,
+                    &browser,
+                    &policy,
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Your passkey was created, but signing in is temporarily unavailable. Try again shortly.",
+                );
+            }
+        }
+    }
     match signed_in_redirect(
         &state,
         flow_id,

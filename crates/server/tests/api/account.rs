@@ -373,3 +373,61 @@ async fn two_deletions_at_once_cannot_remove_the_last_two_passkeys_without_a_con
     let left = tessera_store::passkeys::devices_of(&mut conn, robin.account_id).unwrap();
     assert_eq!(left.len(), 1);
 }
+
+#[tokio::test]
+async fn signing_out_everywhere_else_ends_other_sessions_and_every_refresh_token_but_this_session()
+{
+    let app = spawn_app().await;
+    create_kim(&app).await;
+    let (elsewhere, here) = (browser(), browser());
+    let held = crate::token_claims::code_flow_in(&app, &elsewhere, "openid").await;
+    crate::token_claims::code_flow_in(&app, &here, "openid").await;
+    let signed_in = |b: &reqwest::Client| {
+        let url = format!(
+            "{}&prompt=none",
+            crate::token_claims::authorize_url(&app, "openid")
+        );
+        let b = b.clone();
+        async move { location(&b.get(&url).send().await.unwrap()).contains("code=") }
+    };
+    assert!(signed_in(&elsewhere).await && signed_in(&here).await);
+
+    let page = here
+        .get(format!("{}/account", app.issuer))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Sign out everywhere else"), "{page}");
+    let done = here
+        .post(format!("{}/account/sign-out-everywhere", app.issuer))
+        .form(&[("csrf", field(&page, "csrf"))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+
+    assert!(
+        !signed_in(&elsewhere).await,
+        "the other browser is signed out"
+    );
+    assert!(signed_in(&here).await, "this one stays");
+    let refreshed = app
+        .client
+        .post(format!("{}/oauth/token", app.issuer))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", "demo-web-client"),
+            ("refresh_token", held["refresh_token"].as_str().unwrap()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        refreshed.status(),
+        StatusCode::BAD_REQUEST,
+        "the app's refresh token is revoked"
+    );
+}

@@ -377,6 +377,33 @@ pub(crate) mod passkeys_only {
             tessera_store::passkeys::devices_of(&mut conn, kim.account_id).unwrap()
         };
         assert_eq!(devices.len(), 2, "two passkeys on one account");
+        // The recovery ended what was signed in before (whoever holds the laptop): only the
+        // recovered session and the refresh token redeemed after it are live.
+        {
+            use diesel::prelude::*;
+            use tessera_store::schema::{refresh_tokens, sso_sessions};
+            let mut conn = app.db.connect();
+            let kim = tessera_store::accounts::by_username(&mut conn, "kim")
+                .unwrap()
+                .unwrap();
+            let sessions: i64 = sso_sessions::table
+                .filter(sso_sessions::account_id.eq(kim.account_id))
+                .filter(sso_sessions::ended_at.is_null())
+                .count()
+                .get_result(&mut conn)
+                .unwrap();
+            let tokens: i64 = refresh_tokens::table
+                .filter(refresh_tokens::account_id.eq(kim.account_id))
+                .filter(refresh_tokens::revoked_at.is_null())
+                .count()
+                .get_result(&mut conn)
+                .unwrap();
+            assert_eq!(
+                (sessions, tokens),
+                (1, 1),
+                "live sessions and refresh tokens"
+            );
+        }
 
         // Whatever a browser posts, this client takes no password.
         let (http, html) = open_login_page(&app, &authorize_url(&app)).await;

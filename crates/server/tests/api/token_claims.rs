@@ -15,7 +15,7 @@ const API_CLIENT: (&str, &str) = ("demo-api-client", "Demo-API-Secret-0123456789
 
 /// The authorization URL of `demo-web-client` (registered for openid, profile and email)
 /// asking for `scope`.
-fn authorize_url(app: &TestApp, scope: &str) -> String {
+pub(crate) fn authorize_url(app: &TestApp, scope: &str) -> String {
     authorize_url_for(app, ("demo-web-client", REDIRECT), scope)
 }
 
@@ -48,7 +48,13 @@ async fn authorization_response(
 
 /// Signs kim in asking for `scope` and redeems the code: the token response as sent.
 async fn code_flow(app: &TestApp, scope: &str) -> Value {
-    let code = authorization_response(app, scope).await["code"].clone();
+    code_flow_in(app, &browser(), scope).await
+}
+
+/// As [`code_flow`], in `browser` (whose SSO session may answer without a password).
+pub(crate) async fn code_flow_in(app: &TestApp, browser: &reqwest::Client, scope: &str) -> Value {
+    let res = sign_in(app, browser, &authorize_url(app, scope), None).await;
+    let code = query_of(&location(&res))["code"].clone();
     token_request(
         app,
         &[
