@@ -1,10 +1,19 @@
-//! Limits on password attempts.
+//! Limits on password attempts and email codes.
 //!
-//! Every attempt is counted before the password is hashed, in two buckets: the username (so a
-//! guesser spreading over many addresses is stopped) and the client address (so one address
-//! cannot spray many usernames). An unknown username is counted exactly like a known one, so a
-//! refusal says nothing about whether the account exists. A successful sign-in clears its
-//! username's bucket. Counters live in PostgreSQL, shared by every instance.
+//! Every attempt is counted before the password is hashed, in three buckets:
+//!
+//! - the username **from this address** (`pair`): a guesser at one address is slowed (growing
+//!   delays) and then refused, without touching the account's owner elsewhere;
+//! - the **address** (`addr`): one address cannot spray many usernames;
+//! - the **account** from anywhere (`user`): a guesser spread over many addresses gets at most
+//!   a bounded number of tries per window (NIST SP 800-63B §5.2.2 allows no more than 100
+//!   consecutive failures). A browser the owner has signed in with before (a *known device*)
+//!   does not count in it, so reaching this bound from elsewhere never locks the owner out of
+//!   a browser they use.
+//!
+//! An unknown username is counted exactly like a known one, so a refusal says nothing about
+//! whether the account exists. A success clears the username's buckets. Counters live in
+//! PostgreSQL, shared by every instance.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -15,19 +24,25 @@ use tessera_store::rate_limits::BucketCount;
 /// How many attempts (password checks, email codes requested) are allowed per window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AttemptLimits {
-    /// Attempts for one username (any address) per window.
+    /// Attempts for one username from one client address per window.
     pub per_username: u32,
     /// Attempts from one client address (any username) per window.
     pub per_address: u32,
+    /// Attempts for one username from anywhere but its known devices, per window.
+    pub per_account: u32,
     /// The window.
     pub window: Duration,
 }
+
+/// The bound on password guesses at one account from unknown browsers per window.
+pub const PASSWORD_ATTEMPTS_PER_ACCOUNT: u32 = 100;
 
 impl Default for AttemptLimits {
     fn default() -> Self {
         AttemptLimits {
             per_username: 10,
             per_address: 100,
+            per_account: PASSWORD_ATTEMPTS_PER_ACCOUNT,
             window: Duration::from_secs(15 * 60),
         }
     }
@@ -45,39 +60,69 @@ pub enum Attempt {
     },
 }
 
-/// The buckets an attempt for `username` from `address` counts in.
-pub fn password_buckets(username: &str, address: Option<IpAddr>) -> Vec<String> {
+/// The buckets an attempt for `username` from `address` counts in; a `known_device` (a browser
+/// the owner signed in with before) is left out of the account-wide bucket.
+pub fn password_buckets(
+    username: &str,
+    address: Option<IpAddr>,
+    known_device: bool,
+) -> Vec<String> {
     // Usernames are hashed so the table holds no identifiers; case and surrounding blanks do
     // not make a new bucket.
-    let mut buckets = vec![format!(
-        "pwd:user:{}",
-        hex(&crate::flow::secret_hash(&username.trim().to_lowercase()))
-    )];
+    let user = hex(&crate::flow::secret_hash(&username.trim().to_lowercase()));
+    let mut buckets = Vec::with_capacity(3);
     if let Some(address) = address {
-        buckets.push(format!("pwd:addr:{}", address_key(address)));
+        let address = address_key(address);
+        buckets.push(format!("pwd:pair:{user}:{address}"));
+        buckets.push(format!("pwd:addr:{address}"));
+    }
+    if !known_device || address.is_none() {
+        buckets.push(format!("pwd:user:{user}"));
     }
     buckets
 }
 
 /// The buckets a request for an email code for `username` from `address` counts in.
-pub fn email_buckets(username: &str, address: Option<IpAddr>) -> Vec<String> {
-    password_buckets(username, address)
+pub fn email_buckets(username: &str, address: Option<IpAddr>, known_device: bool) -> Vec<String> {
+    password_buckets(username, address, known_device)
         .into_iter()
         .map(|b| b.replacen("pwd:", "mail:", 1))
         .collect()
 }
 
-/// Default limits on email codes: a few per account, more per address (several people may
-/// share one).
+/// Default limits on email codes: a few per account and address, more per address (several
+/// people may share one), and a bound per account against mail bombing from many addresses.
 pub const EMAIL_LIMITS: AttemptLimits = AttemptLimits {
     per_username: 3,
     per_address: 20,
+    per_account: 10,
     window: Duration::from_secs(15 * 60),
 };
 
-/// The username bucket of [`password_buckets`], to clear after a success.
-pub fn username_bucket(username: &str) -> String {
-    password_buckets(username, None).remove(0)
+/// The buckets of `username` a success clears: its account-wide count and, from `address`,
+/// its pair (NIST counts consecutive failures).
+pub fn cleared_by_success(username: &str, address: Option<IpAddr>) -> Vec<String> {
+    password_buckets(username, address, false)
+        .into_iter()
+        .filter(|b| !b.starts_with("pwd:addr:"))
+        .collect()
+}
+
+/// The kind of a bucket, from its key.
+enum BucketKind {
+    Pair,
+    Address,
+    Account,
+}
+
+fn kind(bucket: &str) -> BucketKind {
+    if bucket.contains(":pair:") {
+        BucketKind::Pair
+    } else if bucket.contains(":addr:") {
+        BucketKind::Address
+    } else {
+        BucketKind::Account
+    }
 }
 
 /// IPv6 clients usually own a whole /64, so they are counted per /64.
@@ -111,11 +156,13 @@ impl AttemptLimits {
     /// the limit refuses it, while a user who mistypes twice notices nothing. Unknown
     /// usernames are counted, and so delayed, alike.
     pub fn delay(&self, counts: &[BucketCount]) -> Duration {
+        // The pair's count: what this address did to this username. (Without an address, the
+        // account's.) An attacker elsewhere never slows the owner down.
         let hits = counts
             .iter()
-            .filter(|c| c.bucket.contains(":user:"))
+            .filter(|c| !matches!(kind(&c.bucket), BucketKind::Address))
             .map(|c| c.hits)
-            .max()
+            .min()
             .unwrap_or(0);
         if hits <= UNDELAYED {
             return Duration::ZERO;
@@ -129,10 +176,10 @@ impl AttemptLimits {
     /// Decides from the counts after this attempt was counted.
     pub fn decide(&self, counts: &[BucketCount], now: DateTime<Utc>) -> Attempt {
         let over = counts.iter().filter(|c| {
-            let limit = if c.bucket.contains(":user:") {
-                self.per_username
-            } else {
-                self.per_address
+            let limit = match kind(&c.bucket) {
+                BucketKind::Pair => self.per_username,
+                BucketKind::Address => self.per_address,
+                BucketKind::Account => self.per_account,
             };
             u32::try_from(c.hits).unwrap_or(0) > limit
         });
@@ -155,29 +202,6 @@ impl AttemptLimits {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn attempts_at_a_username_are_delayed_more_and_more_after_the_first_three() {
-        let limits = AttemptLimits::default();
-        let counts = |hits: i32| {
-            vec![
-                BucketCount {
-                    bucket: "pwd:user:abc".into(),
-                    hits,
-                    window_start: Utc::now(),
-                },
-                BucketCount {
-                    bucket: "pwd:addr:192.0.2.1".into(),
-                    hits: 50,
-                    window_start: Utc::now(),
-                },
-            ]
-        };
-        let delays: Vec<u64> = (1..=10)
-            .map(|hits| limits.delay(&counts(hits)).as_millis() as u64)
-            .collect();
-        assert_eq!(delays, [0, 0, 0, 250, 500, 1000, 2000, 4000, 4000, 4000]);
-    }
     use chrono::TimeZone;
 
     fn count(bucket: &str, hits: i32, start: DateTime<Utc>) -> BucketCount {
@@ -188,24 +212,39 @@ mod tests {
         }
     }
 
+    fn address() -> Option<IpAddr> {
+        "192.0.2.1".parse().ok()
+    }
+
     #[test]
-    fn the_eleventh_attempt_for_a_username_is_refused_until_its_window_ends() {
+    fn attempts_from_one_address_at_a_username_are_delayed_more_and_more_after_the_first_three() {
+        let limits = AttemptLimits::default();
+        let buckets = password_buckets("kim", address(), false);
+        let counts = |hits: i32| {
+            vec![
+                count(&buckets[0], hits, Utc::now()),
+                count(&buckets[1], 50, Utc::now()),
+                count(&buckets[2], hits + 40, Utc::now()),
+            ]
+        };
+        let delays: Vec<u64> = (1..=10)
+            .map(|hits| limits.delay(&counts(hits)).as_millis() as u64)
+            .collect();
+        assert_eq!(delays, [0, 0, 0, 250, 500, 1000, 2000, 4000, 4000, 4000]);
+    }
+
+    #[test]
+    fn the_eleventh_attempt_from_one_address_at_a_username_is_refused_until_its_window_ends() {
         let limits = AttemptLimits::default();
         let start = Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap();
         let now = start + chrono::Duration::minutes(5);
-        let user = username_bucket("Kim");
+        let pair = password_buckets("Kim", address(), true).remove(0);
         assert_eq!(
-            limits.decide(&[count(&user, 10, start)], now),
+            limits.decide(&[count(&pair, 10, start)], now),
             Attempt::Allowed
         );
         assert_eq!(
-            limits.decide(
-                &[
-                    count(&user, 11, start),
-                    count("pwd:addr:1.2.3.4", 11, start)
-                ],
-                now
-            ),
+            limits.decide(&[count(&pair, 11, start)], now),
             Attempt::Refused {
                 retry_after: Duration::from_secs(10 * 60)
             }
@@ -217,18 +256,47 @@ mod tests {
     }
 
     #[test]
+    fn guesses_from_many_addresses_are_bounded_per_account_but_not_from_a_known_device() {
+        let limits = AttemptLimits::default();
+        let now = Utc::now();
+        let elsewhere = password_buckets("kim", "203.0.113.9".parse().ok(), false);
+        let account = elsewhere.last().unwrap().clone();
+        assert!(account.starts_with("pwd:user:"));
+        assert!(matches!(
+            limits.decide(&[count(&account, 101, now)], now),
+            Attempt::Refused { .. }
+        ));
+        // The owner's browser does not count in (nor is refused by) the account bucket.
+        let known = password_buckets("kim", address(), true);
+        assert!(!known.contains(&account), "{known:?}");
+        assert_eq!(known.len(), 2);
+    }
+
+    #[test]
     fn buckets_ignore_case_and_blanks_and_group_ipv6_by_prefix() {
-        assert_eq!(username_bucket(" Kim "), username_bucket("kim"));
+        assert_eq!(
+            password_buckets(" Kim ", None, false),
+            password_buckets("kim", None, false)
+        );
         assert!(
-            !username_bucket("kim").contains("kim"),
+            !password_buckets("kim", address(), false)
+                .concat()
+                .contains("kim"),
             "usernames are hashed"
         );
-        let a = password_buckets("kim", "2001:db8:1:2:aaaa::1".parse().ok());
-        let b = password_buckets("kim", "2001:db8:1:2:bbbb::9".parse().ok());
+        let a = password_buckets("kim", "2001:db8:1:2:aaaa::1".parse().ok(), false);
+        let b = password_buckets("kim", "2001:db8:1:2:bbbb::9".parse().ok(), false);
         assert_eq!(a, b);
         assert_eq!(
-            password_buckets("kim", "::ffff:10.0.0.1".parse().ok())[1],
+            password_buckets("kim", "::ffff:10.0.0.1".parse().ok(), false)[1],
             "pwd:addr:10.0.0.1"
         );
+    }
+
+    #[test]
+    fn a_success_clears_the_pair_and_the_account_but_not_the_address() {
+        let cleared = cleared_by_success("kim", address());
+        assert_eq!(cleared.len(), 2);
+        assert!(cleared.iter().all(|b| !b.starts_with("pwd:addr:")));
     }
 }

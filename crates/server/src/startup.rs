@@ -256,6 +256,7 @@ impl Application {
                     password: AttemptLimits {
                         per_username: settings.limits.password_attempts_per_username,
                         per_address: settings.limits.password_attempts_per_address,
+                        per_account: tessera_authn::limits::PASSWORD_ATTEMPTS_PER_ACCOUNT,
                         window: settings.limits.password_window,
                     },
                     email: tessera_authn::limits::EMAIL_LIMITS,

@@ -12,6 +12,9 @@ pub const BROWSER: &str = "tessera_browser";
 pub const SESSION: &str = "tessera_sso";
 /// The username typed last on an identifier-first page, to pre-fill it next time.
 pub const USERNAME: &str = "tessera_username";
+/// Proof that a username signed in with this browser before (a MAC of the browser id and the
+/// username): its attempts do not count in the account-wide limit (`limits`).
+pub const KNOWN_DEVICE: &str = "tessera_known";
 
 fn build(name: &'static str, value: String, max_age: Duration, secure: bool) -> Cookie<'static> {
     Cookie::build(name, value)
@@ -71,4 +74,9 @@ pub fn username_cookie(username: &str, secure: bool) -> Cookie<'static> {
 /// A cookie that removes the SSO session from the browser.
 pub fn clear_session(secure: bool) -> Cookie<'static> {
     build(SESSION, String::new(), Duration::ZERO, secure)
+}
+
+/// The cookie that marks this browser as one its user signed in with, for a year.
+pub fn known_device_cookie(proof: String, secure: bool) -> Cookie<'static> {
+    build(KNOWN_DEVICE, proof, Duration::days(365), secure)
 }

@@ -252,8 +252,11 @@ pub(super) async fn send_to_username(
 ) -> Result<(), (StatusCode, String)> {
     let now = Utc::now();
     let limits = state.limits.email;
-    let buckets =
-        limits::email_buckets(username, client_address(req, &state.limits.trusted_proxies));
+    let buckets = limits::email_buckets(
+        username,
+        client_address(req, &state.limits.trusted_proxies),
+        super::is_known_device(state, req, username),
+    );
     let lookup = username.to_owned();
     let looked_up = state
         .store

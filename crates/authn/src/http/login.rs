@@ -247,9 +247,11 @@ async fn submit(
     let username = input.username.trim().to_owned();
     let lookup = username.clone();
     let limits = state.limits.password;
+    let address = client_address(&req, &state.limits.trusted_proxies);
     let buckets = limits::password_buckets(
         &username,
-        client_address(&req, &state.limits.trusted_proxies),
+        address,
+        super::is_known_device(&state, &req, &username),
     );
     let now = Utc::now();
     // One connection: count the attempt, and only when it is allowed look the account up.
@@ -306,19 +308,25 @@ async fn submit(
         );
         return render(&state, StatusCode::UNAUTHORIZED, "login.html", &ctx);
     };
-    // Earlier failures for this username no longer count against its owner.
-    let cleared = limits::username_bucket(&username);
+    // Earlier failures for this username no longer count against its owner (NIST counts
+    // consecutive failures), and this browser is now one of its known devices.
+    let cleared = limits::cleared_by_success(&username, address);
     if let Err(e) = state
         .store
-        .run(move |conn| tessera_store::rate_limits::reset(conn, &cleared))
+        .run(move |conn| {
+            cleared
+                .iter()
+                .try_for_each(|bucket| tessera_store::rate_limits::reset(conn, bucket))
+        })
         .await
     {
-        tracing::warn!(error = %e, "cannot clear the password attempt counter");
+        tracing::warn!(error = %e, "cannot clear the password attempt counters");
     }
+    let known_device = super::known_device_cookie(&state, &browser, &username);
     // Opting into passkeys: the password has just been verified for this flow, which is the
     // prerequisite for registering one; the flow completes when the passkey is created.
     if input.enrol.as_deref() == Some("passkey")
-        && let Some(response) = super::passkey_login::offer_registration(
+        && let Some(mut response) = super::passkey_login::offer_registration(
             &state,
             (flow_id, &browser),
             &policy,
@@ -327,16 +335,19 @@ async fn submit(
         )
         .await
     {
+        let _ = response.add_cookie(&known_device);
         return response;
     }
-    complete_sign_in(
+    let mut response = complete_sign_in(
         &state,
         flow_id,
         (account.account_id, None),
         vec!["pwd".into()],
         &authenticator,
     )
-    .await
+    .await;
+    let _ = response.add_cookie(&known_device);
+    response
 }
 
 /// Completes the flow with an authentication (by the account's passkey `device` with its new

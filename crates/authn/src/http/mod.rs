@@ -183,6 +183,41 @@ fn csrf_token(state: &AuthnState, bound_to: &str) -> String {
 }
 
 /// Compares a posted CSRF token with the expected one in constant time.
+/// What a browser keeps to show that `username` signed in with it before: a MAC of its
+/// browser id and the username, under the CSRF key.
+fn known_device_proof(state: &AuthnState, browser: &str, username: &str) -> String {
+    csrf_token(
+        state,
+        &format!("known-device|{browser}|{}", username.trim().to_lowercase()),
+    )
+}
+
+/// True when this browser proves that `username` signed in with it before.
+fn is_known_device(state: &AuthnState, req: &actix_web::HttpRequest, username: &str) -> bool {
+    let (Some(browser), Some(proof)) = (
+        req.cookie(cookies::BROWSER),
+        req.cookie(cookies::KNOWN_DEVICE),
+    ) else {
+        return false;
+    };
+    csrf_matches(
+        &known_device_proof(state, browser.value(), username),
+        proof.value(),
+    )
+}
+
+/// The cookie marking `browser` as a known device of `username`.
+fn known_device_cookie(
+    state: &AuthnState,
+    browser: &str,
+    username: &str,
+) -> actix_web::cookie::Cookie<'static> {
+    cookies::known_device_cookie(
+        known_device_proof(state, browser, username),
+        state.secure_cookies,
+    )
+}
+
 fn csrf_matches(expected: &str, posted: &str) -> bool {
     expected.len() == posted.len() && openssl::memcmp::eq(expected.as_bytes(), posted.as_bytes())
 }

@@ -317,6 +317,7 @@ async fn send_code(
     let buckets = limits::email_buckets(
         &sign_up.email,
         client_address(&req, &state.limits.trusted_proxies),
+        false,
     );
     let (username, address) = (sign_up.username.clone(), sign_up.email.clone());
     let looked_up = state

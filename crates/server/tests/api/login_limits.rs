@@ -37,9 +37,14 @@ struct LoginPage {
 
 impl LoginPage {
     async fn open(app: &TestApp) -> Self {
-        let browser = browser();
+        Self::open_in(app, browser()).await
+    }
+
+    /// A fresh sign-in page in `browser` (which keeps its cookies; `prompt=login`, so that its
+    /// SSO session does not answer instead).
+    async fn open_in(app: &TestApp, browser: reqwest::Client) -> Self {
         let res = browser
-            .get(format!("{}{AUTHORIZE}", app.issuer))
+            .get(format!("{}{AUTHORIZE}&prompt=login", app.issuer))
             .send()
             .await
             .unwrap();
@@ -60,9 +65,21 @@ impl LoginPage {
     }
 
     async fn post(&self, username: &str, password: &str) -> (StatusCode, Option<String>, String) {
-        let res = self
-            .browser
-            .post(&self.url)
+        self.post_from(username, password, None).await
+    }
+
+    /// As [`Self::post`], through a trusted proxy that says the client is `client`.
+    async fn post_from(
+        &self,
+        username: &str,
+        password: &str,
+        client: Option<&str>,
+    ) -> (StatusCode, Option<String>, String) {
+        let mut request = self.browser.post(&self.url);
+        if let Some(client) = client {
+            request = request.header("X-Forwarded-For", client);
+        }
+        let res = request
             .form(&[
                 ("flow", self.flow.as_str()),
                 ("csrf", self.csrf.as_str()),
@@ -162,4 +179,85 @@ async fn repeated_attempts_at_a_username_slow_down_before_the_limit_for_unknown_
             "{username}: {waited:?}"
         );
     }
+}
+
+/// An app behind a trusted proxy (the tests' loopback address), with kim.
+async fn proxied_app(per_username: u32) -> TestApp {
+    let app = spawn_app_with(Options {
+        env: vec![
+            (
+                "TESSERA_LIMITS_PASSWORD_ATTEMPTS_PER_USERNAME",
+                per_username.to_string(),
+            ),
+            ("TESSERA_SERVER_TRUSTED_PROXIES", "127.0.0.1".into()),
+        ],
+        ..Options::default()
+    })
+    .await;
+    create_kim(&app).await;
+    app
+}
+
+#[tokio::test]
+async fn an_attacker_elsewhere_cannot_lock_the_owner_out() {
+    let app = proxied_app(3).await;
+    let attacker = LoginPage::open(&app).await;
+    for _ in 0..3 {
+        let (status, _, _) = attacker
+            .post_from("kim", "guess", Some("203.0.113.66"))
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, _, _) = attacker
+        .post_from("kim", "guess", Some("203.0.113.66"))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the attacker's address is stopped"
+    );
+    // Kim, at home, is neither refused nor slowed by it.
+    let kim = LoginPage::open(&app).await;
+    let (status, _, _) = kim
+        .post_from("kim", "Password1", Some("198.51.100.7"))
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn guesses_from_many_addresses_are_bounded_per_account_except_on_the_owners_browser() {
+    let app = proxied_app(10).await;
+    // Kim signs in once with her browser: it becomes a known device.
+    let kims_browser = LoginPage::open(&app).await;
+    let (status, _, _) = kims_browser
+        .post_from("kim", "Password1", Some("198.51.100.7"))
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+
+    // A botnet: one guess from each of many addresses, up to the account's bound.
+    let botnet = LoginPage::open(&app).await;
+    let bound = tessera_authn::limits::PASSWORD_ATTEMPTS_PER_ACCOUNT;
+    for i in 0..bound {
+        let address = format!("203.0.{}.{}", i / 250, i % 250 + 1);
+        let (status, _, _) = botnet.post_from("kim", "guess", Some(&address)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "guess {i}");
+    }
+    let (status, _, _) = botnet.post_from("kim", "guess", Some("203.0.99.1")).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "the account's bound");
+    // A browser kim never used is refused too (it could be the botnet's)…
+    let stranger = LoginPage::open(&app).await;
+    let (status, _, _) = stranger
+        .post_from("kim", "Password1", Some("198.51.100.8"))
+        .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    // …but her own browser still signs her in.
+    let again = LoginPage::open_in(&app, kims_browser.browser.clone()).await;
+    let (status, _, _) = again
+        .post_from("kim", "Password1", Some("198.51.100.7"))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "the known device is not locked out"
+    );
 }
