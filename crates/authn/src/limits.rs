@@ -99,6 +99,24 @@ pub const EMAIL_LIMITS: AttemptLimits = AttemptLimits {
     window: Duration::from_secs(15 * 60),
 };
 
+/// The bucket a look-up on the identifier-first page counts in: the client address. The page
+/// answers differently for accounts with passkeys, so probing it is limited like guessing.
+pub fn identify_buckets(address: Option<IpAddr>) -> Vec<String> {
+    address
+        .map(|a| format!("ident:addr:{}", address_key(a)))
+        .into_iter()
+        .collect()
+}
+
+/// Limits on identifier-first look-ups: 30 per client address per window (a person types a
+/// few usernames at most; a prober wants thousands).
+pub const IDENTIFY_LIMITS: AttemptLimits = AttemptLimits {
+    per_username: 30,
+    per_address: 30,
+    per_account: 30,
+    window: Duration::from_secs(15 * 60),
+};
+
 /// The buckets of `username` a success clears: its account-wide count and, from `address`,
 /// its pair (NIST counts consecutive failures).
 pub fn cleared_by_success(username: &str, address: Option<IpAddr>) -> Vec<String> {

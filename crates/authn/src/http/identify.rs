@@ -130,10 +130,37 @@ async fn identify(
         return render(&state, StatusCode::BAD_REQUEST, "username.html", &ctx);
     }
     let lookup = username.clone();
+    let buckets =
+        crate::limits::identify_buckets(super::client_address(&req, &state.limits.trusted_proxies));
+    let limits = crate::limits::IDENTIFY_LIMITS;
+    let now = Utc::now();
     let found = state
         .store
-        .run(move |conn| tessera_store::accounts::by_username_with_passkeys(conn, &lookup))
+        .run(move |conn| {
+            let counts = tessera_store::rate_limits::hit(conn, &buckets, now, limits.window)?;
+            if let crate::limits::Attempt::Refused { retry_after } = limits.decide(&counts, now) {
+                return Ok(Err(retry_after));
+            }
+            tessera_store::accounts::by_username_with_passkeys(conn, &lookup).map(Ok)
+        })
         .await;
+    let found = match found {
+        Ok(Ok(found)) => Ok(found),
+        Ok(Err(retry_after)) => {
+            tracing::warn!("identifier-first look-ups over the limit");
+            let minutes = retry_after.as_secs().div_ceil(60).max(1);
+            let text = format!("Too many sign-in attempts. Try again in {minutes} minutes.");
+            let ctx = form(&state, flow_id, &browser, &policy, &username, Some(&text));
+            let mut response = render(&state, StatusCode::TOO_MANY_REQUESTS, "username.html", &ctx);
+            if let Ok(value) = retry_after.as_secs().to_string().parse() {
+                response
+                    .headers_mut()
+                    .insert(actix_web::http::header::RETRY_AFTER, value);
+            }
+            return response;
+        }
+        Err(e) => Err(e),
+    };
     let mut response = match found {
         Ok(Some((account, true)))
             if state.passkeys.is_some()

@@ -318,3 +318,32 @@ async fn the_selector_offers_an_email_code_that_signs_in_and_reads_the_same_for_
     assert_eq!(claims["amr"], serde_json::json!(["otp"]));
     assert_eq!(claims["acr"], "urn:tessera:authenticator:email");
 }
+
+#[tokio::test]
+async fn probing_usernames_on_the_identifier_page_is_limited_per_address() {
+    let app = identifier_first_app().await;
+    let (http, _, flow, csrf) = username_step(&app, &authorize_url(&app)).await;
+    let identify = |username: String| {
+        http.post(format!("{}/login/identify", app.issuer))
+            .form(&[
+                ("flow", flow.as_str()),
+                ("csrf", csrf.as_str()),
+                ("username", username.as_str()),
+            ])
+            .send()
+    };
+    let allowed = tessera_authn::limits::IDENTIFY_LIMITS.per_address;
+    for i in 0..allowed {
+        let res = identify(format!("probe-{i}")).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "look-up {i}");
+    }
+    let refused = identify("kim".into()).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(refused.headers().contains_key("retry-after"));
+    let page = refused.text().await.unwrap();
+    assert!(page.contains("Too many sign-in attempts"), "{page}");
+    assert!(
+        !page.contains("passkey-prompt"),
+        "nothing about kim is revealed"
+    );
+}
