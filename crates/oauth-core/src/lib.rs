@@ -14,6 +14,7 @@ mod client_auth;
 pub mod cors;
 pub mod discovery;
 mod error;
+mod html;
 mod http;
 mod id_token;
 mod issuer;

@@ -168,14 +168,6 @@ fn csrf_matches(state: &OAuthState, sid: &str, presented: &str) -> bool {
     })
 }
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
 /// "Sign out?": a form posting the request back with `confirm=yes` and the CSRF token.
 fn confirmation_page(state: &OAuthState, sid: &str, params: &Params) -> HttpResponse {
     let Some(csrf) = csrf_token(state, sid) else {
@@ -198,7 +190,7 @@ fn confirmation_page(state: &OAuthState, sid: &str, params: &Params) -> HttpResp
         if let Some(value) = params.get(name) {
             hidden.push_str(&format!(
                 "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
-                escape(value)
+                crate::html::escape(value)
             ));
         }
     }
@@ -207,6 +199,6 @@ fn confirmation_page(state: &OAuthState, sid: &str, params: &Params) -> HttpResp
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(format!(
             "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Sign out?</title></head><body><main><h1>Sign out?</h1><p>Do you want to sign out? You will need to sign in again to use your applications.</p><form method=\"post\" action=\"{}\">{hidden}<button type=\"submit\">Sign out</button></form></main></body></html>",
-            escape(&state.issuer.endpoint(crate::discovery::paths::LOGOUT))
+            crate::html::escape(&state.issuer.endpoint(crate::discovery::paths::LOGOUT))
         ))
 }

@@ -214,25 +214,30 @@ async fn an_id_token_presented_as_an_access_token_is_refused() {
     assert!(challenge.contains("not an access token"), "{challenge}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_token_signed_by_a_key_tessera_does_not_publish_is_refused() {
-    let tessera = tessera().await;
-    let api = example_api(&tessera, Duration::ZERO).await;
+/// An access token with Tessera's claims and header `kid`, signed by a key of its own.
+fn signed_by_a_stranger(tessera: &Tessera, kid: &str) -> String {
     let stranger = ES256.generate_key_pair().unwrap();
     let mut header = josekit::jws::JwsHeader::new();
     header.set_token_type("at+jwt");
-    header.set_key_id("a-stranger's-key");
-    let Value::Object(map) = claims(&tessera, AUDIENCE, 0, 300) else {
+    header.set_key_id(kid);
+    let Value::Object(map) = claims(tessera, AUDIENCE, 0, 300) else {
         unreachable!()
     };
-    let forged = josekit::jwt::encode_with_signer(
+    josekit::jwt::encode_with_signer(
         &JwtPayload::from_map(map).unwrap(),
         &header,
         &ES256
             .signer_from_der(stranger.to_der_private_key())
             .unwrap(),
     )
-    .unwrap();
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_signed_by_a_key_tessera_does_not_publish_is_refused() {
+    let tessera = tessera().await;
+    let api = example_api(&tessera, Duration::ZERO).await;
+    let forged = signed_by_a_stranger(&tessera, "a-stranger's-key");
     let (status, challenge, _) = call(&api, "/api/me", Some(&forged)).await;
     assert_eq!(status, 401);
     assert!(
@@ -240,26 +245,14 @@ async fn a_token_signed_by_a_key_tessera_does_not_publish_is_refused() {
         "{challenge}"
     );
 
-    // The same key claiming a published kid fails on its signature.
-    header.set_key_id(
-        tessera
-            .keys
-            .signing_key(SigningAlgorithm::Es256, Utc::now())
-            .unwrap()
-            .kid
-            .clone(),
-    );
-    let Value::Object(map) = claims(&tessera, AUDIENCE, 0, 300) else {
-        unreachable!()
-    };
-    let forged = josekit::jwt::encode_with_signer(
-        &JwtPayload::from_map(map).unwrap(),
-        &header,
-        &ES256
-            .signer_from_der(stranger.to_der_private_key())
-            .unwrap(),
-    )
-    .unwrap();
+    // A stranger's key claiming a published kid fails on its signature.
+    let published = tessera
+        .keys
+        .signing_key(SigningAlgorithm::Es256, Utc::now())
+        .unwrap()
+        .kid
+        .clone();
+    let forged = signed_by_a_stranger(&tessera, &published);
     let (status, challenge, _) = call(&api, "/api/me", Some(&forged)).await;
     assert_eq!(status, 401);
     assert!(challenge.contains("InvalidSignature"), "{challenge}");

@@ -59,16 +59,11 @@ async fn end_other_sessions(
     Ok(())
 }
 
-#[derive(Deserialize)]
-struct CsrfOnly {
-    csrf: String,
-}
-
 /// `POST /account/sign-out-everywhere`: every other session and every app's refresh token end.
 async fn sign_out_everywhere(
     state: web::Data<AuthnState>,
     req: HttpRequest,
-    input: web::Form<CsrfOnly>,
+    input: web::Form<CsrfForm>,
 ) -> HttpResponse {
     let user = match poster(&state, &req, &input.csrf).await {
         Ok(user) => user,

@@ -19,14 +19,6 @@ use super::{AuthorizationRequest, AuthorizeError, Prompt, ResponseMode, error_re
 use crate::http::OAuthState;
 use crate::params::Params;
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
-
 /// A readable error page (never a redirect: the request could not be trusted that far).
 fn error_page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
     HttpResponse::build(status)
@@ -34,8 +26,8 @@ fn error_page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(format!(
             "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{t}</title></head><body><main><h1>{t}</h1><p role=\"alert\">{m}</p></main></body></html>",
-            t = escape(title),
-            m = escape(message)
+            t = crate::html::escape(title),
+            m = crate::html::escape(message)
         ))
 }
 
@@ -74,8 +66,8 @@ fn deliver(redirect_uri: &str, mode: ResponseMode, params: &[(&str, &str)]) -> H
                 .map(|(k, v)| {
                     format!(
                         "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
-                        escape(k),
-                        escape(v)
+                        crate::html::escape(k),
+                        crate::html::escape(v)
                     )
                 })
                 .collect();
@@ -93,7 +85,7 @@ fn deliver(redirect_uri: &str, mode: ResponseMode, params: &[(&str, &str)]) -> H
                 ))
                 .body(format!(
                     "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Continue</title></head><body><form method=\"post\" action=\"{}\">{inputs}<noscript><button type=\"submit\">Continue</button></noscript></form><script nonce=\"{nonce}\">document.forms[0].submit()</script></body></html>",
-                    escape(redirect_uri)
+                    crate::html::escape(redirect_uri)
                 ))
         }
     }

@@ -10,7 +10,7 @@ pub struct HomePage(String);
 impl HomePage {
     /// The page for `issuer`; `development` adds the admin link and the demo app's.
     pub fn new(issuer: &str, development: bool) -> Self {
-        let issuer = escape(issuer);
+        let issuer = tera::escape_html(issuer);
         let development_links = if development {
             "<li><a href=\"/admin\">Admin pages</a> (development credentials: admin / admin)</li>\
              <li><a href=\"http://localhost:3000\">The demo app</a> \
@@ -28,13 +28,6 @@ impl HomePage {
              {development_links}</ul></main></body></html>"
         ))
     }
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// Serves the page.

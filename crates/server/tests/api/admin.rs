@@ -589,25 +589,7 @@ async fn admin_password_guesses_from_one_address_are_refused_after_ten() {
         StatusCode::TOO_MANY_REQUESTS
     );
     // The admin page counts in the same buckets.
-    let browser = crate::oidc::browser();
-    let form = browser
-        .get(format!("{}/admin/login", app.origin))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let page = browser
-        .post(format!("{}/admin/login", app.origin))
-        .form(&[
-            ("username", "admin"),
-            ("password", "admin"),
-            ("csrf", crate::oidc::field(&form, "csrf").as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let page = admin_page_sign_in(&app).await;
     assert_eq!(page.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(
         page.text()
@@ -617,9 +599,8 @@ async fn admin_password_guesses_from_one_address_are_refused_after_ten() {
     );
 }
 
-/// Signs in on the admin page (development credentials) with a fresh client; returns the
-/// session cookie as a `Cookie` header value.
-async fn admin_page_session(app: &TestApp) -> String {
+/// Posts the development credentials to the admin sign-in page from a fresh client.
+async fn admin_page_sign_in(app: &TestApp) -> reqwest::Response {
     let browser = crate::oidc::browser();
     let form = browser
         .get(format!("{}/admin/login", app.origin))
@@ -629,7 +610,7 @@ async fn admin_page_session(app: &TestApp) -> String {
         .text()
         .await
         .unwrap();
-    let signed_in = browser
+    browser
         .post(format!("{}/admin/login", app.origin))
         .form(&[
             ("username", "admin"),
@@ -638,7 +619,13 @@ async fn admin_page_session(app: &TestApp) -> String {
         ])
         .send()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// Signs in on the admin page (development credentials) with a fresh client; returns the
+/// session cookie as a `Cookie` header value.
+async fn admin_page_session(app: &TestApp) -> String {
+    let signed_in = admin_page_sign_in(app).await;
     assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
     signed_in
         .headers()

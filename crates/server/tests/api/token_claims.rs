@@ -259,35 +259,29 @@ async fn a_request_for_only_unknown_scopes_gets_invalid_scope() {
     assert_eq!(answer["state"], "st");
     assert!(!answer.contains_key("code"));
 
+    let (status, body) = client_credentials(&app, "admin").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "invalid_scope");
+}
+
+/// The API client's client credentials request for `scope`: status and body.
+async fn client_credentials(app: &TestApp, scope: &str) -> (StatusCode, Value) {
     let res = app
         .client
         .post(format!("{}/oauth/token", app.issuer))
         .basic_auth(API_CLIENT.0, Some(API_CLIENT.1))
-        .form(&[("grant_type", "client_credentials"), ("scope", "admin")])
+        .form(&[("grant_type", "client_credentials"), ("scope", scope)])
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    let body: Value = res.json().await.unwrap();
-    assert_eq!(body["error"], "invalid_scope");
+    (res.status(), res.json().await.unwrap())
 }
 
 #[tokio::test]
 async fn client_credentials_grant_the_registered_part_of_the_requested_scopes() {
     let app = spawn_app().await;
-    let res = app
-        .client
-        .post(format!("{}/oauth/token", app.issuer))
-        .basic_auth(API_CLIENT.0, Some(API_CLIENT.1))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("scope", "admin introspect"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-    let body: Value = res.json().await.unwrap();
+    let (status, body) = client_credentials(&app, "admin introspect").await;
+    assert_eq!(status, StatusCode::OK);
     assert_eq!(body["scope"], "introspect");
 }
 
