@@ -18,6 +18,8 @@ use tessera_store::{Store, StoreError};
 use thiserror::Error;
 use uuid::Uuid;
 
+use crate::guesses;
+
 /// How long the SMTP conversation may take before the page says so.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -167,18 +169,75 @@ pub async fn link_flow(
         .await
 }
 
-/// Checks a typed code.
+/// What checking a code found.
+#[derive(Debug)]
+pub enum CodeCheck {
+    /// The code was checked; `failures` is the account's count of wrong codes in the
+    /// [`guesses::WINDOW`] (0 for a challenge that is not for an account).
+    Checked {
+        /// Right, wrong or gone.
+        attempt: Attempt,
+        /// Wrong codes against the account so far, this one included.
+        failures: i32,
+    },
+    /// The account has had [`guesses::BOUND`] wrong codes: a typed code is not even checked.
+    Locked,
+}
+
+/// Checks a code for the flow's challenge. A `typed` code counts against the account's bound
+/// on wrong codes, and is refused unchecked past it; a code that stands for an emailed link
+/// (its 256-bit token was presented) is never refused for that.
 pub async fn check_code(
     store: &Store,
-    flow_id: Uuid,
-    purpose: &str,
+    (flow_id, purpose): (Uuid, &str),
     code: &str,
+    typed: bool,
     now: DateTime<Utc>,
-) -> Result<Attempt, StoreError> {
+) -> Result<CodeCheck, StoreError> {
     let (purpose, hash) = (purpose.to_owned(), code_hash(flow_id, code));
     store
-        .run(move |conn| rows::attempt(conn, flow_id, &purpose, &hash, now))
+        .run(move |conn| {
+            let account = rows::challenge_account(conn, flow_id, &purpose)?;
+            let bucket = account.map(guesses::bucket);
+            let failures = match &bucket {
+                Some(bucket) => {
+                    tessera_store::rate_limits::current(conn, bucket, now, guesses::WINDOW)?
+                }
+                None => 0,
+            };
+            if typed && guesses::is_locked(failures) {
+                return Ok(CodeCheck::Locked);
+            }
+            let attempt = rows::attempt(conn, flow_id, &purpose, &hash, now)?;
+            let failures = match (&attempt, &bucket) {
+                (Attempt::Wrong { .. }, Some(bucket)) => tessera_store::rate_limits::hit(
+                    conn,
+                    std::slice::from_ref(bucket),
+                    now,
+                    guesses::WINDOW,
+                )?
+                .first()
+                .map_or(failures, |c| c.hits),
+                _ => failures,
+            };
+            Ok(CodeCheck::Checked { attempt, failures })
+        })
         .await
+}
+
+/// The mail that warns an account's owner that someone is guessing its email codes.
+pub fn guessing_mail(to: &str, service: &str) -> Mail {
+    let text = format!(
+        "Someone has typed many wrong sign-in codes for your {service} account.\n\n\
+         If it was not you, nothing is needed: the codes we emailed you stay secret, and from \
+         now on you will get a sign-in link instead of a code. Do not share codes or links.\n"
+    );
+    Mail {
+        to: to.to_owned(),
+        subject: format!("Someone is trying to sign in to your {service} account"),
+        html: format!("<p>{}</p>", escape(&text).replace("\n\n", "</p><p>")),
+        text,
+    }
 }
 
 /// An email to send.

@@ -13,6 +13,7 @@ pub mod aaguid;
 pub mod accounts;
 pub mod email;
 pub mod flow;
+pub mod guesses;
 pub mod http;
 pub mod limits;
 pub mod passkeys;

@@ -183,3 +183,24 @@ pub fn link_flow(
     .optional()?;
     Ok(row.map(|r| (r.flow_id, r.purpose)))
 }
+
+/// The account a flow's challenge of `purpose` is for, if it is for one (unknown usernames
+/// and sign-ups have none).
+pub fn challenge_account(
+    conn: &mut PgConnection,
+    flow_id: Uuid,
+    purpose: &str,
+) -> Result<Option<Uuid>, StoreError> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Nullable<SqlUuid>)]
+        account_id: Option<Uuid>,
+    }
+    let row =
+        statement("SELECT account_id FROM email_challenges WHERE flow_id = $1 AND purpose = $2")
+            .bind::<SqlUuid, _>(flow_id)
+            .bind::<Text, _>(purpose)
+            .get_result::<Row>(conn)
+            .optional()?;
+    Ok(row.and_then(|r| r.account_id))
+}

@@ -52,6 +52,28 @@ pub fn hit(
     Ok(counts)
 }
 
+/// The hits of `bucket` in its current window (0 when it has none, or its window has ended),
+/// without counting one.
+pub fn current(
+    conn: &mut PgConnection,
+    bucket: &str,
+    now: DateTime<Utc>,
+    window: std::time::Duration,
+) -> Result<i32, StoreError> {
+    use crate::schema::rate_limits::dsl;
+    let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
+    let cutoff = now
+        .checked_sub_signed(window)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    Ok(dsl::rate_limits
+        .filter(dsl::bucket.eq(bucket))
+        .filter(dsl::window_start.gt(cutoff))
+        .select(dsl::hits)
+        .first::<i32>(conn)
+        .optional()?
+        .unwrap_or(0))
+}
+
 /// Forgets a bucket (after a successful sign-in, its failures no longer count).
 pub fn reset(conn: &mut PgConnection, bucket: &str) -> Result<(), StoreError> {
     use crate::schema::rate_limits::dsl;

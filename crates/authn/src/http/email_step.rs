@@ -16,8 +16,9 @@ use uuid::Uuid;
 
 use super::login::{browser_flow, message, render, unavailable};
 use super::{AuthnState, client_address};
-use crate::email::{self, CodeRules, EmailError};
+use crate::email::{self, CodeCheck, CodeRules, EmailError};
 use crate::flow::{self, Policy};
+use crate::guesses;
 use crate::limits::{self, Attempt as Limit};
 
 /// The email challenge that proves an existing account before it registers a passkey.
@@ -224,12 +225,7 @@ pub(super) async fn deliver(
         }
         Recipient::Instead(mail) => mail,
     };
-    let sent = match (mailer.via, &state.secrets, &state.mail_drop) {
-        (Via::Smtp(provider), Some(secrets), _) => email::send(provider, secrets, &mail).await,
-        (Via::DropFolder, _, Some(folder)) => email::drop_in(folder, &mail).await,
-        _ => Err(EmailError::Secret),
-    };
-    if let Err(e) = sent {
+    if let Err(e) = send_mail(state, mailer, &mail).await {
         // The challenge stays stored but unsent: asking again replaces it.
         tracing::error!(error = %e, "cannot send an email");
         return Err((
@@ -242,14 +238,17 @@ pub(super) async fn deliver(
 
 /// Mails a code or link for `purpose` to the address of `username`'s account, if it has one
 /// (nothing is mailed otherwise, and the caller shows the same page). Counted per username and
-/// per client address first. `Err` is the status and text to show.
+/// per client address first. An account whose wrong codes reached the bound gets a link
+/// instead of a code, and its owner is warned once when they pass `guesses::WARN_AT`.
+/// `Ok(true)` when a link was mailed although the authenticator sends codes. `Err` is the
+/// status and text to show.
 pub(super) async fn send_to_username(
     state: &AuthnState,
     req: &HttpRequest,
     mailer: &Mailer<'_>,
     (flow_id, purpose): (Uuid, &str),
     username: &str,
-) -> Result<(), (StatusCode, String)> {
+) -> Result<bool, (StatusCode, String)> {
     let now = Utc::now();
     let limits = state.limits.email;
     let buckets = limits::email_buckets(
@@ -265,11 +264,30 @@ pub(super) async fn send_to_username(
             if let Limit::Refused { retry_after } = limits.decide(&counts, now) {
                 return Ok(Err(retry_after));
             }
-            tessera_store::accounts::by_username(conn, &lookup).map(Ok)
+            let Some(account) = tessera_store::accounts::by_username(conn, &lookup)? else {
+                return Ok(Ok((None, 0, false)));
+            };
+            let failures = tessera_store::rate_limits::current(
+                conn,
+                &guesses::bucket(account.account_id),
+                now,
+                guesses::WINDOW,
+            )?;
+            // Warned once per window: the first send after the count passes the mark.
+            let warn = failures >= guesses::WARN_AT
+                && tessera_store::rate_limits::hit(
+                    conn,
+                    &[format!("otp:warned:{}", account.account_id)],
+                    now,
+                    guesses::WINDOW,
+                )?
+                .first()
+                .is_some_and(|c| c.hits == 1);
+            Ok(Ok((Some(account), failures, warn)))
         })
         .await;
-    let account = match looked_up {
-        Ok(Ok(account)) => account,
+    let (account, failures, warn) = match looked_up {
+        Ok(Ok(found)) => found,
         Ok(Err(retry_after)) => {
             let minutes = retry_after.as_secs().div_ceil(60).max(1);
             return Err((
@@ -285,6 +303,11 @@ pub(super) async fn send_to_username(
             ));
         }
     };
+    let guessed = guesses::is_locked(failures) && !is_link(&mailer.rules);
+    let mailer = Mailer {
+        rules: linked(mailer.rules, guessed),
+        ..*mailer
+    };
     let (proves, recipient) = match account
         .as_ref()
         .and_then(|a| a.email.as_deref().map(|to| (a.account_id, to)))
@@ -292,9 +315,30 @@ pub(super) async fn send_to_username(
         Some((account_id, to)) => (Proves::Account(account_id), Recipient::Challenge(to)),
         None => (Proves::Nothing, Recipient::Nobody),
     };
-    deliver(state, mailer, (flow_id, purpose), proves, recipient)
+    deliver(state, &mailer, (flow_id, purpose), proves, recipient)
         .await
-        .map_err(|(status, text)| (status, text.to_owned()))
+        .map_err(|(status, text)| (status, text.to_owned()))?;
+    if warn && let Some(to) = account.as_ref().and_then(|a| a.email.as_deref()) {
+        tracing::warn!("many wrong email codes for an account: its owner is warned");
+        let mail = email::guessing_mail(to, &state.service_name);
+        if let Err(e) = send_mail(state, &mailer, &mail).await {
+            tracing::warn!(error = %e, "cannot send the wrong-codes warning");
+        }
+    }
+    Ok(guessed)
+}
+
+/// Sends `mail` the way `mailer`'s mail goes out.
+async fn send_mail(
+    state: &AuthnState,
+    mailer: &Mailer<'_>,
+    mail: &email::Mail,
+) -> Result<(), EmailError> {
+    match (mailer.via, &state.secrets, &state.mail_drop) {
+        (Via::Smtp(provider), Some(secrets), _) => email::send(provider, secrets, mail).await,
+        (Via::DropFolder, _, Some(folder)) => email::drop_in(folder, mail).await,
+        _ => Err(EmailError::Secret),
+    }
 }
 
 /// Why a typed code did not prove anything.
@@ -307,24 +351,61 @@ pub(super) enum CodeRefusal {
     Unavailable,
 }
 
-/// Checks a typed code for the flow's challenge of `purpose`.
+/// Checks a typed code for the flow's challenge of `purpose`. Wrong codes count against the
+/// account (`guesses`): their answers slow down, and past the bound typed codes are refused
+/// unchecked (as gone: asking again then mails a link).
 pub(super) async fn check(
     state: &AuthnState,
     flow_id: Uuid,
     purpose: &str,
     code: &str,
 ) -> Result<Proves, CodeRefusal> {
-    match email::check_code(&state.store, flow_id, purpose, code, Utc::now()).await {
-        Ok(Attempt::Matched(proves)) => Ok(proves),
-        Ok(Attempt::Wrong { remaining }) if remaining > 0 => Err(CodeRefusal::Wrong(format!(
+    check_code(state, (flow_id, purpose), code, true).await
+}
+
+/// Checks the code an emailed link stands for (its token was presented, nothing was guessed).
+async fn check_link(
+    state: &AuthnState,
+    flow_id: Uuid,
+    purpose: &str,
+    code: &str,
+) -> Result<Proves, CodeRefusal> {
+    check_code(state, (flow_id, purpose), code, false).await
+}
+
+async fn check_code(
+    state: &AuthnState,
+    at: (Uuid, &str),
+    code: &str,
+    typed: bool,
+) -> Result<Proves, CodeRefusal> {
+    let checked = email::check_code(&state.store, at, code, typed, Utc::now()).await;
+    let (attempt, failures) = match checked {
+        Ok(CodeCheck::Checked { attempt, failures }) => (attempt, failures),
+        Ok(CodeCheck::Locked) => {
+            tracing::warn!(
+                "a typed email code refused: the account's wrong codes are at the bound"
+            );
+            return Err(CodeRefusal::Gone);
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot check an email code");
+            return Err(CodeRefusal::Unavailable);
+        }
+    };
+    if matches!(attempt, Attempt::Wrong { .. }) {
+        let delay = guesses::delay(failures);
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+    }
+    match attempt {
+        Attempt::Matched(proves) => Ok(proves),
+        Attempt::Wrong { remaining } if remaining > 0 => Err(CodeRefusal::Wrong(format!(
             "That code is not right. {remaining} {} left.",
             if remaining == 1 { "try" } else { "tries" }
         ))),
-        Ok(_) => Err(CodeRefusal::Gone),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot check an email code");
-            Err(CodeRefusal::Unavailable)
-        }
+        _ => Err(CodeRefusal::Gone),
     }
 }
 
@@ -433,7 +514,7 @@ async fn redeem_link(
         ctx.insert("code", &code);
         return render(&state, StatusCode::OK, "email_elsewhere.html", &ctx);
     };
-    match check(&state, flow_id, &purpose, &code).await {
+    match check_link(&state, flow_id, &purpose, &code).await {
         Ok(proves) => proved(&state, (flow_id, &browser), &policy, &purpose, proves).await,
         Err(CodeRefusal::Unavailable) => unavailable(&state),
         Err(_) => dead_link(&state),
@@ -469,6 +550,18 @@ pub(super) async fn proved(
 }
 
 /// The delivery's words for the pages: "code" or "link".
+/// `rules`, with links instead of codes when `linked` (what [`send_to_username`] mailed).
+pub(super) fn linked(rules: CodeRules, linked: bool) -> CodeRules {
+    if linked {
+        CodeRules {
+            delivery: EmailDelivery::Link,
+            ..rules
+        }
+    } else {
+        rules
+    }
+}
+
 pub(super) fn is_link(rules: &CodeRules) -> bool {
     rules.delivery == EmailDelivery::Link
 }

@@ -277,7 +277,13 @@ async fn select(
             match email_step::send_to_username(&state, &req, &mailer, (flow_id, SIGN_IN), username)
                 .await
             {
-                Ok(()) => email_code_page(&state, at, (username, &mailer), (StatusCode::OK, None)),
+                Ok(linked) => {
+                    let mailer = email_step::Mailer {
+                        rules: email_step::linked(mailer.rules, linked),
+                        ..mailer
+                    };
+                    email_code_page(&state, at, (username, &mailer), (StatusCode::OK, None))
+                }
                 Err((status, text)) => selector(&state, at, username, (status, Some(&text))),
             }
         }

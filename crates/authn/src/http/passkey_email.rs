@@ -135,7 +135,12 @@ async fn send_code(
     )
     .await;
     match sent {
-        Ok(()) => code_page(&state, at, (&username, link), (StatusCode::OK, None)),
+        Ok(linked) => code_page(
+            &state,
+            at,
+            (&username, link || linked),
+            (StatusCode::OK, None),
+        ),
         Err((status, text)) => username_page(&state, at, &username, (status, &text)),
     }
 }

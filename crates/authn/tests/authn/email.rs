@@ -89,20 +89,20 @@ async fn a_mailed_code_proves_the_account_once_and_wrong_codes_use_up_the_tries(
         "000000"
     };
     assert_eq!(
-        email::check_code(&store, flow, PURPOSE, wrong, Utc::now())
+        crate::typed(&store, flow, PURPOSE, wrong, Utc::now())
             .await
             .unwrap(),
         Attempt::Wrong { remaining: 2 }
     );
     assert_eq!(
-        email::check_code(&store, flow, PURPOSE, &typed, Utc::now())
+        crate::typed(&store, flow, PURPOSE, &typed, Utc::now())
             .await
             .unwrap(),
         Attempt::Matched(Proves::Account(kim))
     );
     // Spent.
     assert_eq!(
-        email::check_code(&store, flow, PURPOSE, &typed, Utc::now())
+        crate::typed(&store, flow, PURPOSE, &typed, Utc::now())
             .await
             .unwrap(),
         Attempt::NoCode
@@ -112,7 +112,7 @@ async fn a_mailed_code_proves_the_account_once_and_wrong_codes_use_up_the_tries(
         .await
         .unwrap();
     assert_eq!(
-        email::check_code(&store, Uuid::new_v4(), PURPOSE, &other, Utc::now())
+        crate::typed(&store, Uuid::new_v4(), PURPOSE, &other, Utc::now())
             .await
             .unwrap(),
         Attempt::NoCode
@@ -135,7 +135,7 @@ async fn a_new_code_replaces_the_old_tries_and_sends_are_limited_and_unknown_use
         .unwrap();
     if first != second {
         assert_eq!(
-            email::check_code(&store, flow, PURPOSE, &first, now)
+            crate::typed(&store, flow, PURPOSE, &first, now)
                 .await
                 .unwrap(),
             Attempt::Wrong { remaining: 2 },
@@ -158,14 +158,14 @@ async fn a_new_code_replaces_the_old_tries_and_sends_are_limited_and_unknown_use
             "123456"
         };
         assert_eq!(
-            email::check_code(&store, flow, PURPOSE, wrong, now)
+            crate::typed(&store, flow, PURPOSE, wrong, now)
                 .await
                 .unwrap(),
             Attempt::Wrong { remaining }
         );
     }
     assert_eq!(
-        email::check_code(&store, flow, PURPOSE, &third, now)
+        crate::typed(&store, flow, PURPOSE, &third, now)
             .await
             .unwrap(),
         Attempt::NoCode
@@ -177,7 +177,7 @@ async fn a_new_code_replaces_the_old_tries_and_sends_are_limited_and_unknown_use
         .await
         .unwrap();
     assert_eq!(
-        email::check_code(&store, nobody, PURPOSE, &code, now)
+        crate::typed(&store, nobody, PURPOSE, &code, now)
             .await
             .unwrap(),
         Attempt::Wrong { remaining: 2 }
@@ -188,7 +188,7 @@ async fn a_new_code_replaces_the_old_tries_and_sends_are_limited_and_unknown_use
         .await
         .unwrap();
     assert_eq!(
-        email::check_code(
+        crate::typed(
             &store,
             late,
             PURPOSE,
@@ -240,7 +240,7 @@ async fn a_right_code_typed_twice_at_once_proves_the_account_once() {
     let tries = (0..8).map(|i| {
         let (store, code) = (store.clone(), code.clone());
         let at = issued + chrono::Duration::milliseconds(if i % 2 == 0 { 20 } else { 10 });
-        tokio::spawn(async move { email::check_code(&store, flow, PURPOSE, &code, at).await })
+        tokio::spawn(async move { crate::typed(&store, flow, PURPOSE, &code, at).await })
     });
     let mut matched = 0;
     for attempt in tries {

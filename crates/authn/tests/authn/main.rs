@@ -8,6 +8,21 @@ mod email;
 mod passkeys;
 mod signup;
 
+/// A typed code checked for `flow`'s challenge of `purpose`: what the attempt found (a test
+/// never reaches the bound on wrong codes).
+async fn typed(
+    store: &tessera_store::Store,
+    flow: uuid::Uuid,
+    purpose: &str,
+    code: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<tessera_store::email::Attempt, tessera_store::StoreError> {
+    match tessera_authn::email::check_code(store, (flow, purpose), code, true, now).await? {
+        tessera_authn::email::CodeCheck::Checked { attempt, .. } => Ok(attempt),
+        tessera_authn::email::CodeCheck::Locked => panic!("the account reached the bound"),
+    }
+}
+
 fn kim(username: &str, email: &str) -> AccountDetails {
     AccountDetails {
         username: username.into(),

@@ -156,13 +156,13 @@ async fn a_link_stands_for_a_code_that_proves_the_pending_sign_up_once() {
     assert_eq!(code.len(), 6);
     // The code belongs to this flow only.
     assert_eq!(
-        email::check_code(&store, Uuid::new_v4(), "sign-up", &code, now)
+        crate::typed(&store, Uuid::new_v4(), "sign-up", &code, now)
             .await
             .unwrap(),
         Attempt::NoCode
     );
     assert_eq!(
-        email::check_code(&store, flow, "sign-up", &code, now)
+        crate::typed(&store, flow, "sign-up", &code, now)
             .await
             .unwrap(),
         Attempt::Matched(Proves::SignUp(pending))
@@ -170,7 +170,7 @@ async fn a_link_stands_for_a_code_that_proves_the_pending_sign_up_once() {
     // Spent: neither the link nor its code works again.
     assert_eq!(email::link_flow(&store, &token, now).await.unwrap(), None);
     assert_eq!(
-        email::check_code(&store, flow, "sign-up", &code, now)
+        crate::typed(&store, flow, "sign-up", &code, now)
             .await
             .unwrap(),
         Attempt::NoCode
@@ -198,7 +198,7 @@ async fn a_link_stands_for_a_code_that_proves_the_pending_sign_up_once() {
     );
     // A link that proves nothing (an unknown address) never matches.
     assert!(matches!(
-        email::check_code(&store, flow, "sign-up", &email::code_for_link(&second), now)
+        crate::typed(&store, flow, "sign-up", &email::code_for_link(&second), now)
             .await
             .unwrap(),
         Attempt::Wrong { .. }

@@ -347,3 +347,139 @@ async fn probing_usernames_on_the_identifier_page_is_limited_per_address() {
         "nothing about kim is revealed"
     );
 }
+
+/// A browser at the selector that chose an email code for `username`; returns it with its
+/// flow and CSRF token.
+async fn email_chosen(app: &TestApp, username: &str) -> (reqwest::Client, String, String) {
+    let (http, _, flow, csrf) = username_step(app, &authorize_url(app)).await;
+    let chosen = http
+        .post(format!("{}/login/select", app.issuer))
+        .form(&[
+            ("flow", flow.as_str()),
+            ("csrf", csrf.as_str()),
+            ("username", username),
+            ("method", "email"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(chosen.status(), StatusCode::OK);
+    (http, flow, csrf)
+}
+
+async fn type_code(
+    app: &TestApp,
+    (http, flow, csrf): &(reqwest::Client, String, String),
+    code: &str,
+) -> reqwest::Response {
+    http.post(format!("{}/login/email/code", app.issuer))
+        .form(&[
+            ("flow", flow.as_str()),
+            ("csrf", csrf.as_str()),
+            ("username", "kim"),
+            ("code", code),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn wrong_codes_count_across_flows_and_past_the_bound_the_owner_gets_a_link_and_a_warning() {
+    let sink = tessera_testkit::MailSink::start();
+    let app = identifier_first_app().await;
+    app.config
+        .edit_and_commit(email_config(sink.smtp_port, ""), UploadMode::Merge, "test")
+        .await
+        .unwrap();
+    let kim = {
+        let mut conn = app.db.store().conn().unwrap();
+        tessera_store::accounts::by_username(&mut conn, "kim")
+            .unwrap()
+            .unwrap()
+    };
+    let bucket = tessera_authn::guesses::bucket(kim.account_id);
+    let failures = || {
+        let mut conn = app.db.store().conn().unwrap();
+        tessera_store::rate_limits::current(
+            &mut conn,
+            &bucket,
+            chrono::Utc::now(),
+            tessera_authn::guesses::WINDOW,
+        )
+        .unwrap()
+    };
+
+    // Two flows, two codes, wrong guesses at both: one count for the account.
+    let first = email_chosen(&app, "kim").await;
+    sink.wait_for("kim@example.com", 1).await;
+    for _ in 0..3 {
+        type_code(&app, &first, "000001").await;
+    }
+    let second = email_chosen(&app, "kim").await;
+    let mail = sink.wait_for("kim@example.com", 2).await;
+    let right = crate::passkey_browser::passkeys_only::code_in(&mail);
+    type_code(
+        &app,
+        &second,
+        if right == "000002" {
+            "000003"
+        } else {
+            "000002"
+        },
+    )
+    .await;
+    assert_eq!(
+        failures(),
+        4,
+        "wrong codes counted across flows and resends"
+    );
+
+    // At the bound, even the right code is no longer checked.
+    {
+        use diesel::prelude::*;
+        use tessera_store::schema::rate_limits::dsl;
+        diesel::update(dsl::rate_limits.filter(dsl::bucket.eq(&bucket)))
+            .set(dsl::hits.eq(tessera_authn::guesses::BOUND))
+            .execute(&mut app.db.connect())
+            .unwrap();
+    }
+    let refused = type_code(&app, &second, &right).await;
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    assert!(refused.text().await.unwrap().contains("Ask for a new one"));
+
+    // Asking again mails the owner a link (unguessable), which signs her in, and a warning.
+    let third = email_chosen(&app, "kim").await;
+    let link_mail = sink.wait_for("kim@example.com", 3).await;
+    let warning = sink.wait_for("kim@example.com", 4).await;
+    let (link_mail, warning) = if link_mail.subject.contains("trying") {
+        (warning, link_mail)
+    } else {
+        (link_mail, warning)
+    };
+    assert!(
+        warning.subject.contains("Someone is trying to sign in"),
+        "{}",
+        warning.subject
+    );
+    let link = link_mail
+        .text
+        .split_whitespace()
+        .find(|w| w.starts_with("http"))
+        .expect("a link, not a code")
+        .to_owned();
+    let token = link.split("token=").nth(1).unwrap().to_owned();
+    let signed_in = third
+        .0
+        .post(format!("{}/login/email/link", app.issuer))
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        signed_in.status(),
+        StatusCode::SEE_OTHER,
+        "the owner is not locked out"
+    );
+    assert!(location(&signed_in).contains("/oauth/authorize/resume"));
+}
