@@ -20,6 +20,9 @@ pub const WINDOW: Duration = Duration::from_secs(24 * 3600);
 pub const BOUND: i32 = 100;
 /// Wrong codes per account at which the owner is warned by mail (once per window).
 pub const WARN_AT: i32 = 50;
+// The owner is warned before typed codes are refused.
+const _: () = assert!(WARN_AT < BOUND);
+
 /// Wrong codes answered without delay.
 const UNDELAYED: i32 = 10;
 /// The first delay, doubled with every further wrong code, up to [`MAX_DELAY`].
@@ -60,6 +63,5 @@ mod tests {
         assert_eq!(delays, [0, 0, 250, 500, 1000, 4000, 4000]);
         assert!(!is_locked(BOUND - 1));
         assert!(is_locked(BOUND));
-        assert!(WARN_AT < BOUND);
     }
 }
