@@ -315,7 +315,9 @@ mod private_key_jwt {
         public.set_key_id("client-key-1");
         register(&app, &public).await;
         let signer = ES256.signer_from_der(pair.to_der_private_key()).unwrap();
-        let audience = format!("{}/oauth/token", app.issuer);
+        // RFC 7523bis: the issuer identifier, not the token endpoint's URL.
+        let audience = app.issuer.clone();
+        let token_endpoint = format!("{}/oauth/token", app.issuer);
 
         let first = assertion(&signer, &audience, "jti-1", Duration::from_secs(60));
         let (status, body) = token(&app, &first).await;
@@ -338,6 +340,10 @@ mod private_key_jwt {
                     "jti-2",
                     Duration::from_secs(60),
                 ),
+            ),
+            (
+                "the token endpoint as audience",
+                assertion(&signer, &token_endpoint, "jti-5", Duration::from_secs(60)),
             ),
             (
                 "too long-lived",
