@@ -25,6 +25,21 @@ async fn preflight(app: &TestApp, path: &str, origin: &str, method: &str) -> req
         .unwrap()
 }
 
+/// What a page on `origin` sends when it redeems a code for the SPA client: here an unknown one.
+async fn redeem_unknown_code(app: &TestApp, origin: &str) -> reqwest::Response {
+    app.client
+        .post(format!("{}/oauth/token", app.issuer))
+        .header("Origin", origin)
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", "demo-web-client"),
+            ("code", "no-such-code"),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
 fn header<'a>(res: &'a reqwest::Response, name: &str) -> Option<&'a str> {
     res.headers().get(name).map(|v| v.to_str().unwrap())
 }
@@ -116,18 +131,7 @@ async fn a_registered_origin_gets_preflights_and_answers_from_the_browser_endpoi
     }
 
     // The actual request's answer (here an error) is readable by the page.
-    let res = app
-        .client
-        .post(format!("{}/oauth/token", app.issuer))
-        .header("Origin", SPA)
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("client_id", "demo-web-client"),
-            ("code", "no-such-code"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let res = redeem_unknown_code(&app, SPA).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert_eq!(header(&res, "access-control-allow-origin"), Some(SPA));
     assert!(vary_origin(&res));
@@ -152,18 +156,7 @@ async fn an_unregistered_origin_gets_no_cors_headers_and_its_token_requests_are_
             "{origin}"
         );
 
-        let res = app
-            .client
-            .post(format!("{}/oauth/token", app.issuer))
-            .header("Origin", origin)
-            .form(&[
-                ("grant_type", "authorization_code"),
-                ("client_id", "demo-web-client"),
-                ("code", "no-such-code"),
-            ])
-            .send()
-            .await
-            .unwrap();
+        let res = redeem_unknown_code(&app, origin).await;
         assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{origin}");
         assert_eq!(
             header(&res, "access-control-allow-origin"),
