@@ -142,9 +142,11 @@ pub async fn issue(
         link_hash,
         max_attempts: i32::try_from(rules.max_attempts.max(1)).unwrap_or(i32::MAX),
         now,
-        expires_at: now
-            + chrono::Duration::from_std(rules.lifetime)
-                .unwrap_or_else(|_| chrono::Duration::minutes(5)),
+        // Saturating: the lifetime is bounded at commit, but a request must never panic on it.
+        expires_at: chrono::Duration::from_std(rules.lifetime)
+            .ok()
+            .and_then(|lifetime| now.checked_add_signed(lifetime))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC),
     };
     let max_sends = match rules.max_sends {
         0 => i32::MAX,

@@ -9,12 +9,20 @@ use serde::{Deserialize, Serialize};
 use tessera_admin::Snapshot;
 use tessera_admin::config::model::AuthenticatorKind;
 use tessera_store::passkeys::DeviceUse;
-use tessera_store::signin::{self, NewFlow, SessionRow};
+use tessera_store::signin::{self, FlowBounds, FlowOpened, NewFlow, SessionRow};
 use tessera_store::{PgConn, Store};
 use uuid::Uuid;
 
-/// How long a sign-in may take.
-pub const FLOW_LIFETIME: Duration = Duration::minutes(15);
+/// How long a sign-in may take: long enough to fetch an email code (5 minutes by default),
+/// short enough that abandoned flows leave quickly.
+pub const FLOW_LIFETIME: Duration = Duration::minutes(10);
+/// Sign-ins one client address may start per [`FLOW_WINDOW`]: a busy office behind one
+/// address starts a few a minute; a script filling the table, thousands.
+pub const FLOWS_PER_ADDRESS: u32 = 300;
+/// The window of [`FLOWS_PER_ADDRESS`].
+pub const FLOW_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+/// Unfinished sign-ins one browser keeps (a few tabs); starting another drops the oldest.
+pub const FLOWS_PER_BROWSER: u32 = 8;
 /// How long an SSO session lasts.
 pub const SESSION_LIFETIME: Duration = Duration::hours(12);
 
@@ -162,32 +170,53 @@ fn from_session(row: SessionRow) -> Authentication {
     }
 }
 
-/// Starts a flow; returns its id. `return_to` gets the flow id appended.
+/// What asking for a new flow came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Started {
+    /// The flow's id.
+    Flow(Uuid),
+    /// The client's address has started [`FLOWS_PER_ADDRESS`] sign-ins this window.
+    TooMany {
+        /// When it may start another.
+        retry_after: std::time::Duration,
+    },
+}
+
+/// Starts a flow for the browser behind `browser_secret` at `address`. `return_to` gets the
+/// flow id appended.
 pub async fn start(
     store: &Store,
     policy: &Policy,
     return_to: String,
     payload: serde_json::Value,
-    browser_secret: &str,
+    (browser_secret, address): (&str, Option<std::net::IpAddr>),
     now: DateTime<Utc>,
-) -> Result<Uuid, tessera_store::StoreError> {
+) -> Result<Started, tessera_store::StoreError> {
+    let flow_id = Uuid::new_v4();
     let flow = NewFlow {
-        flow_id: Uuid::new_v4(),
+        flow_id,
         browser_hash: secret_hash(browser_secret),
-        policy: serde_json::to_value(policy).unwrap_or_default(),
-        return_to: String::new(),
+        policy: serde_json::to_value(policy)?,
+        return_to: format!("{return_to}{flow_id}"),
         payload,
         expires_at: now + FLOW_LIFETIME,
     };
-    let flow = NewFlow {
-        return_to: format!("{return_to}{}", flow.flow_id),
-        ..flow
+    let bounds = FlowBounds {
+        address_bucket: crate::limits::flow_bucket(address),
+        per_address: FLOWS_PER_ADDRESS,
+        window: FLOW_WINDOW,
+        per_browser: FLOWS_PER_BROWSER,
     };
-    let id = flow.flow_id;
-    store
-        .run(move |conn| signin::insert_flow(conn, &flow))
+    let opened = store
+        .run(move |conn| signin::open_flow(conn, &flow, &bounds, now))
         .await?;
-    Ok(id)
+    Ok(match opened {
+        FlowOpened::Opened => Started::Flow(flow_id),
+        FlowOpened::AddressBusy { window_start } => Started::TooMany {
+            retry_after: FLOW_WINDOW
+                .saturating_sub((now - window_start).to_std().unwrap_or_default()),
+        },
+    })
 }
 
 /// The live SSO session behind a cookie secret.

@@ -108,6 +108,11 @@ pub fn identify_buckets(address: Option<IpAddr>) -> Vec<String> {
         .collect()
 }
 
+/// The bucket the sign-ins a client address starts count in.
+pub fn flow_bucket(address: Option<IpAddr>) -> Option<String> {
+    address.map(|a| format!("flow:addr:{}", address_key(a)))
+}
+
 /// Limits on identifier-first look-ups: 30 per client address per window (a person types a
 /// few usernames at most; a prober wants thousands).
 pub const IDENTIFY_LIMITS: AttemptLimits = AttemptLimits {
@@ -169,6 +174,30 @@ const FIRST_DELAY: Duration = Duration::from_millis(250);
 const MAX_DELAY: Duration = Duration::from_secs(4);
 
 impl AttemptLimits {
+    /// Counts an attempt in `buckets` on `conn` and returns the counts to [`Self::decide`] on.
+    /// The address bucket gates the others: past its limit, an address's attempts touch no
+    /// other row, so trying ever new usernames from one address adds no rows.
+    pub fn count(
+        &self,
+        conn: &mut tessera_store::PgConn,
+        buckets: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<BucketCount>, tessera_store::StoreError> {
+        match buckets
+            .iter()
+            .find(|b| matches!(kind(b), BucketKind::Address))
+        {
+            Some(gate) => tessera_store::rate_limits::hit_gated(
+                conn,
+                (gate, self.per_address),
+                buckets,
+                now,
+                self.window,
+            ),
+            None => tessera_store::rate_limits::hit(conn, buckets, now, self.window),
+        }
+    }
+
     /// How long to hold a refused attempt's answer: nothing for the first few attempts at a
     /// username in the window, then 250 ms doubling up to 4 s. Guessing slows down long before
     /// the limit refuses it, while a user who mistypes twice notices nothing. Unknown

@@ -50,7 +50,15 @@ pub fn access_token_lifetime(snapshot: &Snapshot, client: &Client) -> Duration {
         .access_token
         .or(snapshot.config.token_settings.lifetimes.access_token)
         .unwrap_or(TokenSettings::ACCESS);
-    Duration::from_std(std).unwrap_or_else(|_| Duration::minutes(5))
+    Duration::from_std(std).unwrap_or(Duration::MAX)
+}
+
+/// The instant `lifetime` after `now`, or the latest instant there is if that is beyond it:
+/// lifetimes are bounded when configuration is committed, and date arithmetic must not panic
+/// on a request even if one were not.
+pub(crate) fn expiry(now: DateTime<Utc>, lifetime: Duration) -> DateTime<Utc> {
+    now.checked_add_signed(lifetime)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// A JWT NumericDate (RFC 7519 §2) in whole seconds. Fractions are allowed by the RFC, but
@@ -97,7 +105,7 @@ pub fn issue(
             })
     };
     set(&mut payload, "iat", numeric_date(now))?;
-    set(&mut payload, "exp", numeric_date(now + lifetime))?;
+    set(&mut payload, "exp", numeric_date(expiry(now, lifetime)))?;
     set(&mut payload, "client_id", claims.client.id.clone().into())?;
     if !claims.scopes.is_empty() {
         set(&mut payload, "scope", claims.scopes.join(" ").into())?;
@@ -114,4 +122,23 @@ pub fn issue(
         token,
         expires_in: lifetime.num_seconds(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_expiry_beyond_the_calendar_saturates_instead_of_panicking() {
+        let now = Utc::now();
+        assert_eq!(expiry(now, Duration::MAX), DateTime::<Utc>::MAX_UTC);
+        assert_eq!(
+            numeric_date(expiry(now, Duration::MAX)),
+            DateTime::<Utc>::MAX_UTC.timestamp()
+        );
+        assert_eq!(
+            expiry(now, Duration::seconds(300)),
+            now + Duration::seconds(300)
+        );
+    }
 }

@@ -30,6 +30,8 @@ pub struct OAuthState {
     pub subjects: crate::subject::Subjects,
     /// Mark cookies `Secure`.
     pub secure_cookies: bool,
+    /// The operator's reverse proxies, whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl OAuthState {
@@ -53,7 +55,16 @@ impl OAuthState {
             secrets,
             store,
             subjects,
+            trusted_proxies: Vec::new(),
         })
+    }
+
+    /// Trusts `X-Forwarded-For` from these reverse proxies when finding the client's address.
+    pub fn behind_proxies(self, trusted_proxies: Vec<ipnet::IpNet>) -> Self {
+        OAuthState {
+            trusted_proxies,
+            ..self
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use tessera_admin::config::model::{Client, IdTokenAlgorithm, TokenSettings};
 use tessera_store::signin::CodeRow;
 
 use crate::Issuer;
-use crate::access_token::numeric_date;
+use crate::access_token::{expiry, numeric_date};
 use crate::keys::{KeyError, SigningAlgorithm, SigningKeys};
 
 fn claim_error(e: impl std::fmt::Display) -> KeyError {
@@ -59,7 +59,7 @@ pub fn issue(
         .id_token
         .or(snapshot.config.token_settings.lifetimes.id_token)
         .unwrap_or(TokenSettings::ID);
-    let lifetime = Duration::from_std(lifetime).unwrap_or_else(|_| Duration::minutes(5));
+    let lifetime = Duration::from_std(lifetime).unwrap_or(Duration::MAX);
     let mut payload = JwtPayload::new();
     payload.set_issuer(issuer.as_str());
     payload.set_subject(subject);
@@ -68,7 +68,7 @@ pub fn issue(
         payload.set_claim(name, Some(value)).map_err(claim_error)
     };
     set("iat", numeric_date(now))?;
-    set("exp", numeric_date(now + lifetime))?;
+    set("exp", numeric_date(expiry(now, lifetime)))?;
     set("auth_time", numeric_date(code.auth_time))?;
     if let Some(nonce) = &code.nonce {
         set("nonce", nonce.clone().into())?;

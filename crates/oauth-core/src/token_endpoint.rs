@@ -225,9 +225,7 @@ async fn authorization_code(
             token_hash: tessera_authn::flow::secret_hash(&token),
             family_id: uuid::Uuid::new_v4(),
             idle,
-            absolute: absolute
-                .to_std()
-                .unwrap_or(tessera_admin::config::model::TokenSettings::REFRESH_MAX),
+            absolute,
         };
         Some((token, first))
     } else {
@@ -360,10 +358,11 @@ fn random_token() -> Result<String, TokenError> {
     tessera_authn::random_token().map_err(server_error)
 }
 
+/// The refresh token lifetimes of `client`: idle, and absolute (the whole family).
 fn refresh_lifetimes(
     snapshot: &tessera_admin::Snapshot,
     client: &Client,
-) -> (std::time::Duration, chrono::Duration) {
+) -> (std::time::Duration, std::time::Duration) {
     let profile = snapshot.config.token_settings.lifetimes;
     let idle = client
         .lifetimes
@@ -375,10 +374,7 @@ fn refresh_lifetimes(
         .refresh_token_max_rolling_lifetime
         .or(profile.refresh_token_max_rolling_lifetime)
         .unwrap_or(tessera_admin::config::model::TokenSettings::REFRESH_MAX);
-    (
-        idle,
-        chrono::Duration::from_std(absolute).unwrap_or_else(|_| chrono::Duration::days(30)),
-    )
+    (idle, absolute)
 }
 
 /// The refresh grant (RFC 6749 §6) with rotation: the presented token is replaced in one

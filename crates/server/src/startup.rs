@@ -222,7 +222,8 @@ impl Application {
                 config.secrets().clone(),
                 store.clone(),
             )
-            .map_err(|e| StartupError::Other(e.to_string()))?,
+            .map_err(|e| StartupError::Other(e.to_string()))?
+            .behind_proxies(settings.server.trusted_proxies.clone()),
         );
         let metrics = web::Data::new(
             AppMetrics::new(store.clone()).map_err(|e| StartupError::Other(e.to_string()))?,

@@ -15,6 +15,9 @@ pub enum StoreError {
     /// A write lost a race with another writer (optimistic concurrency).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A value could not be encoded for storage (JSON).
+    #[error("cannot encode a value for storage: {0}")]
+    Encoding(#[from] serde_json::Error),
     /// The blocking task running the statement was cancelled or panicked.
     #[error("database task failed: {0}")]
     Task(String),

@@ -52,6 +52,54 @@ pub fn hit(
     Ok(counts)
 }
 
+/// Counts one hit in `gate` and, only while the gate's count is within `gate_limit`, in each
+/// of `buckets`; returns the counts of the buckets hit. An address that is over its limit
+/// then creates no new rows however many usernames it tries: the gate (its address bucket)
+/// is the only row it touches. The gate is locked before the others, which are locked in key
+/// order, so concurrent hits cannot deadlock as long as a gate key is never among another
+/// call's `buckets`.
+pub fn hit_gated(
+    conn: &mut PgConnection,
+    (gate, gate_limit): (&str, u32),
+    buckets: &[String],
+    now: DateTime<Utc>,
+    window: std::time::Duration,
+) -> Result<Vec<BucketCount>, StoreError> {
+    let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
+    let cutoff = now
+        .checked_sub_signed(window)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let counts = crate::statement::statement(
+        "WITH gate AS (
+            INSERT INTO rate_limits AS r (bucket, window_start, hits) VALUES ($4, $2, 1)
+            ON CONFLICT (bucket) DO UPDATE SET
+               window_start = CASE WHEN r.window_start <= $3 THEN EXCLUDED.window_start
+                                   ELSE r.window_start END,
+               hits = CASE WHEN r.window_start <= $3 THEN 1 ELSE r.hits + 1 END
+            RETURNING r.bucket, r.hits, r.window_start
+         ), rest AS (
+            INSERT INTO rate_limits AS r (bucket, window_start, hits)
+            SELECT b, $2, 1 FROM (SELECT DISTINCT b FROM unnest($1::text[]) AS b) AS d
+            WHERE b <> $4 AND (SELECT hits FROM gate) <= $5
+            ORDER BY b
+            ON CONFLICT (bucket) DO UPDATE SET
+               window_start = CASE WHEN r.window_start <= $3 THEN EXCLUDED.window_start
+                                   ELSE r.window_start END,
+               hits = CASE WHEN r.window_start <= $3 THEN 1 ELSE r.hits + 1 END
+            RETURNING r.bucket, r.hits, r.window_start
+         )
+         SELECT bucket, hits, window_start FROM gate
+         UNION ALL SELECT bucket, hits, window_start FROM rest",
+    )
+    .bind::<Array<Text>, _>(buckets)
+    .bind::<Timestamptz, _>(now)
+    .bind::<Timestamptz, _>(cutoff)
+    .bind::<Text, _>(gate)
+    .bind::<Int4, _>(i32::try_from(gate_limit).unwrap_or(i32::MAX))
+    .load::<BucketCount>(conn)?;
+    Ok(counts)
+}
+
 /// The hits of `bucket` in its current window (0 when it has none, or its window has ended),
 /// without counting one.
 pub fn current(

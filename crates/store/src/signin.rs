@@ -60,12 +60,99 @@ pub struct FlowRow {
     pub consumed_at: Option<DateTime<Utc>>,
 }
 
-/// Starts a flow.
-pub fn insert_flow(conn: &mut PgConnection, flow: &NewFlow) -> Result<(), StoreError> {
-    diesel::insert_into(auth_flows::table)
-        .values(flow)
-        .execute(conn)?;
-    Ok(())
+/// The bounds on opening flows, checked in the statement that opens one.
+#[derive(Debug, Clone)]
+pub struct FlowBounds {
+    /// The rate-limit bucket of the client's address (`None` when it is unknown).
+    pub address_bucket: Option<String>,
+    /// Flows one address may open per window.
+    pub per_address: u32,
+    /// The address bucket's window.
+    pub window: std::time::Duration,
+    /// Unfinished flows one browser keeps; opening another drops its oldest.
+    pub per_browser: u32,
+}
+
+/// What opening a flow came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowOpened {
+    /// Stored.
+    Opened,
+    /// The address has opened its share this window; nothing was stored.
+    AddressBusy {
+        /// When the address's window began.
+        window_start: DateTime<Utc>,
+    },
+}
+
+/// Opens a flow, in one statement that counts it against the client address (refusing it,
+/// and storing nothing, past `bounds.per_address` in the window) and drops the browser's
+/// oldest unfinished flows beyond `bounds.per_browser`, so neither an address nor a browser
+/// can fill the table.
+pub fn open_flow(
+    conn: &mut PgConnection,
+    flow: &NewFlow,
+    bounds: &FlowBounds,
+    now: DateTime<Utc>,
+) -> Result<FlowOpened, StoreError> {
+    use diesel::sql_types::{Bool, Bytea, Int4, Int8, Jsonb, Nullable, Text, Timestamptz};
+    #[derive(QueryableByName)]
+    struct Outcome {
+        #[diesel(sql_type = Bool)]
+        opened: bool,
+        #[diesel(sql_type = Nullable<Timestamptz>)]
+        window_start: Option<DateTime<Utc>>,
+    }
+    let window = chrono::Duration::from_std(bounds.window).unwrap_or(chrono::Duration::MAX);
+    let cutoff = now
+        .checked_sub_signed(window)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let outcome = crate::statement::statement(
+        "WITH hit AS (
+            INSERT INTO rate_limits AS r (bucket, window_start, hits)
+            SELECT $7, $8, 1 WHERE $7 IS NOT NULL
+            ON CONFLICT (bucket) DO UPDATE SET
+               window_start = CASE WHEN r.window_start <= $9 THEN EXCLUDED.window_start
+                                   ELSE r.window_start END,
+               hits = CASE WHEN r.window_start <= $9 THEN 1 ELSE r.hits + 1 END
+            RETURNING r.hits, r.window_start
+         ), allowed AS (
+            SELECT NOT EXISTS (SELECT 1 FROM hit WHERE hits > $10) AS ok
+         ), dropped AS (
+            DELETE FROM auth_flows WHERE flow_id IN (
+               SELECT flow_id FROM auth_flows
+               WHERE browser_hash = $2 AND account_id IS NULL AND consumed_at IS NULL
+               ORDER BY created_at DESC OFFSET $11)
+            AND (SELECT ok FROM allowed)
+         ), opened AS (
+            INSERT INTO auth_flows (flow_id, browser_hash, policy, return_to, payload,
+                                    created_at, expires_at)
+            SELECT $1, $2, $3, $4, $5, $8, $6 WHERE (SELECT ok FROM allowed)
+            RETURNING 1
+         )
+         SELECT EXISTS (SELECT 1 FROM opened) AS opened,
+                (SELECT window_start FROM hit) AS window_start",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(flow.flow_id)
+    .bind::<Bytea, _>(&flow.browser_hash)
+    .bind::<Jsonb, _>(&flow.policy)
+    .bind::<Text, _>(&flow.return_to)
+    .bind::<Jsonb, _>(&flow.payload)
+    .bind::<Timestamptz, _>(flow.expires_at)
+    .bind::<Nullable<Text>, _>(&bounds.address_bucket)
+    .bind::<Timestamptz, _>(now)
+    .bind::<Timestamptz, _>(cutoff)
+    .bind::<Int4, _>(i32::try_from(bounds.per_address).unwrap_or(i32::MAX))
+    // The new flow is one of the browser's share, so the older ones keep one place fewer.
+    .bind::<Int8, _>(i64::from(bounds.per_browser.saturating_sub(1)))
+    .get_result::<Outcome>(conn)?;
+    Ok(if outcome.opened {
+        FlowOpened::Opened
+    } else {
+        FlowOpened::AddressBusy {
+            window_start: outcome.window_start.unwrap_or(now),
+        }
+    })
 }
 
 /// An unexpired, unconsumed flow.

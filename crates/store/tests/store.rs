@@ -249,6 +249,33 @@ mod rate_limits {
     }
 
     #[test]
+    fn a_gate_over_its_limit_is_the_only_bucket_counted_so_no_new_rows_appear() {
+        use tessera_store::rate_limits::{current, hit_gated};
+        let db = TestDatabase::new();
+        let mut conn = db.connect();
+        let t0 = Utc.with_ymd_and_hms(2026, 12, 4, 12, 0, 0).unwrap();
+        let buckets = |user: &str| vec![format!("pair:{user}"), "addr:9".to_owned()];
+        for n in 1..=2 {
+            let counts = hit_gated(&mut conn, ("addr:9", 2), &buckets("kim"), t0, WINDOW).unwrap();
+            assert_eq!(
+                counts.len(),
+                2,
+                "within the gate's limit both count: {counts:?}"
+            );
+            assert!(counts.iter().all(|c| c.hits == n), "{counts:?}");
+        }
+        let counts = hit_gated(&mut conn, ("addr:9", 2), &buckets("lee"), t0, WINDOW).unwrap();
+        assert_eq!(counts.len(), 1, "{counts:?}");
+        assert_eq!((counts[0].bucket.as_str(), counts[0].hits), ("addr:9", 3));
+        assert_eq!(current(&mut conn, "pair:lee", t0, WINDOW).unwrap(), 0);
+        assert_eq!(current(&mut conn, "pair:kim", t0, WINDOW).unwrap(), 2);
+        assert_eq!(
+            purge(&mut conn, t0 + ChronoDuration::seconds(1)).unwrap(),
+            2
+        );
+    }
+
+    #[test]
     fn concurrent_hits_from_many_connections_are_all_counted() {
         let db = TestDatabase::new();
         let now = Utc::now();

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use webauthn_rs::prelude::RegisterPublicKeyCredential;
 
 use super::login::{message, render, unavailable};
-use super::{AuthnState, cookies};
+use super::{AuthnState, client_address, cookies};
 use crate::flow::{self, Authentication, Policy};
 use crate::passkeys::Registrant;
 use tessera_store::passkeys::Deletion;
@@ -282,17 +282,42 @@ async fn sign_in(
         &policy,
         format!("{}/account?signed-in=", state.base_path),
         serde_json::Value::Null,
-        &browser,
+        (
+            &browser,
+            client_address(&req, &state.limits.trusted_proxies),
+        ),
         Utc::now(),
     )
     .await;
-    let Ok(flow_id) = started else {
-        return unavailable(&state);
+    let flow_id = match started {
+        Ok(flow::Started::Flow(id)) => id,
+        Ok(flow::Started::TooMany { retry_after }) => {
+            return too_many_sign_ins(&state, retry_after);
+        }
+        Err(_) => return unavailable(&state),
     };
     let mut response = see_other(&format!("{}/login?flow={flow_id}", state.base_path));
     if let Some(cookie) = new_cookie {
         let _ = response.add_cookie(&cookie);
     }
+    response
+}
+
+/// The answer when the client's address has started too many sign-ins.
+fn too_many_sign_ins(state: &AuthnState, retry_after: std::time::Duration) -> HttpResponse {
+    let minutes = retry_after.as_secs().div_ceil(60).max(1);
+    let mut response = message(
+        state,
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many sign-ins",
+        &format!(
+            "Too many sign-ins were started from your network. Try again in {minutes} minutes."
+        ),
+    );
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        header::HeaderValue::from(retry_after.as_secs()),
+    );
     response
 }
 

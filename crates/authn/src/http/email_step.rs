@@ -205,33 +205,29 @@ pub(super) async fn deliver(
     };
     let minutes = rules.lifetime.as_secs().div_ceil(60).max(1);
     let mail = match recipient {
-        Recipient::Nobody => {
-            // Nothing to mail, but the same connection and the same failure when SMTP is down:
-            // the answer must not tell an unknown account from a known one.
-            let probed = match (mailer.via, &state.secrets) {
-                (Via::Smtp(provider), Some(secrets)) => email::probe(provider, secrets).await,
-                _ => Ok(()),
-            };
-            return probed.map_err(|e| {
-                tracing::error!(error = %e, "cannot reach the SMTP server");
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "The email could not be sent just now. Try again in a moment.",
-                )
-            });
-        }
-        Recipient::Challenge(to) => {
-            email::challenge_mail(to, &state.service_name, &challenge, &state.issuer, minutes)
-        }
-        Recipient::Instead(mail) => mail,
+        Recipient::Nobody => None,
+        Recipient::Challenge(to) => Some(email::challenge_mail(
+            to,
+            &state.service_name,
+            &challenge,
+            &state.issuer,
+            minutes,
+        )),
+        Recipient::Instead(mail) => Some(mail),
     };
-    if let Err(e) = send_mail(state, mailer, &mail).await {
-        // The challenge stays stored but unsent: asking again replaces it.
-        tracing::error!(error = %e, "cannot send an email");
+    // Every request connects to the mail server before it is answered, and a mail goes out
+    // after the answer: the answer fails alike when SMTP is down and takes as long whether an
+    // account exists or not. (The challenge stays stored if the server is down: asking again
+    // replaces it.)
+    if let Err(e) = reach(state, mailer).await {
+        tracing::error!(error = %e, "cannot reach the SMTP server");
         return Err((
             StatusCode::SERVICE_UNAVAILABLE,
             "The email could not be sent just now. Try again in a moment.",
         ));
+    }
+    if let Some(mail) = mail {
+        send_after_answer(state, mailer, mail).await;
     }
     Ok(())
 }
@@ -260,7 +256,7 @@ pub(super) async fn send_to_username(
     let looked_up = state
         .store
         .run(move |conn| {
-            let counts = tessera_store::rate_limits::hit(conn, &buckets, now, limits.window)?;
+            let counts = limits.count(conn, &buckets, now)?;
             if let Limit::Refused { retry_after } = limits.decide(&counts, now) {
                 return Ok(Err(retry_after));
             }
@@ -320,24 +316,44 @@ pub(super) async fn send_to_username(
         .map_err(|(status, text)| (status, text.to_owned()))?;
     if warn && let Some(to) = account.as_ref().and_then(|a| a.email.as_deref()) {
         tracing::warn!("many wrong email codes for an account: its owner is warned");
-        let mail = email::guessing_mail(to, &state.service_name);
-        if let Err(e) = send_mail(state, &mailer, &mail).await {
-            tracing::warn!(error = %e, "cannot send the wrong-codes warning");
-        }
+        send_after_answer(
+            state,
+            &mailer,
+            email::guessing_mail(to, &state.service_name),
+        )
+        .await;
     }
     Ok(guessed)
 }
 
-/// Sends `mail` the way `mailer`'s mail goes out.
-async fn send_mail(
-    state: &AuthnState,
-    mailer: &Mailer<'_>,
-    mail: &email::Mail,
-) -> Result<(), EmailError> {
+/// Connects to `mailer`'s SMTP server as a send would, sending nothing.
+async fn reach(state: &AuthnState, mailer: &Mailer<'_>) -> Result<(), EmailError> {
+    match (mailer.via, &state.secrets) {
+        (Via::Smtp(provider), Some(secrets)) => email::probe(provider, secrets).await,
+        (Via::DropFolder, _) => Ok(()),
+        (Via::Smtp(_), None) => Err(EmailError::Secret),
+    }
+}
+
+/// Sends `mail` the way `mailer`'s mail goes out, in a task of its own (so the page does not
+/// wait for the mail server); a failure is logged. The development drop folder is written at
+/// once.
+async fn send_after_answer(state: &AuthnState, mailer: &Mailer<'_>, mail: email::Mail) {
     match (mailer.via, &state.secrets, &state.mail_drop) {
-        (Via::Smtp(provider), Some(secrets), _) => email::send(provider, secrets, mail).await,
-        (Via::DropFolder, _, Some(folder)) => email::drop_in(folder, mail).await,
-        _ => Err(EmailError::Secret),
+        (Via::Smtp(provider), Some(secrets), _) => {
+            let (provider, secrets) = (provider.clone(), secrets.clone());
+            tokio::spawn(async move {
+                if let Err(e) = email::send(&provider, &secrets, &mail).await {
+                    tracing::error!(error = %e, "cannot send an email");
+                }
+            });
+        }
+        (Via::DropFolder, _, Some(folder)) => {
+            if let Err(e) = email::drop_in(folder, &mail).await {
+                tracing::error!(error = %e, "cannot write an email to the drop folder");
+            }
+        }
+        _ => tracing::error!("no way to send an email is configured"),
     }
 }
 

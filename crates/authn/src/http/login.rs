@@ -258,7 +258,7 @@ async fn submit(
     let looked_up = state
         .store
         .run(move |conn| {
-            let counts = tessera_store::rate_limits::hit(conn, &buckets, now, limits.window)?;
+            let counts = limits.count(conn, &buckets, now)?;
             if let Attempt::Refused { retry_after } = limits.decide(&counts, now) {
                 return Ok(Err(retry_after));
             }

@@ -323,7 +323,7 @@ async fn send_code(
     let looked_up = state
         .store
         .run(move |conn| {
-            let counts = tessera_store::rate_limits::hit(conn, &buckets, now, limits.window)?;
+            let counts = limits.count(conn, &buckets, now)?;
             if let Limit::Refused { retry_after } = limits.decide(&counts, now) {
                 return Ok(Err(retry_after));
             }

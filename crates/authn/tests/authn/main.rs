@@ -5,6 +5,7 @@ use tessera_authn::password::Passwords;
 use tessera_testkit::TestDatabase;
 
 mod email;
+mod flows;
 mod passkeys;
 mod signup;
 

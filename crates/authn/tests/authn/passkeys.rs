@@ -79,7 +79,15 @@ async fn open_flow_until(
     };
     let id = flow.flow_id;
     store
-        .run(move |conn| tessera_store::signin::insert_flow(conn, &flow))
+        .run(move |conn| {
+            let bounds = tessera_store::signin::FlowBounds {
+                address_bucket: None,
+                per_address: 1,
+                window: std::time::Duration::from_secs(60),
+                per_browser: 8,
+            };
+            tessera_store::signin::open_flow(conn, &flow, &bounds, Utc::now())
+        })
         .await
         .unwrap();
     id

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use tessera_admin::Snapshot;
 use tessera_admin::config::model::{Client, TokenSettings};
 use tessera_authn::flow::{self, Authentication, Policy};
-use tessera_authn::http::cookies;
+use tessera_authn::http::{client_address, cookies};
 use tessera_store::signin::CodeRow;
 use uuid::Uuid;
 
@@ -175,7 +175,10 @@ async fn issue_code(
         acr: auth.acr.clone(),
         sid: Some(auth.sid.clone()),
         created_at: now,
-        expires_at: now + Duration::from_std(ttl).unwrap_or_else(|_| Duration::seconds(60)),
+        expires_at: crate::access_token::expiry(
+            now,
+            Duration::from_std(ttl).unwrap_or(Duration::MAX),
+        ),
         consumed_at: None,
         token_family: None,
     };
@@ -275,12 +278,27 @@ pub async fn authorize(
         &policy,
         format!("{base}/oauth/authorize/resume?flow="),
         payload,
-        &browser,
+        (&browser, client_address(&req, &state.trusted_proxies)),
         now,
     )
     .await
     {
-        Ok(id) => id,
+        Ok(flow::Started::Flow(id)) => id,
+        Ok(flow::Started::TooMany { retry_after }) => {
+            let minutes = retry_after.as_secs().div_ceil(60).max(1);
+            let mut page = error_page(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many sign-ins",
+                &format!(
+                    "Too many sign-ins were started from your network. Try again in {minutes} minutes."
+                ),
+            );
+            page.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from(retry_after.as_secs()),
+            );
+            return page;
+        }
         Err(e) => {
             tracing::warn!(error = %e, "cannot start a sign-in flow");
             return unavailable();

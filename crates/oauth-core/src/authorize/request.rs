@@ -12,6 +12,19 @@ use crate::params::Params;
 /// Longest value accepted for any authorization parameter.
 const MAX_PARAM_LEN: usize = 2048;
 
+/// The longest value accepted for each parameter kept with a sign-in in progress: every
+/// unauthenticated visitor can make the server store one, so each is as short as real
+/// clients need (a `state` may carry an application's own data; a `nonce` is a random value;
+/// a `login_hint` is a username or an email address).
+const STORED_PARAM_LENS: [(&str, usize); 6] = [
+    ("state", 2048),
+    ("nonce", 512),
+    ("scope", 1024),
+    ("login_hint", 320),
+    ("acr_values", 512),
+    ("code_challenge", 128),
+];
+
 /// How the authorization response is delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ResponseMode {
@@ -147,20 +160,13 @@ pub fn validate(
         description,
         state: state.clone(),
     };
-    if let Some(name) = [
-        "state",
-        "nonce",
-        "scope",
-        "login_hint",
-        "acr_values",
-        "code_challenge",
-    ]
-    .into_iter()
-    .find(|n| params.get(n).is_some_and(|v| v.len() > MAX_PARAM_LEN))
+    if let Some((name, longest)) = STORED_PARAM_LENS
+        .into_iter()
+        .find(|(n, longest)| params.get(n).is_some_and(|v| v.len() > *longest))
     {
         return Err(fail(
             "invalid_request",
-            format!("Parameter {name} is too long."),
+            format!("Parameter {name} is too long (at most {longest} bytes)."),
         ));
     }
     if let Some(mode) = params.get("response_mode")
@@ -372,6 +378,41 @@ mod tests {
                 }
                 other => panic!("{query}: {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn what_a_sign_in_in_progress_keeps_is_bounded_per_parameter() {
+        let s = snapshot();
+        let with = |name: &str, len: usize| {
+            let mut pairs: Vec<String> = GOOD
+                .split('&')
+                .filter(|p| !p.starts_with(&format!("{name}=")))
+                .map(str::to_owned)
+                .collect();
+            pairs.push(format!("{name}={}", "a".repeat(len)));
+            pairs.join("&")
+        };
+        for (name, longest) in STORED_PARAM_LENS {
+            let fits = with(name, longest);
+            let over = with(name, longest + 1);
+            let fits_error = match validate(&params(&fits), &s) {
+                Err(AuthorizeError::Redirect { description, .. }) => Some(description),
+                _ => None,
+            };
+            assert!(
+                !fits_error.is_some_and(|d| d.contains("too long")),
+                "{name} of {longest} bytes is accepted"
+            );
+            assert!(
+                matches!(
+                    validate(&params(&over), &s),
+                    Err(AuthorizeError::Redirect { error: "invalid_request", ref description, .. })
+                        if description.contains(name)
+                ),
+                "{name} of {} bytes is refused",
+                longest + 1
+            );
         }
     }
 

@@ -56,12 +56,15 @@ async fn passkey_only_user(app: &TestApp, signed_in_ago: Duration) -> (reqwest::
         &Policy::default(),
         "/account?signed-in=".into(),
         serde_json::Value::Null,
-        "a-browser-secret-of-forty-characters-or-more",
+        ("a-browser-secret-of-forty-characters-or-more", None),
         // Started now (housekeeping would purge a flow that expired), completed `at`.
         Utc::now(),
     )
     .await
     .unwrap();
+    let flow::Started::Flow(flow_id) = flow_id else {
+        panic!("no limit applies to a flow without an address");
+    };
     let (secret, _) = flow::complete(
         &store,
         flow_id,

@@ -332,3 +332,46 @@ async fn form_post_errors_are_delivered_in_an_auto_submitted_form() {
     // The client's state is escaped, never injected as markup.
     assert!(html.contains("name=\"state\" value=\"s&lt;3\""), "{html}");
 }
+
+#[tokio::test]
+async fn an_address_that_started_its_share_of_sign_ins_gets_a_429_page_and_stores_nothing() {
+    let app = spawn_app().await;
+    let store = app.db.store();
+    let now = chrono::Utc::now();
+    // This address (the test's loopback) has started its share of sign-ins this window.
+    store
+        .run(move |conn| {
+            for _ in 0..tessera_authn::flow::FLOWS_PER_ADDRESS {
+                tessera_store::rate_limits::hit(
+                    conn,
+                    &["flow:addr:127.0.0.1".to_owned()],
+                    now,
+                    tessera_authn::flow::FLOW_WINDOW,
+                )?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let url = format!(
+        "{}/oauth/authorize?{}",
+        app.issuer,
+        query(&[CLIENT, REDIRECT, "response_type=code", "scope=openid", PKCE])
+    );
+    let res = app.client.get(&url).send().await.unwrap();
+
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=900).contains(&retry_after), "{retry_after}");
+    assert!(res.text().await.unwrap().contains("Too many sign-ins"));
+    let tomorrow = now + chrono::Duration::days(1);
+    let purged = store
+        .run(move |conn| tessera_store::housekeeping::purge_expired(conn, tomorrow))
+        .await
+        .unwrap();
+    assert_eq!(purged.flows, 0, "no flow was stored");
+}

@@ -507,6 +507,71 @@ mod smtp_down {
         assert_eq!(up.status(), StatusCode::OK);
         sink.wait_for("robin@example.com", 1).await;
     }
+
+    /// An SMTP server that greets, takes any login and answers every command except `DATA`,
+    /// which it never answers: a mail to it never finishes.
+    async fn stalling_smtp_server() -> u16 {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let (read, mut write) = socket.into_split();
+                    let mut lines = BufReader::new(read).lines();
+                    write.write_all(b"220 stalling ESMTP\r\n").await.unwrap();
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        let verb = line.split(' ').next().unwrap_or("").to_ascii_uppercase();
+                        let answer: &[u8] = match verb.as_str() {
+                            "DATA" => std::future::pending().await,
+                            "EHLO" => b"250-stalling\r\n250 AUTH PLAIN\r\n",
+                            "AUTH" => b"235 ok\r\n",
+                            "QUIT" => b"221 bye\r\n",
+                            _ => b"250 ok\r\n",
+                        };
+                        if write.write_all(answer).await.is_err() || verb == "QUIT" {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        port
+    }
+
+    #[tokio::test]
+    async fn a_known_account_is_answered_without_waiting_for_its_mail_to_be_delivered() {
+        let sink = sink();
+        let stalling = stalling_smtp_server().await;
+        let app = passkeys_only_app_with(&sink, |config| {
+            config.replace(
+                &format!("<smtp-port>{}</smtp-port>", sink.smtp_port),
+                &format!("<smtp-port>{stalling}</smtp-port>"),
+            )
+        })
+        .await;
+        let (http, html) = open_login_page(&app, &authorize_url(&app)).await;
+        let (flow, csrf) = (field(&html, "flow"), field(&html, "csrf"));
+        let ask = |username: &'static str| {
+            http.post(format!("{}/login/passkey/create", app.issuer))
+                .form(&[
+                    ("flow", flow.as_str()),
+                    ("csrf", csrf.as_str()),
+                    ("username", username),
+                ])
+                // Far below the mail client's own timeout: the answer must not wait for it.
+                .timeout(std::time::Duration::from_secs(20))
+                .send()
+        };
+        let known = ask("kim").await.expect("answered before the mail went out");
+        let unknown = ask("nobody").await.expect("answered");
+        assert_eq!(known.status(), StatusCode::OK);
+        assert_eq!(unknown.status(), StatusCode::OK);
+        assert_eq!(
+            known.text().await.unwrap().replace("kim", "X"),
+            unknown.text().await.unwrap().replace("nobody", "X"),
+        );
+    }
 }
 
 /// Password sign-up: the standard form, the same verification before the account exists.

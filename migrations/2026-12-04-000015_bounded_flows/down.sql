@@ -1,0 +1,1 @@
+DROP INDEX auth_flows_browser_idx;
