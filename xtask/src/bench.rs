@@ -267,6 +267,7 @@ pub fn passkey(args: &[String]) -> Result<()> {
             &[
                 ("TESSERA_LIMITS_PASSWORD_ATTEMPTS_PER_USERNAME", "1000000"),
                 ("TESSERA_LIMITS_PASSWORD_ATTEMPTS_PER_ADDRESS", "100000000"),
+                ("TESSERA_LIMITS_SIGN_INS_PER_ADDRESS", "100000000"),
             ],
             "localhost",
             &["config/migrate-to-passkeys.xml"],
@@ -352,6 +353,7 @@ pub fn password(args: &[String]) -> Result<()> {
             &[
                 ("TESSERA_LIMITS_PASSWORD_ATTEMPTS_PER_USERNAME", "1000000"),
                 ("TESSERA_LIMITS_PASSWORD_ATTEMPTS_PER_ADDRESS", "100000000"),
+                ("TESSERA_LIMITS_SIGN_INS_PER_ADDRESS", "100000000"),
             ],
         )?;
         let runtime = tokio::runtime::Builder::new_current_thread()

@@ -4,6 +4,13 @@
 //! (`DATABASE_URL`, else the local default), starts a private cluster under `target/` when none
 //! answers and the server binaries are installed, creates the database, and runs
 //! `tessera serve`. `test` runs the whole suite.
+// A developer's tool: it reads the clock and fails loudly.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::disallowed_methods
+)]
 
 mod bench;
 mod cpu;

@@ -3,6 +3,13 @@
 //!
 //! Needs PostgreSQL (`TESSERA_TEST_DATABASE_URL`, default postgres://postgres@127.0.0.1:5432/postgres);
 //! works in a throw-away database it drops at the end.
+// Test and measuring code: a failure should stop it loudly.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::disallowed_methods
+)]
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -24,7 +24,7 @@ impl std::fmt::Debug for ConfigSecrets {
 }
 
 pub(crate) fn hmac(key: &[u8], message: &[u8]) -> Result<Vec<u8>, KekError> {
-    Ok(crate::mac::hmac_sha256(key, message).to_vec())
+    Ok(crate::crypto::hmac_sha256(key, message).to_vec())
 }
 
 impl ConfigSecrets {
@@ -66,13 +66,8 @@ impl ConfigSecrets {
 
     /// Constant-time check of a presented secret against a stored digest.
     pub fn verify(&self, client_id: &str, presented: &str, stored: &str) -> bool {
-        match self.digest(client_id, presented) {
-            Ok(computed) => {
-                computed.len() == stored.len()
-                    && openssl::memcmp::eq(computed.as_bytes(), stored.as_bytes())
-            }
-            Err(_) => false,
-        }
+        self.digest(client_id, presented)
+            .is_ok_and(|computed| crate::crypto::same(stored.as_bytes(), computed.as_bytes()))
     }
 
     /// True when `value` has the shape of a stored digest.

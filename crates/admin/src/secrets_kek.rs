@@ -47,15 +47,15 @@ impl KeyEncryptionKey {
 
     /// A fresh random key, base64-encoded (for development defaults and `keys` tooling).
     pub fn generate_base64() -> Result<String, KekError> {
-        let mut key = [0u8; 32];
-        openssl::rand::rand_bytes(&mut key).map_err(|e| KekError::Crypto(e.to_string()))?;
+        let key =
+            crate::crypto::random_bytes::<32>().map_err(|e| KekError::Crypto(e.to_string()))?;
         Ok(STANDARD.encode(key))
     }
 
     /// Seals `plaintext`, binding it to `context` (the kid) as associated data.
     pub fn seal(&self, context: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, KekError> {
-        let mut nonce = [0u8; NONCE_LEN];
-        openssl::rand::rand_bytes(&mut nonce).map_err(|e| KekError::Crypto(e.to_string()))?;
+        let nonce = crate::crypto::random_bytes::<NONCE_LEN>()
+            .map_err(|e| KekError::Crypto(e.to_string()))?;
         let mut tag = [0u8; TAG_LEN];
         let ciphertext = encrypt_aead(
             Cipher::aes_256_gcm(),

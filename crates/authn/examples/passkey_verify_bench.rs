@@ -3,7 +3,13 @@
 //! JSON as the finish does, and the P-256 signature alone through OpenSSL: what webauthn-rs
 //! adds around the signature (CBOR, clientDataJSON, checks).
 //! `cargo run --release -p tessera-authn --example passkey_verify_bench`
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// Test and measuring code: a failure should stop it loudly.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::disallowed_methods
+)]
 
 use std::time::{Duration, Instant};
 

@@ -1,10 +1,16 @@
 //! How fast argon2id verifies here: one at a time, then through `Passwords` with the pool's
 //! concurrency (one per core). `cargo run --release -p tessera-authn --example password_bench`
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+// Test and measuring code: a failure should stop it loudly.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::disallowed_methods
+)]
 
 use std::time::Instant;
 
-use tessera_authn::password::Passwords;
+use tessera_admin::crypto::passwords::Passwords;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {

@@ -4,7 +4,7 @@ use tessera_store::Store;
 use tessera_store::accounts::{self, NewAccount, Taken};
 use uuid::Uuid;
 
-use crate::password::{PasswordError, Passwords};
+use tessera_admin::crypto::passwords::{PasswordError, Passwords};
 
 /// Why an account could not be created.
 #[derive(Debug, thiserror::Error)]

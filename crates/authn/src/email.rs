@@ -4,14 +4,13 @@
 
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use lettre::message::MultiPart;
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use tessera_admin::config::model::{EmailDelivery, EmailProvider, SmtpTls};
+use tessera_admin::crypto::{self, RandomnessError};
 use tessera_admin::secrets::ConfigSecrets;
 use tessera_store::email::{self as rows, Attempt, NewChallenge, Proves};
 use tessera_store::{Store, StoreError};
@@ -19,6 +18,7 @@ use thiserror::Error;
 use uuid::Uuid;
 
 use crate::guesses;
+use crate::signin::{DecodeError, Purpose};
 
 /// How long the SMTP conversation may take before the page says so.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -41,14 +41,18 @@ pub enum EmailError {
     /// Database.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// No randomness for a code or a link.
+    #[error(transparent)]
+    Randomness(#[from] RandomnessError),
+    /// A stored challenge cannot be read back.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
 }
 
 /// A six-digit code, uniformly drawn (rejection sampling, so no digit is favoured).
 pub fn new_code() -> Result<String, EmailError> {
     loop {
-        let mut bytes = [0u8; 4];
-        openssl::rand::rand_bytes(&mut bytes).map_err(|e| EmailError::Compose(e.to_string()))?;
-        let n = u32::from_be_bytes(bytes);
+        let n = u32::from_be_bytes(crypto::random_bytes::<4>()?);
         // 4_294_000_000 is the largest multiple of 10^6 below 2^32.
         if n < 4_294_000_000 {
             return Ok(format!("{:06}", n % 1_000_000));
@@ -58,32 +62,23 @@ pub fn new_code() -> Result<String, EmailError> {
 
 fn code_hash(flow_id: Uuid, code: &str) -> Vec<u8> {
     // Bound to the flow, so a code's hash is useless for any other flow.
-    crate::flow::secret_hash(&format!("{flow_id}:{}", code.trim()))
-}
-
-/// A fresh link token: 256 bits from the CSPRNG.
-fn new_link_token() -> Result<String, EmailError> {
-    let mut bytes = [0u8; 32];
-    openssl::rand::rand_bytes(&mut bytes).map_err(|e| EmailError::Compose(e.to_string()))?;
-    Ok(URL_SAFE_NO_PAD.encode(bytes))
+    crypto::sha256(format!("{flow_id}:{}", code.trim()).as_bytes()).to_vec()
 }
 
 /// The six-digit code an emailed link stands for. Opened in the browser that asked for it,
 /// the link redeems this code; opened anywhere else, its page shows the code to type in the
 /// first browser. Derived rather than stored, so only hashes are kept.
 pub fn code_for_link(token: &str) -> String {
-    let digest = crate::flow::secret_hash(&format!("tessera-link-code:{token}"));
-    let first: [u8; 8] = digest
-        .get(..8)
-        .and_then(|b| b.try_into().ok())
-        .unwrap_or_default();
+    let digest = crypto::sha256(format!("tessera-link-code:{token}").as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
     // 64 bits reduced modulo 10^6: the bias is below 10^-13.
     format!("{:06}", u64::from_be_bytes(first) % 1_000_000)
 }
 
 /// The hash under which a link's token is found.
 pub fn link_hash(token: &str) -> Vec<u8> {
-    crate::flow::secret_hash(&format!("tessera-link:{token}"))
+    crypto::sha256(format!("tessera-link:{token}").as_bytes()).to_vec()
 }
 
 /// What was issued, to be mailed.
@@ -114,7 +109,7 @@ pub struct CodeRules {
 pub async fn issue(
     store: &Store,
     flow_id: Uuid,
-    purpose: &str,
+    purpose: Purpose,
     proves: Proves,
     rules: CodeRules,
     now: DateTime<Utc>,
@@ -125,7 +120,7 @@ pub async fn issue(
             (Challenge::Code(code.clone()), code, None)
         }
         EmailDelivery::Link => {
-            let token = new_link_token()?;
+            let token = crypto::random_token()?;
             let hash = link_hash(&token);
             (
                 Challenge::Link(token.clone()),
@@ -136,7 +131,7 @@ pub async fn issue(
     };
     let row = NewChallenge {
         flow_id,
-        purpose: purpose.to_owned(),
+        purpose: purpose.as_str().to_owned(),
         proves,
         code_hash: code_hash(flow_id, &code),
         link_hash,
@@ -164,11 +159,15 @@ pub async fn link_flow(
     store: &Store,
     token: &str,
     now: DateTime<Utc>,
-) -> Result<Option<(Uuid, String)>, StoreError> {
+) -> Result<Option<(Uuid, Purpose)>, EmailError> {
     let hash = link_hash(token);
-    store
+    let found = store
         .run(move |conn| rows::link_flow(conn, &hash, now))
-        .await
+        .await?;
+    Ok(match found {
+        Some((flow_id, purpose)) => Some((flow_id, Purpose::parse(&purpose)?)),
+        None => None,
+    })
 }
 
 /// What checking a code found.
@@ -191,15 +190,15 @@ pub enum CodeCheck {
 /// (its 256-bit token was presented) is never refused for that.
 pub async fn check_code(
     store: &Store,
-    (flow_id, purpose): (Uuid, &str),
+    (flow_id, purpose): (Uuid, Purpose),
     code: &str,
     typed: bool,
     now: DateTime<Utc>,
 ) -> Result<CodeCheck, StoreError> {
-    let (purpose, hash) = (purpose.to_owned(), code_hash(flow_id, code));
+    let (purpose, hash) = (purpose.as_str(), code_hash(flow_id, code));
     store
         .run(move |conn| {
-            let account = rows::challenge_account(conn, flow_id, &purpose)?;
+            let account = rows::challenge_account(conn, flow_id, purpose)?;
             let bucket = account.map(guesses::bucket);
             let failures = match &bucket {
                 Some(bucket) => {
@@ -210,7 +209,7 @@ pub async fn check_code(
             if typed && guesses::is_locked(failures) {
                 return Ok(CodeCheck::Locked);
             }
-            let attempt = rows::attempt(conn, flow_id, &purpose, &hash, now)?;
+            let attempt = rows::attempt(conn, flow_id, purpose, &hash, now)?;
             let failures = match (&attempt, &bucket) {
                 (Attempt::Wrong { .. }, Some(bucket)) => tessera_store::rate_limits::hit(
                     conn,
@@ -345,15 +344,14 @@ fn message(from: &str, mail: &Mail) -> Result<Message, EmailError> {
 
 /// Development only: writes `mail` to `folder` as an `.eml` file instead of sending it, and
 /// logs it — code or link included — so that a newcomer can sign in without a mail server.
+// Development only: the file's name says when it was written.
+#[allow(clippy::disallowed_methods)]
 pub async fn drop_in(folder: &std::path::Path, mail: &Mail) -> Result<(), EmailError> {
     let message = message("tessera@localhost", mail)?;
     let name = format!(
         "{}-{}.eml",
         chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f"),
-        crate::random_token()
-            .map_err(|e| EmailError::Compose(e.to_string()))?
-            .get(..8)
-            .unwrap_or_default()
+        &crypto::random_token()?[..8]
     );
     let path = folder.join(name);
     let (bytes, target) = (message.formatted(), path.clone());

@@ -4,7 +4,6 @@
 //! started them.
 
 use chrono::{DateTime, Duration, Utc};
-use openssl::hash::{MessageDigest, hash};
 use serde::{Deserialize, Serialize};
 use tessera_admin::Snapshot;
 use tessera_admin::config::model::AuthenticatorKind;
@@ -16,10 +15,10 @@ use uuid::Uuid;
 /// How long a sign-in may take: long enough to fetch an email code (5 minutes by default),
 /// short enough that abandoned flows leave quickly.
 pub const FLOW_LIFETIME: Duration = Duration::minutes(10);
-/// Sign-ins one client address may start per [`FLOW_WINDOW`]: a busy office behind one
-/// address starts a few a minute; a script filling the table, thousands.
-pub const FLOWS_PER_ADDRESS: u32 = 300;
-/// The window of [`FLOWS_PER_ADDRESS`].
+/// Sign-ins one client address may start per [`FLOW_WINDOW`] by default: a busy office behind
+/// one address starts a few a minute; a script filling the table, thousands.
+pub const FLOWS_PER_ADDRESS: u32 = 1000;
+/// The window of the sign-ins an address may start.
 pub const FLOW_WINDOW: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 /// Unfinished sign-ins one browser keeps (a few tabs); starting another drops the oldest.
 pub const FLOWS_PER_BROWSER: u32 = 8;
@@ -72,9 +71,7 @@ fn authenticator_of(acr: Option<&str>) -> Option<&str> {
 
 /// SHA-256 of a cookie secret: what the database keeps.
 pub fn secret_hash(secret: &str) -> Vec<u8> {
-    hash(MessageDigest::sha256(), secret.as_bytes())
-        .map(|d| d.to_vec())
-        .unwrap_or_default()
+    tessera_admin::crypto::sha256(secret.as_bytes()).to_vec()
 }
 
 /// True when the authenticator `id` may be used under `policy` (and exists).
@@ -182,14 +179,15 @@ pub enum Started {
     },
 }
 
-/// Starts a flow for the browser behind `browser_secret` at `address`. `return_to` gets the
-/// flow id appended.
+/// Starts a flow for the browser behind `browser_secret` at `address`, which may start
+/// `per_address` of them per [`FLOW_WINDOW`]. `return_to` gets the flow id appended.
 pub async fn start(
     store: &Store,
     policy: &Policy,
     return_to: String,
     payload: serde_json::Value,
     (browser_secret, address): (&str, Option<std::net::IpAddr>),
+    per_address: u32,
     now: DateTime<Utc>,
 ) -> Result<Started, tessera_store::StoreError> {
     let flow_id = Uuid::new_v4();
@@ -203,7 +201,7 @@ pub async fn start(
     };
     let bounds = FlowBounds {
         address_bucket: crate::limits::flow_bucket(address),
-        per_address: FLOWS_PER_ADDRESS,
+        per_address,
         window: FLOW_WINDOW,
         per_browser: FLOWS_PER_BROWSER,
     };
@@ -257,19 +255,38 @@ pub async fn take(
     }))
 }
 
-/// Records a successful authentication: a new SSO session and the flow's result, in one
+/// The random values a new SSO session is made of, drawn before it is recorded (so that
+/// recording it, on a database thread, cannot fail for want of randomness).
+pub struct NewSession {
+    /// The cookie's secret (the database keeps its SHA-256).
+    secret: String,
+    /// The public session id (`sid`).
+    sid: String,
+}
+
+impl NewSession {
+    /// Draws a session's secret and id.
+    pub fn draw() -> Result<Self, tessera_admin::crypto::RandomnessError> {
+        Ok(NewSession {
+            secret: tessera_admin::crypto::random_token()?,
+            sid: tessera_admin::crypto::random_token()?,
+        })
+    }
+}
+
+/// Records a successful authentication: the new SSO `session` and the flow's result, in one
 /// statement. Returns the session's cookie secret and where the browser goes next, or `None`
 /// when the flow expired or was used meanwhile (then no session exists either).
 pub async fn complete(
     store: &Store,
     flow_id: Uuid,
     signed_in: (Uuid, Option<(Uuid, DeviceUse)>),
-    amr: Vec<String>,
-    acr: String,
+    (amr, acr): (Vec<String>, String),
+    session: NewSession,
     now: DateTime<Utc>,
 ) -> Result<Option<(String, String)>, tessera_store::StoreError> {
     store
-        .run(move |conn| complete_in(conn, flow_id, signed_in, amr, acr, now))
+        .run(move |conn| complete_in(conn, flow_id, signed_in, (amr, acr), session, now))
         .await
 }
 
@@ -279,14 +296,13 @@ pub fn complete_in(
     conn: &mut PgConn,
     flow_id: Uuid,
     (account_id, passkey): (Uuid, Option<(Uuid, DeviceUse)>),
-    amr: Vec<String>,
-    acr: String,
+    (amr, acr): (Vec<String>, String),
+    session: NewSession,
     now: DateTime<Utc>,
 ) -> Result<Option<(String, String)>, tessera_store::StoreError> {
-    let secret = crate::random_token()?;
     let row = SessionRow {
-        session_hash: secret_hash(&secret),
-        sid: crate::random_token()?,
+        session_hash: secret_hash(&session.secret),
+        sid: session.sid,
         account_id,
         amr,
         acr: Some(acr),
@@ -299,7 +315,7 @@ pub fn complete_in(
         .as_ref()
         .map(|(device_id, usage)| (*device_id, usage));
     let return_to = signin::complete_flow_with_session(conn, flow_id, &row, passkey, now)?;
-    Ok(return_to.map(|to| (secret, to)))
+    Ok(return_to.map(|to| (session.secret, to)))
 }
 
 /// Ends the SSO session behind a cookie secret (logout).

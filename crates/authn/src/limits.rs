@@ -259,6 +259,12 @@ mod tests {
         }
     }
 
+    /// A fixed instant: the tests choose their clock.
+    fn noon() -> DateTime<Utc> {
+        use chrono::TimeZone;
+        Utc.with_ymd_and_hms(2026, 12, 4, 12, 0, 0).unwrap()
+    }
+
     fn address() -> Option<IpAddr> {
         "192.0.2.1".parse().ok()
     }
@@ -269,9 +275,9 @@ mod tests {
         let buckets = password_buckets("kim", address(), false);
         let counts = |hits: i32| {
             vec![
-                count(&buckets[0], hits, Utc::now()),
-                count(&buckets[1], 50, Utc::now()),
-                count(&buckets[2], hits + 40, Utc::now()),
+                count(&buckets[0], hits, noon()),
+                count(&buckets[1], 50, noon()),
+                count(&buckets[2], hits + 40, noon()),
             ]
         };
         let delays: Vec<u64> = (1..=10)
@@ -305,7 +311,7 @@ mod tests {
     #[test]
     fn guesses_from_many_addresses_are_bounded_per_account_but_not_from_a_known_device() {
         let limits = AttemptLimits::default();
-        let now = Utc::now();
+        let now = noon();
         let elsewhere = password_buckets("kim", "203.0.113.9".parse().ok(), false);
         let account = elsewhere.last().unwrap().clone();
         assert!(account.starts_with("pwd:user:"));

@@ -69,8 +69,7 @@ pub(crate) fn numeric_date(at: DateTime<Utc>) -> serde_json::Value {
 }
 
 fn jti() -> Result<String, KeyError> {
-    let mut bytes = [0u8; 16];
-    openssl::rand::rand_bytes(&mut bytes).map_err(|e| KeyError::Material {
+    let bytes = tessera_admin::crypto::random_bytes::<16>().map_err(|e| KeyError::Material {
         kid: "(jti)".into(),
         reason: e.to_string(),
     })?;
@@ -130,7 +129,8 @@ mod tests {
 
     #[test]
     fn an_expiry_beyond_the_calendar_saturates_instead_of_panicking() {
-        let now = Utc::now();
+        use chrono::TimeZone;
+        let now = Utc.with_ymd_and_hms(2026, 12, 4, 12, 0, 0).unwrap();
         assert_eq!(expiry(now, Duration::MAX), DateTime::<Utc>::MAX_UTC);
         assert_eq!(
             numeric_date(expiry(now, Duration::MAX)),

@@ -1,6 +1,8 @@
 //! Client authentication at the token endpoint (RFC 6749 §2.3): `client_secret_basic`,
 //! `client_secret_post` and `none` for public clients. Secrets are checked against the keyed
 //! digest from the configuration in constant time — never a slow hash on this endpoint.
+// An edge: request handlers read the clock and pass the time on.
+#![allow(clippy::disallowed_methods)]
 
 use actix_web::HttpRequest;
 use actix_web::http::header;

@@ -1,4 +1,6 @@
 //! HTTP surface of the token service. Handlers are thin: read state, call the domain, render.
+// An edge: request handlers read the clock and pass the time on.
+#![allow(clippy::disallowed_methods)]
 
 use std::sync::Arc;
 
@@ -32,6 +34,8 @@ pub struct OAuthState {
     pub secure_cookies: bool,
     /// The operator's reverse proxies, whose `X-Forwarded-For` names the client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Sign-ins one client address may start per window.
+    pub sign_ins_per_address: u32,
 }
 
 impl OAuthState {
@@ -56,13 +60,20 @@ impl OAuthState {
             store,
             subjects,
             trusted_proxies: Vec::new(),
+            sign_ins_per_address: tessera_authn::flow::FLOWS_PER_ADDRESS,
         })
     }
 
-    /// Trusts `X-Forwarded-For` from these reverse proxies when finding the client's address.
-    pub fn behind_proxies(self, trusted_proxies: Vec<ipnet::IpNet>) -> Self {
+    /// Finds the client's address behind `trusted_proxies` (their `X-Forwarded-For`), and
+    /// lets each address start `sign_ins_per_address` sign-ins per window.
+    pub fn with_client_limits(
+        self,
+        trusted_proxies: Vec<ipnet::IpNet>,
+        sign_ins_per_address: u32,
+    ) -> Self {
         OAuthState {
             trusted_proxies,
+            sign_ins_per_address,
             ..self
         }
     }

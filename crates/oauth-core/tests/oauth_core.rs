@@ -1,4 +1,11 @@
 //! oauth-core integration tests on the real PostgreSQL server.
+// Test and measuring code: a failure should stop it loudly.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::disallowed_methods
+)]
 
 use std::str::FromStr;
 

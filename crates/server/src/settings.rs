@@ -53,6 +53,8 @@ pub struct LimitSettings {
     pub password_attempts_per_address: u32,
     /// The counting window.
     pub password_window: Duration,
+    /// Sign-ins one client address may start per 15 minutes.
+    pub sign_ins_per_address: u32,
 }
 
 /// `[admin]`
@@ -229,6 +231,7 @@ const SCHEMA: &[(&str, &str, Kind, &str)] = &[
     ("limits", "password_attempts_per_username", Kind::Int, "10"),
     ("limits", "password_attempts_per_address", Kind::Int, "100"),
     ("limits", "password_window", Kind::Str, "15m"),
+    ("limits", "sign_ins_per_address", Kind::Int, "1000"),
     ("mail", "drop_folder", Kind::Str, ""),
     ("log", "format", Kind::Str, "pretty"),
     ("log", "filter", Kind::Str, "info"),
@@ -428,6 +431,12 @@ impl Settings {
                 100_000_000,
             )?,
             password_window: parse_duration("limits.password_window", raw)?,
+            sign_ins_per_address: parse_int(
+                "limits.sign_ins_per_address",
+                get("limits.sign_ins_per_address"),
+                1,
+                100_000_000,
+            )?,
         };
         if limits.password_window < Duration::from_secs(1)
             || limits.password_window > Duration::from_secs(86_400)

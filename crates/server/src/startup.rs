@@ -223,24 +223,29 @@ impl Application {
                 store.clone(),
             )
             .map_err(|e| StartupError::Other(e.to_string()))?
-            .behind_proxies(settings.server.trusted_proxies.clone()),
+            .with_client_limits(
+                settings.server.trusted_proxies.clone(),
+                settings.limits.sign_ins_per_address,
+            ),
         );
         let metrics = web::Data::new(
             AppMetrics::new(store.clone()).map_err(|e| StartupError::Other(e.to_string()))?,
         );
+        // One argon2 pool, as many hashes at once as there are cores, for the sign-in pages
+        // and the admin's password alike.
+        let passwords = tessera_admin::crypto::passwords::Passwords::new(
+            std::thread::available_parallelism().map_or(2, |n| n.get()),
+        )
+        .map_err(|e| StartupError::Other(e.to_string()))?;
         let admin = web::Data::new(
             AdminState::new(
                 config.clone(),
-                AdminAuth::new(admin_credentials(&settings))
+                AdminAuth::new(admin_credentials(&settings), passwords.clone())
                     .with_attempt_limits(store.clone(), settings.server.trusted_proxies.clone()),
                 settings.server.issuer.is_https(),
             )
             .map_err(|e| StartupError::Other(format!("admin templates: {e}")))?,
         );
-        let passwords = tessera_authn::password::Passwords::new(
-            std::thread::available_parallelism().map_or(2, |n| n.get()),
-        )
-        .map_err(|e| StartupError::Other(e.to_string()))?;
         let csrf_key = config
             .secrets()
             .subkey("tessera/login-csrf/v1")
@@ -261,6 +266,7 @@ impl Application {
                         window: settings.limits.password_window,
                     },
                     email: tessera_authn::limits::EMAIL_LIMITS,
+                    sign_ins_per_address: settings.limits.sign_ins_per_address,
                     trusted_proxies: settings.server.trusted_proxies.clone(),
                 },
             )

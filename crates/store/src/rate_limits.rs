@@ -23,6 +23,14 @@ pub struct BucketCount {
     pub window_start: DateTime<Utc>,
 }
 
+/// The instant at or before which a window that is `window` long has ended by `now`.
+pub fn window_cutoff(now: DateTime<Utc>, window: std::time::Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(window)
+        .ok()
+        .and_then(|window| now.checked_sub_signed(window))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
 /// Counts one hit in each of `buckets` at `now`; a bucket whose window began at or before
 /// `now - window` starts a new window. Rows are locked in key order, so concurrent hits on
 /// overlapping buckets queue behind each other instead of deadlocking.
@@ -32,10 +40,7 @@ pub fn hit(
     now: DateTime<Utc>,
     window: std::time::Duration,
 ) -> Result<Vec<BucketCount>, StoreError> {
-    let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
-    let cutoff = now
-        .checked_sub_signed(window)
-        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let cutoff = window_cutoff(now, window);
     let counts = crate::statement::statement(
         "INSERT INTO rate_limits AS r (bucket, window_start, hits)
          SELECT b, $2, 1 FROM (SELECT DISTINCT b FROM unnest($1::text[]) AS b) AS d ORDER BY b
@@ -65,10 +70,7 @@ pub fn hit_gated(
     now: DateTime<Utc>,
     window: std::time::Duration,
 ) -> Result<Vec<BucketCount>, StoreError> {
-    let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
-    let cutoff = now
-        .checked_sub_signed(window)
-        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let cutoff = window_cutoff(now, window);
     let counts = crate::statement::statement(
         "WITH gate AS (
             INSERT INTO rate_limits AS r (bucket, window_start, hits) VALUES ($4, $2, 1)
@@ -109,10 +111,7 @@ pub fn current(
     window: std::time::Duration,
 ) -> Result<i32, StoreError> {
     use crate::schema::rate_limits::dsl;
-    let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
-    let cutoff = now
-        .checked_sub_signed(window)
-        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let cutoff = window_cutoff(now, window);
     Ok(dsl::rate_limits
         .filter(dsl::bucket.eq(bucket))
         .filter(dsl::window_start.gt(cutoff))

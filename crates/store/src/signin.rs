@@ -103,10 +103,7 @@ pub fn open_flow(
         #[diesel(sql_type = Nullable<Timestamptz>)]
         window_start: Option<DateTime<Utc>>,
     }
-    let window = chrono::Duration::from_std(bounds.window).unwrap_or(chrono::Duration::MAX);
-    let cutoff = now
-        .checked_sub_signed(window)
-        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    let cutoff = crate::rate_limits::window_cutoff(now, bounds.window);
     let outcome = crate::statement::statement(
         "WITH hit AS (
             INSERT INTO rate_limits AS r (bucket, window_start, hits)

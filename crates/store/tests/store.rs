@@ -1,4 +1,11 @@
 //! Store integration tests, each on its own database on the real PostgreSQL server.
+// Test and measuring code: a failure should stop it loudly.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::disallowed_methods
+)]
 
 use diesel::prelude::*;
 use diesel::sql_types::{Text, Uuid as SqlUuid};

@@ -6,6 +6,13 @@
 //!
 //! The server is found through `TESSERA_TEST_DATABASE_URL` (any database on the server, used for
 //! administration), default `postgres://postgres@127.0.0.1:5432/postgres`.
+// Test support: a failure should stop the test loudly, and tests pick their own clocks.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::disallowed_methods
+)]
 
 use std::sync::OnceLock;
 

@@ -1,5 +1,12 @@
 //! The example API against a real Tessera (in-process, on its own database): it accepts a
 //! fresh access token and refuses everything an API must refuse.
+// Test and measuring code: a failure should stop it loudly.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::disallowed_methods
+)]
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;

@@ -1,23 +1,21 @@
 //! Admin authentication: HTTP Basic against an argon2 password hash from the settings, or a
-//! bearer token whose SHA-256 the settings hold. Password checks run on the blocking pool, at
-//! most two at a time, so they cannot starve other requests, and behind attempt limits counted
-//! in PostgreSQL (shared by every instance): per client address, and per username.
+//! bearer token whose SHA-256 the settings hold. Password checks share the sign-in pages'
+//! bounded argon2 pool (waiting at most a few seconds for a place), so they cannot starve other
+//! requests, and run behind attempt limits counted in PostgreSQL (shared by every instance):
+//! per client address, and per username.
 
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::HttpRequest;
 use actix_web::http::header;
-use argon2::{Argon2, PasswordHash, PasswordVerifier};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use ipnet::IpNet;
-use openssl::hash::{MessageDigest, hash};
 use tessera_store::Store;
-use tokio::sync::Semaphore;
 
 use super::AdminError;
+use crate::crypto::{self, passwords::Passwords};
 
 /// Admin password attempts allowed from one client address per window.
 pub const ATTEMPTS_PER_ADDRESS: i32 = 10;
@@ -55,16 +53,16 @@ pub enum AdminCredentials {
 #[derive(Clone)]
 pub struct AdminAuth {
     credentials: AdminCredentials,
-    permits: Arc<Semaphore>,
+    passwords: Passwords,
     attempts: Option<AttemptCounter>,
 }
 
 impl AdminAuth {
-    /// Wraps the configured credentials.
-    pub fn new(credentials: AdminCredentials) -> Self {
+    /// Wraps the configured credentials, checking passwords on `passwords`' pool.
+    pub fn new(credentials: AdminCredentials, passwords: Passwords) -> Self {
         AdminAuth {
             credentials,
-            permits: Arc::new(Semaphore::new(2)),
+            passwords,
             attempts: None,
         }
     }
@@ -117,10 +115,8 @@ impl AdminAuth {
         let (expected_user, hash) = match &self.credentials {
             AdminCredentials::Development => {
                 // Lengths first: memcmp::eq requires equal lengths.
-                let ok = username.len() == 5
-                    && password.len() == 5
-                    && openssl::memcmp::eq(username.as_bytes(), b"admin")
-                        & openssl::memcmp::eq(password.as_bytes(), b"admin");
+                let ok = crypto::same(b"admin", username.as_bytes())
+                    & crypto::same(b"admin", password.as_bytes());
                 return if ok {
                     Ok("admin".into())
                 } else {
@@ -137,24 +133,14 @@ impl AdminAuth {
             ),
         };
         // Bounded wait: a flood of password attempts gets "busy", not an ever-growing queue.
-        let _permit =
-            tokio::time::timeout(std::time::Duration::from_secs(3), self.permits.acquire())
-                .await
-                .map_err(|_| AdminError::Busy)?
-                .map_err(|_| AdminError::Busy)?;
-        let password = password.to_owned();
-        // Always hash, even for a wrong username, so timing does not reveal which was wrong.
-        let verified = tokio::task::spawn_blocking(move || {
-            PasswordHash::new(&hash)
-                .map(|parsed| {
-                    Argon2::default()
-                        .verify_password(password.as_bytes(), &parsed)
-                        .is_ok()
-                })
-                .unwrap_or(false)
-        })
+        // Always hashed, even for a wrong username, so timing does not reveal which was wrong.
+        let verified = tokio::time::timeout(
+            Duration::from_secs(3),
+            self.passwords.verify(password.to_owned(), Some(hash)),
+        )
         .await
-        .unwrap_or(false);
+        .map_err(|_| AdminError::Busy)?
+        .map_err(|_| AdminError::Busy)?;
         if verified && username == expected_user {
             Ok(expected_user)
         } else {
@@ -171,9 +157,7 @@ impl AdminAuth {
         else {
             return Err(AdminError::Unauthorized);
         };
-        let digest = hash(MessageDigest::sha256(), token.as_bytes())
-            .map_err(|_| AdminError::Unauthorized)?;
-        if digest.len() == expected.len() && openssl::memcmp::eq(&digest, expected) {
+        if crypto::same(expected, &crypto::sha256(token.as_bytes())) {
             Ok(format!("{username} (token)"))
         } else {
             Err(AdminError::Unauthorized)
@@ -233,12 +217,10 @@ impl AdminAuth {
 /// The buckets an admin password attempt counts in: the username (hashed: the table holds no
 /// names) and the client address.
 fn attempt_buckets(username: &str, address: Option<IpAddr>) -> Vec<String> {
-    let digest = hash(
-        MessageDigest::sha256(),
-        username.trim().to_lowercase().as_bytes(),
-    )
-    .map(|d| d.iter().map(|b| format!("{b:02x}")).collect::<String>())
-    .unwrap_or_default();
+    let digest: String = crypto::sha256(username.trim().to_lowercase().as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let mut buckets = vec![format!("admin:user:{digest}")];
     if let Some(address) = address {
         buckets.push(format!("admin:addr:{address}"));
@@ -275,10 +257,5 @@ fn over_limit(
 /// An argon2id PHC hash of `password` with the library's defaults (OWASP parameters), for
 /// `tessera admin hash-password`.
 pub fn hash_password(password: &str) -> Result<String, String> {
-    use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
+    crate::crypto::passwords::hash_here(password).map_err(|e| e.to_string())
 }

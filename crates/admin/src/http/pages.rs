@@ -196,7 +196,15 @@ fn login_form(
     status: StatusCode,
     message: Message,
 ) -> HttpResponse {
-    let (token, cookie) = session::login_token(state, req);
+    let (token, cookie) = match session::login_token(state, req) {
+        Ok(token) => token,
+        Err(e) => {
+            tracing::error!(error = %e, "no randomness for the admin sign-in form");
+            return HttpResponse::ServiceUnavailable()
+                .content_type("text/plain; charset=utf-8")
+                .body("The admin pages are unavailable: the system has no randomness.");
+        }
+    };
     let mut ctx = Context::new();
     ctx.insert("signed_in", &false);
     ctx.insert("csrf", &token);

@@ -10,7 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
 
 use super::AdminState;
-use crate::secrets::ConfigSecrets;
+use crate::crypto;
 
 /// Session cookie name.
 pub const SESSION_COOKIE: &str = "tessera_admin";
@@ -19,13 +19,11 @@ pub const LOGIN_COOKIE: &str = "tessera_admin_login";
 const LIFETIME_SECS: i64 = 8 * 3600;
 
 fn mac(state: &AdminState, message: &str) -> String {
-    ConfigSecrets::mac(&state.session_key, message.as_bytes())
-        .map(|m| URL_SAFE_NO_PAD.encode(m))
-        .unwrap_or_default()
+    URL_SAFE_NO_PAD.encode(crypto::hmac_sha256(&state.session_key, message.as_bytes()))
 }
 
-fn eq(a: &str, b: &str) -> bool {
-    a.len() == b.len() && !a.is_empty() && openssl::memcmp::eq(a.as_bytes(), b.as_bytes())
+fn eq(expected: &str, presented: &str) -> bool {
+    crypto::same(expected.as_bytes(), presented.as_bytes())
 }
 
 /// A signed-in admin.
@@ -51,8 +49,7 @@ impl Session {
 /// What the database keys a session by: a MAC of the cookie's secret under the session key,
 /// which is bound to the configured credentials (changing them ends every session).
 fn session_hash(state: &AdminState, value: &str) -> Vec<u8> {
-    ConfigSecrets::mac(&state.session_key, format!("session:{value}").as_bytes())
-        .unwrap_or_default()
+    crypto::hmac_sha256(&state.session_key, format!("session:{value}").as_bytes()).to_vec()
 }
 
 /// The session of this request, if its cookie names a live one. `None` also when the database
@@ -102,12 +99,13 @@ fn cookie(state: &AdminState, name: &'static str, value: String, max_age: i64) -
 /// Starts a session for `username`; returns its cookie, or `None` (logged) when it could not
 /// be recorded.
 pub async fn start(state: &AdminState, username: &str) -> Option<Cookie<'static>> {
-    let mut bytes = [0u8; 32];
-    if let Err(e) = openssl::rand::rand_bytes(&mut bytes) {
-        tracing::error!(error = %e, "no randomness for an admin session");
-        return None;
-    }
-    let value = URL_SAFE_NO_PAD.encode(bytes);
+    let value = match crypto::random_token() {
+        Ok(value) => value,
+        Err(e) => {
+            tracing::error!(error = %e, "no randomness for an admin session");
+            return None;
+        }
+    };
     let hash = session_hash(state, &value);
     let now = Utc::now();
     let expires_at = now + chrono::Duration::seconds(LIFETIME_SECS);
@@ -131,19 +129,20 @@ pub fn clear(state: &AdminState, name: &'static str) -> Cookie<'static> {
 }
 
 /// The login form's token: reuses the pre-session cookie or makes a new one.
-pub fn login_token(state: &AdminState, req: &HttpRequest) -> (String, Option<Cookie<'static>>) {
+pub fn login_token(
+    state: &AdminState,
+    req: &HttpRequest,
+) -> Result<(String, Option<Cookie<'static>>), crypto::RandomnessError> {
     if let Some(existing) = req.cookie(LOGIN_COOKIE)
         && existing.value().len() >= 32
     {
-        return (existing.value().to_owned(), None);
+        return Ok((existing.value().to_owned(), None));
     }
-    let mut bytes = [0u8; 24];
-    let _ = openssl::rand::rand_bytes(&mut bytes);
-    let token = URL_SAFE_NO_PAD.encode(bytes);
-    (
+    let token = crypto::random_token()?;
+    Ok((
         token.clone(),
         Some(cookie(state, LOGIN_COOKIE, token, 3600)),
-    )
+    ))
 }
 
 /// True when the submitted login token matches the pre-session cookie.

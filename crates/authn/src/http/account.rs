@@ -3,7 +3,7 @@
 //! a sign-in from the last few minutes, and deleting the last way to sign in needs a
 //! confirmation.
 
-use actix_web::http::{StatusCode, header};
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -11,7 +11,9 @@ use tessera_store::accounts::AccountRow;
 use uuid::Uuid;
 use webauthn_rs::prelude::RegisterPublicKeyCredential;
 
-use super::login::{message, render, unavailable};
+use super::page::{
+    message, render, retry_after, script_json, see_other, try_again_in, unavailable,
+};
 use super::{AuthnState, client_address, cookies};
 use crate::flow::{self, Authentication, Policy};
 use crate::passkeys::Registrant;
@@ -23,16 +25,13 @@ const RECENT: Duration = Duration::minutes(10);
 const HISTORY: i64 = 10;
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/account", web::get().to(page))
-        .route("/account/sign-in", web::get().to(sign_in))
-        .route("/account/passkeys/rename", web::post().to(rename))
-        .route("/account/passkeys/delete", web::post().to(delete))
-        .route("/account/passkeys/new", web::post().to(new_passkey))
-        .route("/account/passkeys/register", web::post().to(register))
-        .route(
-            "/account/sign-out-everywhere",
-            web::post().to(sign_out_everywhere),
-        );
+    cfg.route("", web::get().to(page))
+        .route("/sign-in", web::get().to(sign_in))
+        .route("/passkeys/rename", web::post().to(rename))
+        .route("/passkeys/delete", web::post().to(delete))
+        .route("/passkeys/new", web::post().to(new_passkey))
+        .route("/passkeys/register", web::post().to(register))
+        .route("/sign-out-everywhere", web::post().to(sign_out_everywhere));
 }
 
 /// Ends the account's other SSO sessions and revokes every refresh token issued to it: what
@@ -108,11 +107,13 @@ async fn signed_in(state: &AuthnState, req: &HttpRequest) -> Result<Option<Signe
 
 /// The account page's CSRF token: bound to the SSO session.
 fn csrf_token(state: &AuthnState, sid: &str) -> String {
-    super::csrf_token(state, &format!("account|{sid}"))
+    state.forms.token(&format!("account|{sid}"))
 }
 
 fn csrf_matches(state: &AuthnState, user: &SignedIn, csrf: &str) -> bool {
-    super::csrf_matches(&csrf_token(state, &user.auth.sid), csrf)
+    state
+        .forms
+        .verify(&format!("account|{}", user.auth.sid), csrf)
 }
 
 /// Who may post: a signed-in user with the page's CSRF token. `Err` is the page to show.
@@ -146,12 +147,6 @@ async fn recent_poster(
     } else {
         Err(sign_in_again(state))
     }
-}
-
-fn see_other(to: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, to.to_owned()))
-        .finish()
 }
 
 /// A passkey as the page lists it.
@@ -286,6 +281,7 @@ async fn sign_in(
             &browser,
             client_address(&req, &state.limits.trusted_proxies),
         ),
+        state.limits.sign_ins_per_address,
         Utc::now(),
     )
     .await;
@@ -304,21 +300,18 @@ async fn sign_in(
 }
 
 /// The answer when the client's address has started too many sign-ins.
-fn too_many_sign_ins(state: &AuthnState, retry_after: std::time::Duration) -> HttpResponse {
-    let minutes = retry_after.as_secs().div_ceil(60).max(1);
-    let mut response = message(
+fn too_many_sign_ins(state: &AuthnState, after: std::time::Duration) -> HttpResponse {
+    let text = format!(
+        "Too many sign-ins were started from your network. {}",
+        try_again_in(after)
+    );
+    let page = message(
         state,
         StatusCode::TOO_MANY_REQUESTS,
         "Too many sign-ins",
-        &format!(
-            "Too many sign-ins were started from your network. Try again in {minutes} minutes."
-        ),
+        &text,
     );
-    response.headers_mut().insert(
-        header::RETRY_AFTER,
-        header::HeaderValue::from(retry_after.as_secs()),
-    );
-    response
+    retry_after(page, after)
 }
 
 #[derive(Deserialize)]
@@ -490,7 +483,7 @@ async fn new_passkey(
     ctx.insert("csrf", &input.csrf);
     ctx.insert("username", &user.account.username);
     ctx.insert("ceremony", &ceremony.to_string());
-    ctx.insert("options", &super::script_json(&options));
+    ctx.insert("options", &script_json(&options));
     ctx.insert("proved", "Add a passkey to your account.");
     ctx.insert("register_action", "/account/passkeys/register");
     ctx.insert("error", &None::<String>);

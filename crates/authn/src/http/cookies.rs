@@ -30,11 +30,11 @@ fn build(name: &'static str, value: String, max_age: Duration, secure: bool) -> 
 pub fn browser(
     req: &HttpRequest,
     secure: bool,
-) -> Result<(String, Option<Cookie<'static>>), tessera_store::StoreError> {
+) -> Result<(String, Option<Cookie<'static>>), tessera_admin::crypto::RandomnessError> {
     if let Some(existing) = req.cookie(BROWSER).filter(|c| c.value().len() >= 40) {
         return Ok((existing.value().to_owned(), None));
     }
-    let secret = crate::random_token()?;
+    let secret = tessera_admin::crypto::random_token()?;
     let cookie = build(BROWSER, secret.clone(), Duration::days(365), secure);
     Ok((secret, Some(cookie)))
 }

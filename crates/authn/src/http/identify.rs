@@ -10,44 +10,21 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use serde::Deserialize;
-use tessera_admin::Snapshot;
-use uuid::Uuid;
 
-use super::email_step::{
-    self, CodePage, CodeRefusal, Mailer, SIGN_IN, email_enrolment, email_sign_in,
-};
-use super::login::{checked_flow, complete_sign_in, expired, form, render, unavailable};
-use super::passkey_login::offer;
-use super::{AuthnState, cookies};
-use crate::flow::{self, Policy};
+use super::error::SignInError;
+use super::finish;
+use super::guard::{OpenFlow, Posted, flow_form};
+use super::mail::{self, CodeForm, CodePage, Refused};
+use super::page::{form, render, retry_after, script_json, try_again_in};
+use super::{AuthnState, client_address, cookies};
+use crate::signin::offers::Prerequisite;
+use crate::signin::steps::{self, Identified};
+use crate::signin::{Mailer, Offers, Purpose};
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/login/identify", web::post().to(identify))
-        .route("/login/select", web::post().to(select))
-        .route("/login/email/code", web::post().to(email_code));
-}
-
-/// The first page of an identifier-first sign-in, or `None` when the policy allows no
-/// `username` authenticator.
-pub(super) fn username_page(
-    state: &AuthnState,
-    req: &HttpRequest,
-    (flow_id, browser, policy): (Uuid, &str, &Policy),
-) -> Option<HttpResponse> {
-    let snapshot = state.config.load();
-    let settings = flow::username_authenticator(policy, &snapshot)?;
-    let known = policy
-        .login_hint
-        .clone()
-        .or_else(|| {
-            settings
-                .remember_username
-                .then(|| cookies::remembered_username(req))
-                .flatten()
-        })
-        .unwrap_or_default();
-    let ctx = form(state, flow_id, browser, policy, &known, None);
-    Some(render(state, StatusCode::OK, "username.html", &ctx))
+    cfg.route("/identify", web::post().to(identify))
+        .route("/select", web::post().to(select))
+        .route("/email/code", web::post().to(email_code));
 }
 
 #[derive(Deserialize)]
@@ -57,172 +34,96 @@ struct UsernameForm {
     username: String,
 }
 
-/// The ways the selector offers, as (value, label).
-fn methods(
-    state: &AuthnState,
-    policy: &Policy,
-    snapshot: &Snapshot,
-) -> Vec<(&'static str, &'static str)> {
-    let mut methods = Vec::new();
-    if registration_prerequisite(state, policy, snapshot).is_some() {
-        methods.push(("passkey", "Passkey"));
-    }
-    if !flow::password_authenticators(policy, snapshot).is_empty() {
-        methods.push(("password", "Password"));
-    }
-    if let Some(mailer) = email_sign_in(state, policy, snapshot) {
-        methods.push(if email_step::is_link(&mailer.rules) {
-            ("email", "Email link")
-        } else {
-            ("email", "Email code")
-        });
-    }
-    methods
-}
-
-/// How someone without a passkey proves who they are before creating one.
-enum Prerequisite {
-    /// The password form (then the ceremony).
-    Password,
-    /// A code or link mailed to the account's address (then the ceremony).
-    Email,
-}
-
-fn registration_prerequisite(
-    state: &AuthnState,
-    policy: &Policy,
-    snapshot: &Snapshot,
-) -> Option<Prerequisite> {
-    if offer(state, policy, snapshot).enrol.is_some() {
-        Some(Prerequisite::Password)
-    } else if email_enrolment(state, policy, snapshot).is_some() {
-        Some(Prerequisite::Email)
-    } else {
-        None
-    }
-}
-
 /// `POST /login/identify`: remembers the username and routes on it.
 async fn identify(
     state: web::Data<AuthnState>,
     req: HttpRequest,
-    input: web::Form<UsernameForm>,
-) -> HttpResponse {
-    let Ok((flow_id, browser, policy)) = checked_flow(&state, &req, &input.flow, &input.csrf).await
-    else {
-        return expired(&state);
-    };
-    let snapshot = state.config.load();
-    let Some(settings) = flow::username_authenticator(&policy, &snapshot) else {
-        return expired(&state);
+    Posted(flow, input): Posted<UsernameForm>,
+) -> Result<HttpResponse, SignInError> {
+    let remember = {
+        let snapshot = state.config.load();
+        let offers = Offers::of(&flow.policy, &snapshot, state.capabilities());
+        offers
+            .username_first
+            .ok_or(SignInError::Expired)?
+            .remember_username
     };
     let username = input.username.trim().to_owned();
-    let at = (flow_id, browser.as_str(), &policy);
     if username.is_empty() || username.chars().count() > 256 {
-        let ctx = form(
+        let ctx = form(&state, &flow, "", Some("Enter your username."));
+        return Ok(render(
             &state,
-            flow_id,
-            &browser,
-            &policy,
-            "",
-            Some("Enter your username."),
-        );
-        return render(&state, StatusCode::BAD_REQUEST, "username.html", &ctx);
+            StatusCode::BAD_REQUEST,
+            "username.html",
+            &ctx,
+        ));
     }
-    let lookup = username.clone();
-    let buckets =
-        crate::limits::identify_buckets(super::client_address(&req, &state.limits.trusted_proxies));
-    let limits = crate::limits::IDENTIFY_LIMITS;
-    let now = Utc::now();
-    let found = state
-        .store
-        .run(move |conn| {
-            let counts = tessera_store::rate_limits::hit(conn, &buckets, now, limits.window)?;
-            if let crate::limits::Attempt::Refused { retry_after } = limits.decide(&counts, now) {
-                return Ok(Err(retry_after));
-            }
-            tessera_store::accounts::by_username_with_passkeys(conn, &lookup).map(Ok)
-        })
-        .await;
-    let found = match found {
-        Ok(Ok(found)) => Ok(found),
-        Ok(Err(retry_after)) => {
+    let address = client_address(&req, &state.limits.trusted_proxies);
+    let mut response = match steps::identify(&state.store, &username, address, Utc::now()).await? {
+        Identified::HasPasskeys(account) if offers_passkeys(&state, &flow) => {
+            passkey_prompt(&state, &flow, &account).await?
+        }
+        Identified::HasPasskeys(_) | Identified::Choose => {
+            selector(&state, &flow, &username, (StatusCode::OK, None))
+        }
+        Identified::TooMany { retry_after: after } => {
             tracing::warn!("identifier-first look-ups over the limit");
-            let minutes = retry_after.as_secs().div_ceil(60).max(1);
-            let text = format!("Too many sign-in attempts. Try again in {minutes} minutes.");
-            let ctx = form(&state, flow_id, &browser, &policy, &username, Some(&text));
-            let mut response = render(&state, StatusCode::TOO_MANY_REQUESTS, "username.html", &ctx);
-            if let Ok(value) = retry_after.as_secs().to_string().parse() {
-                response
-                    .headers_mut()
-                    .insert(actix_web::http::header::RETRY_AFTER, value);
-            }
-            return response;
-        }
-        Err(e) => Err(e),
-    };
-    let mut response = match found {
-        Ok(Some((account, true)))
-            if state.passkeys.is_some()
-                && !flow::passkey_authenticators(&policy, &snapshot).is_empty() =>
-        {
-            passkey_prompt(&state, at, &account).await
-        }
-        Ok(_) => selector(&state, at, &username, (StatusCode::OK, None)),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot look up a username");
-            return unavailable(&state);
+            let text = format!("Too many sign-in attempts. {}", try_again_in(after));
+            let ctx = form(&state, &flow, &username, Some(&text));
+            let page = render(&state, StatusCode::TOO_MANY_REQUESTS, "username.html", &ctx);
+            return Ok(retry_after(page, after));
         }
     };
-    if settings.remember_username {
+    if remember {
         let _ = response.add_cookie(&cookies::username_cookie(&username, state.secure_cookies));
     }
-    response
+    Ok(response)
+}
+
+fn offers_passkeys(state: &AuthnState, flow: &OpenFlow) -> bool {
+    Offers::of(&flow.policy, &state.config.load(), state.capabilities())
+        .passkeys
+        .is_some()
 }
 
 /// "How do you want to sign in?", with a message when something went wrong.
 fn selector(
     state: &AuthnState,
-    (flow_id, browser, policy): (Uuid, &str, &Policy),
+    flow: &OpenFlow,
     username: &str,
     (status, error): (StatusCode, Option<&str>),
 ) -> HttpResponse {
-    let mut ctx = form(state, flow_id, browser, policy, username, error);
-    ctx.insert("methods", &methods(state, policy, &state.config.load()));
+    let mut ctx = form(state, flow, username, error);
+    let snapshot = state.config.load();
+    let offers = Offers::of(&flow.policy, &snapshot, state.capabilities());
+    ctx.insert("methods", &offers.methods());
     render(state, status, "select.html", &ctx)
 }
 
 /// The passkey prompt for an account that has passkeys: a challenge its passkeys answer.
 async fn passkey_prompt(
     state: &AuthnState,
-    (flow_id, browser, policy): (Uuid, &str, &Policy),
+    flow: &OpenFlow,
     account: &tessera_store::accounts::AccountRow,
-) -> HttpResponse {
-    let Some(passkeys) = &state.passkeys else {
-        return expired(state);
-    };
-    let started = passkeys
+) -> Result<HttpResponse, SignInError> {
+    let passkeys = state.passkeys.as_ref().ok_or(SignInError::Expired)?;
+    let (ceremony, options) = passkeys
         .begin_authentication(
             &state.store,
             Some(account.account_id),
-            Some(flow_id),
+            Some(flow.id),
             Utc::now(),
         )
-        .await;
-    let (ceremony, options) = match started {
-        Ok(started) => started,
-        Err(e) => {
+        .await
+        .map_err(|e| {
             tracing::error!(error = %e, "cannot start a passkey sign-in");
-            return unavailable(state);
-        }
-    };
-    let Ok(options) = serde_json::to_string(&options) else {
-        return unavailable(state);
-    };
-    let mut ctx = form(state, flow_id, browser, policy, &account.username, None);
+            SignInError::Unavailable
+        })?;
+    let options = serde_json::to_string(&options).map_err(|_| SignInError::Unavailable)?;
+    let mut ctx = form(state, flow, &account.username, None);
     ctx.insert("ceremony", &ceremony.to_string());
-    ctx.insert("options", &super::script_json(&options));
-    render(state, StatusCode::OK, "passkey_prompt.html", &ctx)
+    ctx.insert("options", &script_json(&options));
+    Ok(render(state, StatusCode::OK, "passkey_prompt.html", &ctx))
 }
 
 #[derive(Deserialize)]
@@ -237,31 +138,30 @@ struct SelectForm {
 async fn select(
     state: web::Data<AuthnState>,
     req: HttpRequest,
-    input: web::Form<SelectForm>,
-) -> HttpResponse {
-    let Ok((flow_id, browser, policy)) = checked_flow(&state, &req, &input.flow, &input.csrf).await
-    else {
-        return expired(&state);
-    };
+    Posted(flow, input): Posted<SelectForm>,
+) -> Result<HttpResponse, SignInError> {
     let snapshot = state.config.load();
+    let offers = Offers::of(&flow.policy, &snapshot, state.capabilities());
     let username = input.username.trim();
     // Enforced again: the configuration may have changed since the selector was shown.
-    if !methods(&state, &policy, &snapshot)
+    if !offers
+        .methods()
         .iter()
         .any(|(value, _)| *value == input.method)
     {
         let refusal = "That way of signing in is not available here.";
-        let at = (flow_id, browser.as_str(), &policy);
-        return selector(&state, at, username, (StatusCode::FORBIDDEN, Some(refusal)));
+        return Ok(selector(
+            &state,
+            &flow,
+            username,
+            (StatusCode::FORBIDDEN, Some(refusal)),
+        ));
     }
-    let mut ctx = form(&state, flow_id, &browser, &policy, username, None);
+    let mut ctx = form(&state, &flow, username, None);
     // The page after the selector is about this username and this method only.
     ctx.insert("identified", &true);
     ctx.insert("passkey_signin", &false);
-    match (
-        input.method.as_str(),
-        registration_prerequisite(&state, &policy, &snapshot),
-    ) {
+    Ok(match (input.method.as_str(), offers.prerequisite()) {
         ("passkey", Some(Prerequisite::Password)) => {
             ctx.insert("enrol_only", &true);
             render(&state, StatusCode::OK, "login.html", &ctx)
@@ -270,47 +170,33 @@ async fn select(
             render(&state, StatusCode::OK, "passkey_create.html", &ctx)
         }
         ("email", _) => {
-            let Some(mailer) = email_sign_in(&state, &policy, &snapshot) else {
-                return expired(&state);
-            };
-            let at = (flow_id, browser.as_str(), &policy);
-            match email_step::send_to_username(&state, &req, &mailer, (flow_id, SIGN_IN), username)
-                .await
-            {
+            let mailer = offers.email_sign_in.ok_or(SignInError::Expired)?;
+            let at = (flow.id, Purpose::SignIn);
+            match mail::send_to_username(&state, &req, &mailer, at, username).await {
                 Ok(linked) => {
-                    let mailer = email_step::Mailer {
-                        rules: email_step::linked(mailer.rules, linked),
-                        ..mailer
-                    };
-                    email_code_page(&state, at, (username, &mailer), (StatusCode::OK, None))
+                    let mailer = mailer.linked(linked);
+                    email_code_page(&state, &flow, (username, &mailer), (StatusCode::OK, None))
                 }
-                Err((status, text)) => selector(&state, at, username, (status, Some(&text))),
+                Err((status, text)) => selector(&state, &flow, username, (status, Some(&text))),
             }
         }
         _ => {
             ctx.insert("passkey_enrol", &false);
             render(&state, StatusCode::OK, "login.html", &ctx)
         }
-    }
+    })
 }
 
 /// "Check your email" for signing in by email.
 fn email_code_page(
     state: &AuthnState,
-    (flow_id, browser, policy): (Uuid, &str, &Policy),
+    flow: &OpenFlow,
     (username, mailer): (&str, &Mailer<'_>),
     outcome: (StatusCode, Option<&str>),
 ) -> HttpResponse {
-    let link = email_step::is_link(&mailer.rules);
-    let what = if link {
-        "a sign-in link"
-    } else {
-        "a six-digit code"
-    };
+    let link = mailer.sends_links();
     let page = CodePage {
-        sent: format!(
-            "If {username} has an account with an email address, {what} is on its way there."
-        ),
+        sent: mail::sent_to_username(username, link),
         code_action: "/login/email/code",
         resend_action: "/login/select",
         hidden: vec![
@@ -319,63 +205,33 @@ fn email_code_page(
         ],
         link,
     };
-    let ctx = form(state, flow_id, browser, policy, username, None);
-    email_step::code_page(state, ctx, &page, outcome)
+    mail::code_page(state, form(state, flow, username, None), &page, outcome)
 }
 
 /// `POST /login/email/code`: a right code signs in.
 async fn email_code(
     state: web::Data<AuthnState>,
-    req: HttpRequest,
-    input: web::Form<email_step::CodeForm>,
-) -> HttpResponse {
-    let Ok((flow_id, browser, policy)) = checked_flow(&state, &req, &input.flow, &input.csrf).await
-    else {
-        return expired(&state);
-    };
+    Posted(flow, input): Posted<CodeForm>,
+) -> Result<HttpResponse, SignInError> {
     let snapshot = state.config.load();
-    let Some(mailer) = email_sign_in(&state, &policy, &snapshot) else {
-        return expired(&state);
-    };
+    let offers = Offers::of(&flow.policy, &snapshot, state.capabilities());
+    let mailer = offers.email_sign_in.ok_or(SignInError::Expired)?;
     let username = input.username.trim();
-    let at = (flow_id, browser.as_str(), &policy);
-    match email_step::check(&state, flow_id, SIGN_IN, &input.code).await {
-        Ok(proves) => {
-            email_step::proved(&state, (flow_id, &browser), &policy, SIGN_IN, proves).await
-        }
-        Err(CodeRefusal::Wrong(text)) => email_code_page(
+    match mail::check(&state, (flow.id, Purpose::SignIn), (&input.code, true)).await? {
+        Ok(next) => finish::after_email(&state, &flow, next).await,
+        Err(Refused::Wrong(text)) => Ok(email_code_page(
             &state,
-            at,
+            &flow,
             (username, &mailer),
             (StatusCode::UNAUTHORIZED, Some(&text)),
-        ),
-        Err(CodeRefusal::Gone) => {
-            let gone = "That code has expired or was used up. Ask for a new one.";
-            selector(&state, at, username, (StatusCode::UNAUTHORIZED, Some(gone)))
-        }
-        Err(CodeRefusal::Unavailable) => unavailable(&state),
+        )),
+        Err(Refused::Gone(text)) => Ok(selector(
+            &state,
+            &flow,
+            username,
+            (StatusCode::UNAUTHORIZED, Some(text)),
+        )),
     }
 }
 
-/// Completes a flow whose user proved their address by email (`amr` `otp`), if the client
-/// still allows signing in by email.
-pub(super) async fn signed_in_by_email(
-    state: &AuthnState,
-    flow_id: Uuid,
-    policy: &Policy,
-    account_id: Uuid,
-) -> HttpResponse {
-    let Some(authenticator) =
-        email_sign_in(state, policy, &state.config.load()).map(|m| m.id.to_owned())
-    else {
-        return expired(state);
-    };
-    complete_sign_in(
-        state,
-        flow_id,
-        (account_id, None),
-        vec!["otp".into()],
-        &authenticator,
-    )
-    .await
-}
+flow_form!(UsernameForm, SelectForm);

@@ -1,13 +1,29 @@
 //! authn's HTTP surface: the login pages and the cookies that tie a browser to its flows and
 //! its SSO session.
+//!
+//! Pages are thin: each handler reads its form (through the [`guard`] extractors, which check
+//! the flow, the browser and the CSRF token), takes one step of [`crate::signin`] and renders
+//! the outcome. Page modules (`login`, `identify`, `passkey_login`, `recovery`, `signup`,
+//! `email_link`, `account`, `assets`) import only the shared modules — `page` (rendering),
+//! `error` (dead ends, mapped once), `guard`, `mail` (sending and checking emailed codes) and
+//! `finish` (what completes a sign-in) — never each other.
+
+// An edge: request handlers read the clock and pass the time on.
+#![allow(clippy::disallowed_methods)]
 
 mod account;
+mod assets;
 pub mod cookies;
-mod email_step;
+mod email_link;
+mod error;
+mod finish;
+mod guard;
 mod identify;
 mod login;
-mod passkey_email;
+mod mail;
+mod page;
 mod passkey_login;
+mod recovery;
 mod signup;
 
 pub use tessera_admin::http::client_address;
@@ -20,7 +36,7 @@ use tessera_store::Store;
 
 use crate::limits::AttemptLimits;
 use crate::passkeys::Passkeys;
-use crate::password::Passwords;
+use tessera_admin::crypto::passwords::Passwords;
 
 /// What the login handlers share.
 pub struct AuthnState {
@@ -30,8 +46,8 @@ pub struct AuthnState {
     pub passwords: Passwords,
     /// The live configuration (authenticators).
     pub config: Arc<ActiveConfig>,
-    /// Key for CSRF tokens.
-    pub(crate) csrf_key: Vec<u8>,
+    /// CSRF tokens (and known-device proofs).
+    pub(crate) forms: tessera_admin::crypto::FormTokens,
     /// Mark cookies `Secure`.
     pub secure_cookies: bool,
     /// Path prefix of the issuer ("" or "/tenant"), for links on the pages.
@@ -110,7 +126,7 @@ impl AuthnState {
             store,
             passwords,
             config,
-            csrf_key,
+            forms: tessera_admin::crypto::FormTokens::new(csrf_key),
             secure_cookies,
             base_path,
             limits,
@@ -144,6 +160,19 @@ impl AuthnState {
 }
 
 impl AuthnState {
+    /// What this server can do for a sign-in, whatever the configuration offers.
+    pub(crate) fn capabilities(&self) -> crate::signin::Capabilities {
+        use crate::signin::MailRoute;
+        crate::signin::Capabilities {
+            passkeys: self.passkeys.is_some(),
+            mail: match (&self.mail_drop, &self.secrets) {
+                (Some(_), _) => MailRoute::DropFolder,
+                (None, Some(_)) => MailRoute::Smtp,
+                (None, None) => MailRoute::None,
+            },
+        }
+    }
+
     /// Development only: all mail goes to `folder` (and the log) instead of the configured
     /// providers.
     pub fn with_mail_drop(mut self, folder: Option<std::path::PathBuf>) -> Self {
@@ -160,6 +189,8 @@ pub struct Limits {
     pub password: AttemptLimits,
     /// Email codes requested.
     pub email: AttemptLimits,
+    /// Sign-ins one client address may start per [`crate::flow::FLOW_WINDOW`].
+    pub sign_ins_per_address: u32,
     /// Addresses of the operator's reverse proxies.
     pub trusted_proxies: Vec<ipnet::IpNet>,
 }
@@ -169,27 +200,20 @@ impl Default for Limits {
         Limits {
             password: AttemptLimits::default(),
             email: crate::limits::EMAIL_LIMITS,
+            sign_ins_per_address: crate::flow::FLOWS_PER_ADDRESS,
             trusted_proxies: Vec::new(),
         }
     }
 }
 
-/// A CSRF token: the MAC of what the form is bound to (a flow and its browser, a session).
-fn csrf_token(state: &AuthnState, bound_to: &str) -> String {
-    use base64::Engine;
-    tessera_admin::secrets::ConfigSecrets::mac(&state.csrf_key, bound_to.as_bytes())
-        .map(|m| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(m))
-        .unwrap_or_default()
-}
-
-/// Compares a posted CSRF token with the expected one in constant time.
 /// What a browser keeps to show that `username` signed in with it before: a MAC of its
 /// browser id and the username, under the CSRF key.
 fn known_device_proof(state: &AuthnState, browser: &str, username: &str) -> String {
-    csrf_token(
-        state,
-        &format!("known-device|{browser}|{}", username.trim().to_lowercase()),
-    )
+    state.forms.token(&known_device_binding(browser, username))
+}
+
+fn known_device_binding(browser: &str, username: &str) -> String {
+    format!("known-device|{browser}|{}", username.trim().to_lowercase())
 }
 
 /// True when this browser proves that `username` signed in with it before.
@@ -200,8 +224,8 @@ fn is_known_device(state: &AuthnState, req: &actix_web::HttpRequest, username: &
     ) else {
         return false;
     };
-    csrf_matches(
-        &known_device_proof(state, browser.value(), username),
+    state.forms.verify(
+        &known_device_binding(browser.value(), username),
         proof.value(),
     )
 }
@@ -218,23 +242,23 @@ fn known_device_cookie(
     )
 }
 
-fn csrf_matches(expected: &str, posted: &str) -> bool {
-    expected.len() == posted.len() && openssl::memcmp::eq(expected.as_bytes(), posted.as_bytes())
-}
-
-/// JSON for a `<script type="application/json">` element: no `<` may close the element early
-/// (usernames and display names are the user's own text).
-fn script_json(json: &impl std::fmt::Display) -> String {
-    json.to_string().replace('<', "\\u003c")
-}
-
-/// Routes mounted under the issuer's path.
+/// Routes mounted under the issuer's path: the sign-in pages under `/login`, the account page
+/// under `/account`, each scope rendering [`error::SignInError`]s as pages.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    login::routes(cfg);
-    passkey_login::routes(cfg);
-    passkey_email::routes(cfg);
-    signup::routes(cfg);
-    identify::routes(cfg);
-    account::routes(cfg);
-    email_step::routes(cfg);
+    cfg.service(
+        web::scope("/login")
+            .wrap(error::pages())
+            .configure(login::routes)
+            .configure(assets::routes)
+            .configure(identify::routes)
+            .configure(passkey_login::routes)
+            .configure(recovery::routes)
+            .configure(signup::routes)
+            .configure(email_link::routes),
+    )
+    .service(
+        web::scope("/account")
+            .wrap(error::pages())
+            .configure(account::routes),
+    );
 }

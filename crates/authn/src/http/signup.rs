@@ -15,80 +15,32 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
-use serde::{Deserialize, Serialize};
-use tessera_admin::Snapshot;
+use serde::Deserialize;
+use tessera_admin::crypto::passwords as password;
 use tessera_store::email::Proves;
 use uuid::Uuid;
 
-use super::email_step::{
-    self, CodePage, CodeRefusal, EmailEnrolment, Mailer, Recipient, SIGN_UP, email_enrolment,
-};
-use super::login::{
-    FlowQuery, checked_flow, complete_sign_in, expired, form, message, queried_flow, render,
-    unavailable,
-};
-use super::passkey_email::not_offered;
-use super::passkey_login::{Proof, registration_page};
+use super::error::SignInError;
+use super::finish::{self, NO_PASSKEY_CREATION};
+use super::guard::{FlowFields, OpenFlow, Posted, QueriedFlow, flow_form};
+use super::mail::{self, CodePage, Recipient, Refused};
+use super::page::{form, render, try_again_in};
 use super::{AuthnState, client_address};
-use crate::flow::Policy;
+use crate::email;
 use crate::limits::{self, Attempt as Limit};
-use crate::passkeys::{Registrant, SignUp};
-use crate::{email, password};
+use crate::passkeys::SignUp;
+use crate::signin::{Mailer, Offers, PendingSignUp, Purpose};
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/login/signup", web::get().to(start))
-        .route("/login/signup", web::post().to(send_code))
-        .route("/login/signup/code", web::post().to(check_code));
+    cfg.route("/signup", web::get().to(start))
+        .route("/signup", web::post().to(send_code))
+        .route("/signup/code", web::post().to(check_code));
 }
 
 const PAGE: &str = "signup.html";
 
-/// The kinds of sign-up a policy offers.
-struct Offer<'a> {
-    /// With a passkey (and the email authenticator that verifies the address).
-    passkey: Option<EmailEnrolment<'a>>,
-    /// With a password: the password authenticator and the email authenticator.
-    password: Option<(&'a str, Mailer<'a>)>,
-}
-
-impl<'a> Offer<'a> {
-    fn of(state: &AuthnState, policy: &Policy, snapshot: &'a Snapshot) -> Self {
-        Offer {
-            passkey: email_enrolment(state, policy, snapshot).filter(|e| e.sign_up),
-            password: email_step::password_sign_up(state, policy, snapshot),
-        }
-    }
-
-    fn any(&self) -> bool {
-        self.passkey.is_some() || self.password.is_some()
-    }
-
-    /// Whether the "check your email" page speaks of a link.
-    fn link(&self) -> bool {
-        self.passkey
-            .as_ref()
-            .map(|e| &e.email)
-            .or(self.password.as_ref().map(|(_, m)| m))
-            .is_some_and(|m| email_step::is_link(&m.rules))
-    }
-}
-
-/// A sign-up waiting for its address to be verified, as kept with the email challenge.
-#[derive(Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-enum Pending {
-    /// The first passkey is created next.
-    Passkey { details: SignUp },
-    /// The account is created with this password hash.
-    Password {
-        details: SignUp,
-        password_hash: String,
-    },
-}
-
-/// Does the policy let people sign up here?
-pub(super) fn offered(state: &AuthnState, policy: &Policy) -> bool {
-    Offer::of(state, policy, &state.config.load()).any()
+fn not_offered() -> SignInError {
+    SignInError::NotOffered(NO_PASSKEY_CREATION)
 }
 
 /// What the sign-up form posts.
@@ -184,58 +136,41 @@ impl SignUpForm {
 /// The sign-up form, filled with what was typed.
 fn form_page(
     state: &AuthnState,
-    (flow_id, browser, policy): (Uuid, &str, &Policy),
+    flow: &OpenFlow,
     input: &SignUpForm,
     (status, error): (StatusCode, Option<&str>),
 ) -> HttpResponse {
-    let mut ctx = form(
-        state,
-        flow_id,
-        browser,
-        policy,
-        input.username.trim(),
-        error,
-    );
+    let mut ctx = form(state, flow, input.username.trim(), error);
     ctx.insert("given_name", input.given_name.trim());
     ctx.insert("family_name", input.family_name.trim());
     ctx.insert("email", input.email.trim());
     ctx.insert("phone", input.phone.trim());
     let snapshot = state.config.load();
-    let offer = Offer::of(state, policy, &snapshot);
-    ctx.insert("password_signup", &offer.password.is_some());
-    ctx.insert("passkey_signup", &offer.passkey.is_some());
+    let offers = Offers::of(&flow.policy, &snapshot, state.capabilities());
+    ctx.insert("password_signup", &offers.password_sign_up.is_some());
+    ctx.insert("passkey_signup", &offers.passkey_sign_up().is_some());
     render(state, status, PAGE, &ctx)
 }
 
-/// `GET /login/signup`: the form.
+/// `GET /login/signup`: the form (which says which kinds of sign-up are offered).
 async fn start(
     state: web::Data<AuthnState>,
-    req: HttpRequest,
-    query: web::Query<FlowQuery>,
-) -> HttpResponse {
-    let Some((flow_id, browser, policy)) = queried_flow(&state, &req, &query).await else {
-        return expired(&state);
-    };
-    if !offered(&state, &policy) {
-        return not_offered(&state, flow_id, &browser, &policy);
+    QueriedFlow(flow): QueriedFlow,
+) -> Result<HttpResponse, SignInError> {
+    if !Offers::of(&flow.policy, &state.config.load(), state.capabilities()).sign_up() {
+        return Err(not_offered());
     }
-    // (The form says which kinds of sign-up are offered.)
     let input = SignUpForm {
-        username: policy.login_hint.clone().unwrap_or_default(),
+        username: flow.policy.login_hint.clone().unwrap_or_default(),
         ..SignUpForm::default()
     };
-    form_page(
-        &state,
-        (flow_id, &browser, &policy),
-        &input,
-        (StatusCode::OK, None),
-    )
+    Ok(form_page(&state, &flow, &input, (StatusCode::OK, None)))
 }
 
 /// The "check your email" page of a sign-up.
 fn code_page(
     state: &AuthnState,
-    (flow_id, browser, policy): (Uuid, &str, &Policy),
+    flow: &OpenFlow,
     (input, link): (&SignUpForm, bool),
     outcome: (StatusCode, Option<&str>),
 ) -> HttpResponse {
@@ -250,76 +185,50 @@ fn code_page(
         hidden: input.hidden(),
         link,
     };
-    let ctx = form(state, flow_id, browser, policy, input.username.trim(), None);
-    email_step::code_page(state, ctx, &page, outcome)
+    let ctx = form(state, flow, input.username.trim(), None);
+    mail::code_page(state, ctx, &page, outcome)
 }
 
-/// `POST /login/signup`: checks the details and mails a code or link to the address.
-async fn send_code(
-    state: web::Data<AuthnState>,
-    req: HttpRequest,
-    input: web::Form<SignUpForm>,
-) -> HttpResponse {
-    let Ok((flow_id, browser, policy)) = checked_flow(&state, &req, &input.flow, &input.csrf).await
-    else {
-        return expired(&state);
-    };
-    let snapshot = state.config.load();
-    let offer = Offer::of(&state, &policy, &snapshot);
-    if !offer.any() {
-        return not_offered(&state, flow_id, &browser, &policy);
-    }
-    let at = (flow_id, browser.as_str(), &policy);
-    let sign_up = match input.validate() {
-        Ok(sign_up) => sign_up,
-        Err(text) => return form_page(&state, at, &input, (StatusCode::BAD_REQUEST, Some(text))),
-    };
-    // A password makes it a password sign-up; none, a passkey one.
+/// The mailer for this kind of sign-up (a password makes it a password sign-up; none, a
+/// passkey one), or the form's complaint.
+fn mailer_for<'a>(offers: &Offers<'a>, input: &SignUpForm) -> Result<Mailer<'a>, &'static str> {
+    // The "send a new code" form of a password sign-up does not carry the password.
     if input.kind == "password" && input.password.is_empty() {
-        let text = "Enter your password again to get a new code.";
-        return form_page(&state, at, &input, (StatusCode::BAD_REQUEST, Some(text)));
+        return Err("Enter your password again to get a new code.");
     }
-    let mailer = match (&offer, input.password.is_empty()) {
-        (
-            Offer {
-                passkey: Some(enrolment),
-                ..
-            },
-            true,
-        ) => enrolment.email,
-        (
-            Offer {
-                password: Some((_, mailer)),
-                ..
-            },
-            false,
-        ) => {
-            let problem = if input.password != input.password_again {
-                Some("The two passwords differ.")
+    match (
+        offers.passkey_sign_up(),
+        offers.password_sign_up,
+        input.password.is_empty(),
+    ) {
+        (Some(enrolment), _, true) => Ok(enrolment.email),
+        (_, Some((_, mailer)), false) => {
+            if input.password != input.password_again {
+                Err("The two passwords differ.")
             } else if password::check_policy(&input.password).is_err() {
-                Some("Choose a password of at least 8 characters.")
+                Err("Choose a password of at least 8 characters.")
             } else {
-                None
-            };
-            if let Some(text) = problem {
-                return form_page(&state, at, &input, (StatusCode::BAD_REQUEST, Some(text)));
+                Ok(mailer)
             }
-            *mailer
         }
-        _ => {
-            let text = "Choose a password.";
-            return form_page(&state, at, &input, (StatusCode::BAD_REQUEST, Some(text)));
-        }
-    };
+        _ => Err("Choose a password."),
+    }
+}
+
+/// Whether the sign-up may go on: `Ok(owner)` (the account that already has the address, if
+/// any), or the form's complaint.
+async fn check_free(
+    state: &AuthnState,
+    req: &HttpRequest,
+    sign_up: &SignUp,
+) -> Result<Result<Option<tessera_store::accounts::AccountRow>, (StatusCode, String)>, SignInError>
+{
     // Limited per address typed and per client address, before anything is looked up.
     let now = Utc::now();
     let limits = state.limits.email;
-    let buckets = limits::email_buckets(
-        &sign_up.email,
-        client_address(&req, &state.limits.trusted_proxies),
-        false,
-    );
-    let (username, address) = (sign_up.username.clone(), sign_up.email.clone());
+    let address = client_address(req, &state.limits.trusted_proxies);
+    let buckets = limits::email_buckets(&sign_up.email, address, false);
+    let (username, email) = (sign_up.username.clone(), sign_up.email.clone());
     let looked_up = state
         .store
         .run(move |conn| {
@@ -328,76 +237,97 @@ async fn send_code(
                 return Ok(Err(retry_after));
             }
             let username_taken = tessera_store::accounts::by_username(conn, &username)?.is_some();
-            let owner = tessera_store::accounts::by_email(conn, &address)?;
+            let owner = tessera_store::accounts::by_email(conn, &email)?;
             Ok(Ok((username_taken, owner)))
         })
-        .await;
-    let owner = match looked_up {
-        Ok(Ok((false, owner))) => owner,
-        Ok(Ok((true, _))) => {
-            let text = "That username is taken. Choose another, or go back and sign in.";
-            return form_page(&state, at, &input, (StatusCode::CONFLICT, Some(text)));
-        }
-        Ok(Err(retry_after)) => {
-            let minutes = retry_after.as_secs().div_ceil(60).max(1);
-            let text = format!("Too many emails were requested. Try again in {minutes} minutes.");
-            return form_page(
-                &state,
-                at,
-                &input,
-                (StatusCode::TOO_MANY_REQUESTS, Some(&text)),
-            );
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "cannot check a sign-up");
-            return unavailable(&state);
-        }
+        .await?;
+    Ok(match looked_up {
+        Ok((false, owner)) => Ok(owner),
+        Ok((true, _)) => Err((
+            StatusCode::CONFLICT,
+            "That username is taken. Choose another, or go back and sign in.".into(),
+        )),
+        Err(after) => Err((
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("Too many emails were requested. {}", try_again_in(after)),
+        )),
+    })
+}
+
+/// `POST /login/signup`: checks the details and mails a code or link to the address.
+async fn send_code(
+    state: web::Data<AuthnState>,
+    req: HttpRequest,
+    Posted(flow, input): Posted<SignUpForm>,
+) -> Result<HttpResponse, SignInError> {
+    let snapshot = state.config.load();
+    let offers = Offers::of(&flow.policy, &snapshot, state.capabilities());
+    if !offers.sign_up() {
+        return Err(not_offered());
+    }
+    let refuse = |status, text: &str| Ok(form_page(&state, &flow, &input, (status, Some(text))));
+    let sign_up = match input.validate() {
+        Ok(sign_up) => sign_up,
+        Err(text) => return refuse(StatusCode::BAD_REQUEST, text),
     };
-    // Hashed now, after the limits and the username check, and whether or not the address
-    // has an account (the answer must take as long either way); only the hash is kept.
-    let password_hash = if input.password.is_empty() {
+    let mailer = match mailer_for(&offers, &input) {
+        Ok(mailer) => mailer,
+        Err(text) => return refuse(StatusCode::BAD_REQUEST, text),
+    };
+    let owner = match check_free(&state, &req, &sign_up).await? {
+        Ok(owner) => owner,
+        Err((status, text)) => return refuse(status, &text),
+    };
+    let (proves, recipient) = challenge(&state, &sign_up, owner, &input.password).await?;
+    let at = (flow.id, Purpose::SignUp);
+    match mail::deliver(&state, &mailer, at, proves, recipient).await {
+        Ok(()) => Ok(code_page(
+            &state,
+            &flow,
+            (&input, mailer.sends_links()),
+            (StatusCode::OK, None),
+        )),
+        Err((status, text)) => refuse(status, &text),
+    }
+}
+
+/// What the sign-up's emailed code will prove, and who gets the mail: the pending sign-up
+/// (with the password's hash, for a password sign-up) mailed to the address, or — when the
+/// address has an account already — nothing, and its owner is told so instead. The password
+/// is hashed either way, so the answer takes as long.
+async fn challenge<'a>(
+    state: &AuthnState,
+    sign_up: &'a SignUp,
+    owner: Option<tessera_store::accounts::AccountRow>,
+    password: &str,
+) -> Result<(Proves, Recipient<'a>), SignInError> {
+    let password_hash = if password.is_empty() {
         None
     } else {
-        match state.passwords.hash(input.password.clone()).await {
-            Ok(hash) => Some(hash),
-            Err(e) => {
-                tracing::error!(error = %e, "cannot hash a sign-up's password");
-                return unavailable(&state);
-            }
-        }
+        let hashed = state.passwords.hash(password.to_owned()).await;
+        Some(hashed.map_err(|e| {
+            tracing::error!(error = %e, "cannot hash a sign-up's password");
+            SignInError::Unavailable
+        })?)
     };
-    let (proves, recipient) = match owner {
-        Some(owner) => (
-            Proves::Nothing,
-            Recipient::Instead(email::existing_account_mail(
-                &sign_up.email,
-                &state.service_name,
-                &owner.username,
-            )),
-        ),
-        None => {
-            let details = sign_up.clone();
-            let pending = match password_hash {
-                None => Pending::Passkey { details },
-                Some(password_hash) => Pending::Password {
-                    details,
-                    password_hash,
-                },
-            };
-            match serde_json::to_value(&pending) {
-                Ok(pending) => (
-                    Proves::SignUp(pending),
-                    Recipient::Challenge(&sign_up.email),
-                ),
-                Err(_) => return unavailable(&state),
-            }
-        }
-    };
-    let link = email_step::is_link(&mailer.rules);
-    match email_step::deliver(&state, &mailer, (flow_id, SIGN_UP), proves, recipient).await {
-        Ok(()) => code_page(&state, at, (&input, link), (StatusCode::OK, None)),
-        Err((status, text)) => form_page(&state, at, &input, (status, Some(text))),
+    if let Some(owner) = owner {
+        let mail =
+            email::existing_account_mail(&sign_up.email, &state.service_name, &owner.username);
+        return Ok((Proves::Nothing, Recipient::Instead(mail)));
     }
+    let details = sign_up.clone();
+    let pending = match password_hash {
+        None => PendingSignUp::Passkey { details },
+        Some(password_hash) => PendingSignUp::Password {
+            details,
+            password_hash,
+        },
+    };
+    let pending = pending.encode().map_err(|_| SignInError::Unavailable)?;
+    Ok((
+        Proves::SignUp(pending),
+        Recipient::Challenge(&sign_up.email),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -407,130 +337,45 @@ struct CodeForm {
     code: String,
 }
 
+impl FlowFields for CodeForm {
+    fn flow(&self) -> &str {
+        &self.details.flow
+    }
+    fn csrf(&self) -> &str {
+        &self.details.csrf
+    }
+}
+
 /// `POST /login/signup/code`: a right code starts the registration ceremony of the new
-/// account's first passkey.
+/// account's first passkey, or (a password sign-up) creates the account.
 async fn check_code(
     state: web::Data<AuthnState>,
-    req: HttpRequest,
-    input: web::Form<CodeForm>,
-) -> HttpResponse {
-    let details = &input.details;
-    let Ok((flow_id, browser, policy)) =
-        checked_flow(&state, &req, &details.flow, &details.csrf).await
-    else {
-        return expired(&state);
-    };
-    let (offered, link) = {
+    Posted(flow, input): Posted<CodeForm>,
+) -> Result<HttpResponse, SignInError> {
+    let link = {
         let snapshot = state.config.load();
-        let offer = Offer::of(&state, &policy, &snapshot);
-        (offer.any(), offer.link())
-    };
-    if !offered {
-        return not_offered(&state, flow_id, &browser, &policy);
-    }
-    let at = (flow_id, browser.as_str(), &policy);
-    match email_step::check(&state, flow_id, SIGN_UP, &input.code).await {
-        Ok(proves) => {
-            email_step::proved(&state, (flow_id, &browser), &policy, SIGN_UP, proves).await
+        let offers = Offers::of(&flow.policy, &snapshot, state.capabilities());
+        if !offers.sign_up() {
+            return Err(not_offered());
         }
-        Err(CodeRefusal::Wrong(text)) => code_page(
+        offers.sign_up_mailer().is_some_and(|m| m.sends_links())
+    };
+    let details = &input.details;
+    match mail::check(&state, (flow.id, Purpose::SignUp), (&input.code, true)).await? {
+        Ok(next) => finish::after_email(&state, &flow, next).await,
+        Err(Refused::Wrong(text)) => Ok(code_page(
             &state,
-            at,
+            &flow,
             (details, link),
             (StatusCode::UNAUTHORIZED, Some(&text)),
-        ),
-        Err(CodeRefusal::Gone) => form_page(
+        )),
+        Err(Refused::Gone(text)) => Ok(form_page(
             &state,
-            at,
+            &flow,
             details,
-            (
-                StatusCode::UNAUTHORIZED,
-                Some("That code has expired or was used up. Ask for a new one."),
-            ),
-        ),
-        Err(CodeRefusal::Unavailable) => unavailable(&state),
+            (StatusCode::UNAUTHORIZED, Some(text)),
+        )),
     }
 }
 
-/// A sign-up whose address was just verified: the registration ceremony of its first passkey,
-/// or (a password sign-up) the account itself, and the sign-in completes.
-pub(super) async fn register_new_account(
-    state: &AuthnState,
-    (flow_id, browser): (Uuid, &str),
-    policy: &Policy,
-    pending: serde_json::Value,
-) -> HttpResponse {
-    let Ok(pending) = serde_json::from_value::<Pending>(pending) else {
-        return unavailable(state);
-    };
-    // The client must still offer this kind of sign-up.
-    let (passkeys, password) = {
-        let snapshot = state.config.load();
-        let offer = Offer::of(state, policy, &snapshot);
-        (
-            offer.passkey.map(|e| e.passkeys.to_owned()),
-            offer.password.map(|(id, _)| id.to_owned()),
-        )
-    };
-    match (pending, passkeys, password) {
-        (Pending::Passkey { details }, Some(authenticator), _) => {
-            let proof = Proof {
-                amr: vec!["otp".into()],
-                authenticator,
-            };
-            registration_page(
-                state,
-                (flow_id, browser),
-                policy,
-                Registrant::SignUp(&details),
-                &proof,
-            )
-            .await
-        }
-        (
-            Pending::Password {
-                details,
-                password_hash,
-            },
-            _,
-            Some(authenticator),
-        ) => create_with_password(state, flow_id, (&details, &password_hash), &authenticator).await,
-        _ => not_offered(state, flow_id, browser, policy),
-    }
-}
-
-/// Creates a password sign-up's account and completes the sign-in with it.
-async fn create_with_password(
-    state: &AuthnState,
-    flow_id: Uuid,
-    (details, password_hash): (&SignUp, &str),
-    authenticator: &str,
-) -> HttpResponse {
-    let (details, hash) = (details.clone(), password_hash.to_owned());
-    let created = state
-        .store
-        .run(move |conn| tessera_store::accounts::create(conn, &details.new_account(), Some(&hash)))
-        .await;
-    match created {
-        Ok(Ok(account_id)) => {
-            complete_sign_in(
-                state,
-                flow_id,
-                (account_id, None),
-                vec!["otp".into()],
-                authenticator,
-            )
-            .await
-        }
-        Ok(Err(_taken)) => message(
-            state,
-            StatusCode::CONFLICT,
-            "That name was taken meanwhile",
-            "Someone took that username or email address while you were signing up. Start again.",
-        ),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot create a signed-up account");
-            unavailable(state)
-        }
-    }
-}
+flow_form!(SignUpForm);

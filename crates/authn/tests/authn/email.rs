@@ -10,7 +10,7 @@ use tessera_store::email::{Attempt, Proves};
 use tessera_testkit::{MailSink, TestDatabase};
 use uuid::Uuid;
 
-const PURPOSE: &str = "passkey-registration";
+const PURPOSE: tessera_authn::signin::Purpose = tessera_authn::signin::Purpose::Enrolment;
 const RULES: CodeRules = CodeRules {
     max_sends: 3,
     max_attempts: 3,

@@ -22,6 +22,7 @@ async fn start(
         "/done?flow=".into(),
         serde_json::Value::Null,
         (browser, address),
+        FLOWS_PER_ADDRESS,
         now,
     )
     .await

@@ -1,7 +1,14 @@
 //! authn integration tests on the real PostgreSQL server.
+// Test and measuring code: a failure should stop it loudly.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::disallowed_methods
+)]
 
+use tessera_admin::crypto::passwords::Passwords;
 use tessera_authn::accounts::{self, AccountDetails, AccountError};
-use tessera_authn::password::Passwords;
 use tessera_testkit::TestDatabase;
 
 mod email;
@@ -14,7 +21,7 @@ mod signup;
 async fn typed(
     store: &tessera_store::Store,
     flow: uuid::Uuid,
-    purpose: &str,
+    purpose: tessera_authn::signin::Purpose,
     code: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<tessera_store::email::Attempt, tessera_store::StoreError> {

@@ -2,10 +2,10 @@
 //! answers the challenges, the real PostgreSQL keeps the ceremonies and devices.
 
 use chrono::{Duration, Utc};
+use tessera_admin::crypto::passwords::Passwords;
 use tessera_authn::accounts::{self, AccountDetails};
 use tessera_authn::flow::secret_hash;
 use tessera_authn::passkeys::{PasskeyError, Passkeys, Registrant};
-use tessera_authn::password::Passwords;
 use tessera_store::Store;
 use tessera_store::accounts::AccountRow;
 use tessera_testkit::TestDatabase;
@@ -55,8 +55,8 @@ async fn sign_in_by_other_means(store: &Store, flow: uuid::Uuid, account: &Accou
         store,
         flow,
         (account.account_id, None),
-        vec!["pwd".into()],
-        tessera_authn::flow::acr_for("password"),
+        (vec!["pwd".into()], tessera_authn::flow::acr_for("password")),
+        tessera_authn::flow::NewSession::draw().unwrap(),
         Utc::now(),
     )
     .await

@@ -132,7 +132,7 @@ async fn a_link_stands_for_a_code_that_proves_the_pending_sign_up_once() {
     let Challenge::Link(token) = email::issue(
         &store,
         flow,
-        "sign-up",
+        tessera_authn::signin::Purpose::SignUp,
         Proves::SignUp(pending.clone()),
         LINKS,
         now,
@@ -144,7 +144,7 @@ async fn a_link_stands_for_a_code_that_proves_the_pending_sign_up_once() {
     assert_eq!(token.len(), 43, "256 bits, base64url");
     assert_eq!(
         email::link_flow(&store, &token, now).await.unwrap(),
-        Some((flow, "sign-up".to_owned()))
+        Some((flow, tessera_authn::signin::Purpose::SignUp))
     );
     assert_eq!(
         email::link_flow(&store, &format!("{token}x"), now)
@@ -156,37 +156,66 @@ async fn a_link_stands_for_a_code_that_proves_the_pending_sign_up_once() {
     assert_eq!(code.len(), 6);
     // The code belongs to this flow only.
     assert_eq!(
-        crate::typed(&store, Uuid::new_v4(), "sign-up", &code, now)
-            .await
-            .unwrap(),
+        crate::typed(
+            &store,
+            Uuid::new_v4(),
+            tessera_authn::signin::Purpose::SignUp,
+            &code,
+            now
+        )
+        .await
+        .unwrap(),
         Attempt::NoCode
     );
     assert_eq!(
-        crate::typed(&store, flow, "sign-up", &code, now)
-            .await
-            .unwrap(),
+        crate::typed(
+            &store,
+            flow,
+            tessera_authn::signin::Purpose::SignUp,
+            &code,
+            now
+        )
+        .await
+        .unwrap(),
         Attempt::Matched(Proves::SignUp(pending))
     );
     // Spent: neither the link nor its code works again.
     assert_eq!(email::link_flow(&store, &token, now).await.unwrap(), None);
     assert_eq!(
-        crate::typed(&store, flow, "sign-up", &code, now)
-            .await
-            .unwrap(),
+        crate::typed(
+            &store,
+            flow,
+            tessera_authn::signin::Purpose::SignUp,
+            &code,
+            now
+        )
+        .await
+        .unwrap(),
         Attempt::NoCode
     );
     // A new link replaces the old one.
-    let Challenge::Link(first) = email::issue(&store, flow, "sign-up", Proves::Nothing, LINKS, now)
-        .await
-        .unwrap()
-    else {
+    let Challenge::Link(first) = email::issue(
+        &store,
+        flow,
+        tessera_authn::signin::Purpose::SignUp,
+        Proves::Nothing,
+        LINKS,
+        now,
+    )
+    .await
+    .unwrap() else {
         panic!("a link");
     };
-    let Challenge::Link(second) =
-        email::issue(&store, flow, "sign-up", Proves::Nothing, LINKS, now)
-            .await
-            .unwrap()
-    else {
+    let Challenge::Link(second) = email::issue(
+        &store,
+        flow,
+        tessera_authn::signin::Purpose::SignUp,
+        Proves::Nothing,
+        LINKS,
+        now,
+    )
+    .await
+    .unwrap() else {
         panic!("a link");
     };
     assert_eq!(email::link_flow(&store, &first, now).await.unwrap(), None);
@@ -198,9 +227,15 @@ async fn a_link_stands_for_a_code_that_proves_the_pending_sign_up_once() {
     );
     // A link that proves nothing (an unknown address) never matches.
     assert!(matches!(
-        crate::typed(&store, flow, "sign-up", &email::code_for_link(&second), now)
-            .await
-            .unwrap(),
+        crate::typed(
+            &store,
+            flow,
+            tessera_authn::signin::Purpose::SignUp,
+            &email::code_for_link(&second),
+            now
+        )
+        .await
+        .unwrap(),
         Attempt::Wrong { .. }
     ));
 }

@@ -1,6 +1,8 @@
 //! `GET|POST /oauth/authorize` and `GET /oauth/authorize/resume`: validate the request, answer
 //! from the SSO session when it satisfies the client's policy, otherwise hand the browser to
 //! authn and, when it comes back, issue a single-use code.
+// An edge: request handlers read the clock and pass the time on.
+#![allow(clippy::disallowed_methods)]
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -58,8 +60,9 @@ fn deliver(redirect_uri: &str, mode: ResponseMode, params: &[(&str, &str)]) -> H
                 .finish()
         }
         ResponseMode::FormPost => {
-            let mut nonce_bytes = [0u8; 16];
-            let _ = openssl::rand::rand_bytes(&mut nonce_bytes);
+            let Ok(nonce_bytes) = tessera_admin::crypto::random_bytes::<16>() else {
+                return unavailable();
+            };
             let nonce = URL_SAFE_NO_PAD.encode(nonce_bytes);
             let inputs: String = params
                 .iter()
@@ -151,11 +154,9 @@ async fn issue_code(
     request: &AuthorizationRequest,
     auth: &Authentication,
 ) -> HttpResponse {
-    let mut bytes = [0u8; 32];
-    if openssl::rand::rand_bytes(&mut bytes).is_err() {
+    let Ok(code) = tessera_admin::crypto::random_token() else {
         return unavailable();
-    }
-    let code = URL_SAFE_NO_PAD.encode(bytes);
+    };
     let now = Utc::now();
     let ttl = client
         .lifetimes
@@ -279,6 +280,7 @@ pub async fn authorize(
         format!("{base}/oauth/authorize/resume?flow="),
         payload,
         (&browser, client_address(&req, &state.trusted_proxies)),
+        state.sign_ins_per_address,
         now,
     )
     .await

@@ -21,8 +21,8 @@ fn material_error(kid: &str, reason: impl std::fmt::Display) -> KeyError {
 
 /// A random key id: 128 bits, base64url.
 fn new_kid() -> Result<String, KeyError> {
-    let mut bytes = [0u8; 16];
-    openssl::rand::rand_bytes(&mut bytes).map_err(|e| material_error("(new)", e))?;
+    let bytes =
+        tessera_admin::crypto::random_bytes::<16>().map_err(|e| material_error("(new)", e))?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))
 }
 

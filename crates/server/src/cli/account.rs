@@ -3,8 +3,8 @@
 use std::io::Read;
 
 use clap::{Args, Subcommand};
+use tessera_admin::crypto::passwords::Passwords;
 use tessera_authn::accounts::{self, AccountDetails, AccountError};
-use tessera_authn::password::Passwords;
 
 use super::CliError;
 use crate::settings::Settings;

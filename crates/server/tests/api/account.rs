@@ -3,9 +3,9 @@
 
 use chrono::{Duration, Utc};
 use reqwest::StatusCode;
+use tessera_admin::crypto::passwords::Passwords;
 use tessera_authn::accounts::{self, AccountDetails};
 use tessera_authn::flow::{self, Policy};
-use tessera_authn::password::Passwords;
 use tessera_store::passkeys::DeviceRow;
 use uuid::Uuid;
 
@@ -57,6 +57,7 @@ async fn passkey_only_user(app: &TestApp, signed_in_ago: Duration) -> (reqwest::
         "/account?signed-in=".into(),
         serde_json::Value::Null,
         ("a-browser-secret-of-forty-characters-or-more", None),
+        flow::FLOWS_PER_ADDRESS,
         // Started now (housekeeping would purge a flow that expired), completed `at`.
         Utc::now(),
     )
@@ -69,8 +70,8 @@ async fn passkey_only_user(app: &TestApp, signed_in_ago: Duration) -> (reqwest::
         &store,
         flow_id,
         (account_id, None),
-        vec!["swk".into(), "user".into()],
-        flow::acr_for("passkeys"),
+        (vec!["swk".into(), "user".into()], flow::acr_for("passkeys")),
+        flow::NewSession::draw().unwrap(),
         at,
     )
     .await

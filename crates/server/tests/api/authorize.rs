@@ -334,31 +334,29 @@ async fn form_post_errors_are_delivered_in_an_auto_submitted_form() {
 }
 
 #[tokio::test]
-async fn an_address_that_started_its_share_of_sign_ins_gets_a_429_page_and_stores_nothing() {
-    let app = spawn_app().await;
-    let store = app.db.store();
-    let now = chrono::Utc::now();
-    // This address (the test's loopback) has started its share of sign-ins this window.
-    store
-        .run(move |conn| {
-            for _ in 0..tessera_authn::flow::FLOWS_PER_ADDRESS {
-                tessera_store::rate_limits::hit(
-                    conn,
-                    &["flow:addr:127.0.0.1".to_owned()],
-                    now,
-                    tessera_authn::flow::FLOW_WINDOW,
-                )?;
-            }
-            Ok(())
-        })
-        .await
-        .unwrap();
+async fn an_address_past_its_share_of_sign_ins_gets_a_429_page_and_stores_nothing() {
+    let app = crate::helpers::spawn_app_with(crate::helpers::Options {
+        env: vec![("TESSERA_LIMITS_SIGN_INS_PER_ADDRESS", "3".into())],
+        ..Default::default()
+    })
+    .await;
     let url = format!(
         "{}/oauth/authorize?{}",
         app.issuer,
         query(&[CLIENT, REDIRECT, "response_type=code", "scope=openid", PKCE])
     );
-    let res = app.client.get(&url).send().await.unwrap();
+    // Each request comes from a new browser (no cookies): only the address is shared.
+    let fresh = || {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    };
+    for _ in 0..3 {
+        let started = fresh().get(&url).send().await.unwrap();
+        assert_eq!(started.status(), StatusCode::SEE_OTHER, "within the share");
+    }
+    let res = fresh().get(&url).send().await.unwrap();
 
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     let retry_after: u64 = res.headers()["retry-after"]
@@ -368,10 +366,12 @@ async fn an_address_that_started_its_share_of_sign_ins_gets_a_429_page_and_store
         .unwrap();
     assert!((1..=900).contains(&retry_after), "{retry_after}");
     assert!(res.text().await.unwrap().contains("Too many sign-ins"));
-    let tomorrow = now + chrono::Duration::days(1);
-    let purged = store
+    let tomorrow = chrono::Utc::now() + chrono::Duration::days(1);
+    let purged = app
+        .db
+        .store()
         .run(move |conn| tessera_store::housekeeping::purge_expired(conn, tomorrow))
         .await
         .unwrap();
-    assert_eq!(purged.flows, 0, "no flow was stored");
+    assert_eq!(purged.flows, 3, "the refused request stored no flow");
 }

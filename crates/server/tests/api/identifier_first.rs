@@ -4,8 +4,8 @@
 
 use reqwest::StatusCode;
 use tessera_admin::config::UploadMode;
+use tessera_admin::crypto::passwords::Passwords;
 use tessera_authn::accounts::{self, AccountDetails};
-use tessera_authn::password::Passwords;
 
 use crate::browser::Browser;
 use crate::helpers::{Options, TestApp, email_config, spawn_app_with};

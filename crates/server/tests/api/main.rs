@@ -1,4 +1,11 @@
 //! The server's integration tests: one binary, the whole application on a real database.
+// Test and measuring code: a failure should stop it loudly.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::disallowed_methods
+)]
 
 mod account;
 mod admin;

@@ -8,8 +8,8 @@ use openidconnect::{
 };
 use reqwest::StatusCode;
 use serde_json::Value;
+use tessera_admin::crypto::passwords::Passwords;
 use tessera_authn::accounts::{self, AccountDetails};
-use tessera_authn::password::Passwords;
 
 use crate::helpers::{TestApp, spawn_app};
 

@@ -1,7 +1,8 @@
 //! Password hashing: argon2id with the OWASP parameters (19 MiB, 2 passes, 1 lane — the argon2
 //! crate's defaults), on tokio's blocking pool, at most as many at once as there are cores, so
 //! password checks can never stall other endpoints. An unknown user costs the same as a wrong
-//! password: a dummy hash is verified instead.
+//! password: a dummy hash is verified instead. Sign-in pages and the admin's password share one
+//! pool, so neither can take more than the cores.
 
 use std::sync::Arc;
 
@@ -43,7 +44,9 @@ impl std::fmt::Debug for Passwords {
     }
 }
 
-fn hash_now(password: &str) -> Result<String, PasswordError> {
+/// The argon2id PHC string of `password`, computed on the calling thread (a command-line tool;
+/// servers use [`Passwords::hash`]).
+pub fn hash_here(password: &str) -> Result<String, PasswordError> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
@@ -64,7 +67,7 @@ impl Passwords {
     pub fn new(concurrency: usize) -> Result<Self, PasswordError> {
         Ok(Passwords {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
-            dummy_hash: Arc::new(hash_now("tessera-dummy-password-for-timing")?),
+            dummy_hash: Arc::new(hash_here("tessera-dummy-password-for-timing")?),
             workspaces: Arc::new(std::sync::Mutex::new(Vec::new())),
         })
     }
@@ -73,20 +76,25 @@ impl Passwords {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, PasswordError> {
-        let _permit = self
-            .permits
-            .acquire()
+        // The permit goes with the work: a caller that stops waiting (a timeout) does not free
+        // a place while its hash is still being computed.
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
             .await
             .map_err(|e| PasswordError::Hashing(e.to_string()))?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| PasswordError::Hashing(e.to_string()))
+        tokio::task::spawn_blocking(move || {
+            let result = work();
+            drop(permit);
+            result
+        })
+        .await
+        .map_err(|e| PasswordError::Hashing(e.to_string()))
     }
 
     /// The argon2id PHC string of `password` (after the policy check).
     pub async fn hash(&self, password: String) -> Result<String, PasswordError> {
         check_policy(&password)?;
-        self.blocking(move || hash_now(&password)).await?
+        self.blocking(move || hash_here(&password)).await?
     }
 
     /// True when `password` matches `stored`; with no stored hash (unknown user, no password)
@@ -153,7 +161,7 @@ fn verify_in(password: &[u8], phc: &str, blocks: &mut Vec<Block>) -> bool {
     Argon2::new(algorithm, version, params)
         .hash_password_into_with_memory(password, salt, &mut out, &mut blocks[..count])
         .is_ok()
-        && openssl::memcmp::eq(&out, expected.as_bytes())
+        && super::same(expected.as_bytes(), &out)
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use openssl::sha::{Sha256, sha256};
 const BLOCK: usize = 64;
 
 /// HMAC-SHA-256 of `message` under `key`.
-pub(crate) fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
     // A key longer than a block is hashed first; a shorter one is padded with zeros.
     let mut block = [0u8; BLOCK];
     if key.len() > BLOCK {
