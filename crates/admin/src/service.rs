@@ -430,9 +430,11 @@ fn load_or_initialise(
 
 /// A short stable identifier of a candidate's content.
 fn candidate_id(xml: &str) -> String {
-    openssl::hash::hash(openssl::hash::MessageDigest::sha256(), xml.as_bytes())
-        .map(|d| d.iter().take(12).map(|b| format!("{b:02x}")).collect())
-        .unwrap_or_default()
+    crate::crypto::sha256(xml.as_bytes())
+        .iter()
+        .take(12)
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Comments are stored and shown as text: bounded, no control characters but newlines.

@@ -306,18 +306,6 @@ pub fn devices_of(conn: &mut PgConnection, account_id: Uuid) -> Result<Vec<Devic
         .load(conn)?)
 }
 
-/// The passkey with this credential id.
-pub fn by_credential_id(
-    conn: &mut PgConnection,
-    credential_id: &[u8],
-) -> Result<Option<DeviceRow>, StoreError> {
-    Ok(devices::table
-        .filter(devices::credential_id.eq(credential_id))
-        .select(DeviceRow::as_select())
-        .first(conn)
-        .optional()?)
-}
-
 /// What a sign-in with a passkey changes on it.
 #[derive(Debug, Clone)]
 pub struct DeviceUse {

@@ -2,10 +2,9 @@
 //!
 //! Every form post checks a CSRF token, every session cookie and client secret is a MAC, and
 //! pairwise subjects are one: OpenSSL 3's `EVP` MAC path builds a key object and fetches its
-//! algorithms from the provider on each call: 6.3 µs a MAC in a loop here, and 5% of a passkey
-//! sign-in's server CPU under load (its two CSRF checks). The construction over the low-level
-//! SHA-256, which fetches nothing, costs 0.2 µs; it is checked against RFC 4231's vectors and
-//! OpenSSL's own HMAC below.
+//! algorithms from the provider on each call, which is a visible share of a passkey sign-in's
+//! CPU (figures in `docs/performance.md`). This construction over the low-level SHA-256 fetches
+//! nothing; it is checked against RFC 4231's vectors and OpenSSL's own HMAC below.
 
 use openssl::sha::{Sha256, sha256};
 

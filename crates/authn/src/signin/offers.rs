@@ -271,3 +271,96 @@ fn password_sign_up<'a>(
     let verifier = email_authenticators(snapshot).find_map(|id| mailer(snapshot, id, route))?;
     Some((password.id.as_str(), verifier))
 }
+
+#[cfg(test)]
+mod tests {
+    use tessera_admin::config::{self, UploadMode};
+    use tessera_admin::secrets::ConfigSecrets;
+
+    use super::*;
+
+    const BASE: &str = include_str!("../../../../config/base.xml");
+    const MIGRATE: &str = include_str!("../../../../config/migrate-to-passkeys.xml");
+    const IDENTIFIER_FIRST: &str = include_str!("../../../../config/identifier-first.xml");
+
+    /// The base configuration with the shipped fragments merged on top, as an operator would.
+    fn snapshot(fragments: &[&str]) -> Snapshot {
+        let secrets = ConfigSecrets::ephemeral().unwrap();
+        let mut config = config::parse(BASE, &secrets).unwrap();
+        for fragment in fragments {
+            config =
+                config::apply(&config, fragment.as_bytes(), UploadMode::Merge, &secrets).unwrap();
+        }
+        Snapshot::new(1, config)
+    }
+
+    const EVERYTHING: Capabilities = Capabilities {
+        passkeys: true,
+        mail: MailRoute::Smtp,
+    };
+
+    #[test]
+    fn the_base_configuration_offers_a_password_and_nothing_else() {
+        let snapshot = snapshot(&[]);
+        let offers = Offers::of(&Policy::default(), &snapshot, EVERYTHING);
+        assert_eq!(offers.password, Some("html-form"));
+        assert!(offers.passkeys.is_none() && offers.email_sign_in.is_none());
+        assert!(offers.username_first.is_none());
+        assert_eq!(offers.prerequisite(), None);
+        assert_eq!(offers.methods(), [("password", "Password")]);
+    }
+
+    #[test]
+    fn migrating_to_passkeys_offers_discoverable_sign_in_and_a_passkey_after_the_password() {
+        let snapshot = snapshot(&[MIGRATE]);
+        let offers = Offers::of(&Policy::default(), &snapshot, EVERYTHING);
+        assert_eq!(offers.passkey_sign_in, Some("passkeys"));
+        assert_eq!(offers.passkey_after_password, Some("passkeys"));
+        assert_eq!(offers.prerequisite(), Some(Prerequisite::Password));
+        assert_eq!(
+            offers.methods(),
+            [("passkey", "Passkey"), ("password", "Password")]
+        );
+    }
+
+    #[test]
+    fn a_server_without_a_relying_party_offers_no_passkeys_whatever_the_configuration() {
+        let snapshot = snapshot(&[MIGRATE]);
+        let no_domain = Capabilities {
+            passkeys: false,
+            ..EVERYTHING
+        };
+        let offers = Offers::of(&Policy::default(), &snapshot, no_domain);
+        assert!(offers.passkeys.is_none() && offers.passkey_sign_in.is_none());
+        assert_eq!(offers.prerequisite(), None);
+        assert_eq!(offers.password, Some("html-form"));
+    }
+
+    #[test]
+    fn a_policy_limited_to_some_authenticators_offers_only_those() {
+        let snapshot = snapshot(&[MIGRATE]);
+        let passkeys_only = Policy {
+            allowed: vec!["passkeys".into()],
+            ..Policy::default()
+        };
+        let offers = Offers::of(&passkeys_only, &snapshot, EVERYTHING);
+        assert_eq!(offers.password, None);
+        assert_eq!(offers.passkey_sign_in, Some("passkeys"));
+        // Its registration needs the password, which this policy does not allow.
+        assert_eq!(offers.passkey_after_password, None);
+        let unknown_client = Policy {
+            client_id: Some("deleted-meanwhile".into()),
+            ..Policy::default()
+        };
+        let offers = Offers::of(&unknown_client, &snapshot, EVERYTHING);
+        assert!(offers.password.is_none() && offers.passkeys.is_none());
+    }
+
+    #[test]
+    fn identifier_first_asks_for_the_username_alone_first() {
+        let snapshot = snapshot(&[IDENTIFIER_FIRST]);
+        let offers = Offers::of(&Policy::default(), &snapshot, EVERYTHING);
+        assert!(offers.username_first.is_some_and(|u| u.remember_username));
+        assert!(offers.methods().contains(&("password", "Password")));
+    }
+}
