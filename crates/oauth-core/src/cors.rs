@@ -10,7 +10,7 @@
 //!   registered in `allowed-origins`, echoed with `Vary: Origin`. The set is read from the
 //!   active configuration on every request, so a commit changes it without a restart. The token
 //!   and revocation endpoints then also require the origin to be the authenticating client's
-//!   own (see `token_endpoint::authenticated_client`).
+//!   own (see `token::authenticated_client`).
 //!
 //! Neither policy allows credentials: no cookie ever authenticates these calls. Introspection
 //! is for backends and has no CORS at all.

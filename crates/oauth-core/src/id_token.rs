@@ -8,7 +8,7 @@ use josekit::jwt::JwtPayload;
 use openssl::hash::{MessageDigest, hash};
 use tessera_admin::Snapshot;
 use tessera_admin::config::model::{Client, IdTokenAlgorithm, TokenSettings};
-use tessera_store::signin::CodeRow;
+use tessera_store::codes::CodeRow;
 
 use crate::Issuer;
 use crate::access_token::{expiry, numeric_date};

@@ -14,16 +14,11 @@ use chrono::Utc;
 use tessera_authn::flow;
 use tessera_authn::http::cookies;
 
-use crate::http::OAuthState;
 use crate::params::Params;
+use crate::state::OAuthState;
 
 fn page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(format!(
-            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title}</title></head><body><main><h1>{title}</h1><p role=\"status\">{message}</p></main></body></html>"
-        ))
+    crate::html::message(status, title, message, crate::html::Tone::Status)
 }
 
 /// The logout endpoint.
@@ -196,11 +191,12 @@ fn confirmation_page(state: &OAuthState, sid: &str, params: &Params) -> HttpResp
             ));
         }
     }
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(format!(
-            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Sign out?</title></head><body><main><h1>Sign out?</h1><p>Do you want to sign out? You will need to sign in again to use your applications.</p><form method=\"post\" action=\"{}\">{hidden}<button type=\"submit\">Sign out</button></form></main></body></html>",
-            crate::html::escape(&state.issuer.endpoint(crate::discovery::paths::LOGOUT))
-        ))
+    let action = crate::html::escape(&state.issuer.endpoint(crate::discovery::paths::LOGOUT));
+    crate::html::page(
+        StatusCode::OK,
+        "Sign out?",
+        &format!(
+            "<p>Do you want to sign out? You will need to sign in again to use your applications.</p><form method=\"post\" action=\"{action}\">{hidden}<button type=\"submit\">Sign out</button></form>"
+        ),
+    )
 }

@@ -8,8 +8,8 @@ use chrono::Utc;
 use serde_json::{Value, json};
 
 use crate::client_auth::AuthMethod;
-use crate::http::OAuthState;
 use crate::params::Params;
+use crate::state::OAuthState;
 use crate::token_error::{TokenError, TokenErrorCode};
 
 fn no_store(body: Value) -> HttpResponse {
@@ -32,8 +32,7 @@ pub async fn revoke(
 ) -> Result<HttpResponse, TokenError> {
     let params = Params::parse(&body)?;
     let snapshot = state.config.load();
-    let (client, _) =
-        crate::token_endpoint::authenticated_client(&state, &req, &params, &snapshot).await?;
+    let (client, _) = crate::token::authenticated_client(&state, &req, &params, &snapshot).await?;
     let token = params.require("token")?.to_owned();
     let now = Utc::now();
     let hash = tessera_authn::flow::secret_hash(&token);
@@ -71,7 +70,7 @@ pub async fn introspect(
     let params = Params::parse(&body)?;
     let snapshot = state.config.load();
     let (client, method) =
-        crate::token_endpoint::authenticated_client(&state, &req, &params, &snapshot).await?;
+        crate::token::authenticated_client(&state, &req, &params, &snapshot).await?;
     if method == AuthMethod::None {
         return Err(TokenError::new(
             TokenErrorCode::InvalidClient,

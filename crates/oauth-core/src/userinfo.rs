@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use serde_json::{Map, Value, json};
 
-use crate::http::OAuthState;
+use crate::state::OAuthState;
 
 /// An RFC 6750 §3 error answer.
 fn bearer_error(status: StatusCode, error: Option<&str>, description: &str) -> HttpResponse {

@@ -9,6 +9,8 @@
 
 pub mod accounts;
 pub mod admin_sessions;
+pub mod client_assertions;
+pub mod codes;
 pub mod config;
 pub mod connection;
 pub mod email;

@@ -314,7 +314,7 @@ mod rate_limits {
 #[test]
 fn housekeeping_deletes_only_what_has_expired() {
     use chrono::{Duration, Utc};
-    use tessera_store::signin::{CodeRow, insert_code};
+    use tessera_store::codes::{CodeRow, insert_code};
     let db = TestDatabase::new();
     let mut conn = db.connect();
     let account_id = insert_account(&mut conn, "kim", "kim@example.com").unwrap();
@@ -339,7 +339,7 @@ fn housekeeping_deletes_only_what_has_expired() {
     insert_code(&mut conn, &code(1, now - Duration::hours(2)), "sub-1").unwrap();
     insert_code(&mut conn, &code(2, now - Duration::minutes(5)), "sub-1").unwrap();
     // (Recording a jti prunes the same client's expired ones, so this one is another client's.)
-    tessera_store::refresh::record_assertion(
+    tessera_store::client_assertions::record_assertion(
         &mut conn,
         "d",
         "other-client-old",
@@ -347,7 +347,7 @@ fn housekeeping_deletes_only_what_has_expired() {
         now,
     )
     .unwrap();
-    tessera_store::refresh::record_assertion(
+    tessera_store::client_assertions::record_assertion(
         &mut conn,
         "c",
         "live",

@@ -14,23 +14,16 @@ use tessera_admin::Snapshot;
 use tessera_admin::config::model::{Client, TokenSettings};
 use tessera_authn::flow::{self, Authentication, Policy};
 use tessera_authn::http::{client_address, cookies};
-use tessera_store::signin::CodeRow;
+use tessera_store::codes::CodeRow;
 use uuid::Uuid;
 
 use super::{AuthorizationRequest, AuthorizeError, Prompt, ResponseMode, error_redirect, validate};
-use crate::http::OAuthState;
 use crate::params::Params;
+use crate::state::OAuthState;
 
 /// A readable error page (never a redirect: the request could not be trusted that far).
 fn error_page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .body(format!(
-            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{t}</title></head><body><main><h1>{t}</h1><p role=\"alert\">{m}</p></main></body></html>",
-            t = crate::html::escape(title),
-            m = crate::html::escape(message)
-        ))
+    crate::html::message(status, title, message, crate::html::Tone::Alert)
 }
 
 fn unavailable() -> HttpResponse {
@@ -189,7 +182,7 @@ async fn issue_code(
             .for_client(auth.account_id, client, &snapshot.config.token_settings);
     if let Err(e) = state
         .store
-        .run(move |conn| tessera_store::signin::insert_code(conn, &row, &subject))
+        .run(move |conn| tessera_store::codes::insert_code(conn, &row, &subject))
         .await
     {
         tracing::error!(error = %e, "cannot store an authorization code");

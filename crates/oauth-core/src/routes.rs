@@ -1,4 +1,5 @@
-//! HTTP surface of the token service. Handlers are thin: read state, call the domain, render.
+//! The token service's routes, with the CORS policy of each, and the two documents served
+//! from memory (discovery metadata, the JWKS). The endpoints live in their own modules.
 // An edge: request handlers read the clock and pass the time on.
 #![allow(clippy::disallowed_methods)]
 
@@ -8,76 +9,10 @@ use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{HttpResponse, web};
 use chrono::Utc;
 
-use crate::Issuer;
 use crate::cors;
-use crate::discovery::{ProviderMetadata, paths};
-use crate::keys::SigningKeys;
-use crate::token_endpoint;
-
-/// What the token service's handlers need, shared through `web::Data`.
-pub struct OAuthState {
-    /// The issuer.
-    pub issuer: Issuer,
-    /// Pre-serialised metadata document (it only changes with the issuer).
-    metadata_json: String,
-    /// The live signing keys.
-    pub keys: Arc<SigningKeys>,
-    /// The live configuration (clients).
-    pub config: Arc<tessera_admin::ActiveConfig>,
-    /// Client secret verification.
-    pub secrets: tessera_admin::secrets::ConfigSecrets,
-    /// Database (codes, flows, sessions).
-    pub store: tessera_store::Store,
-    /// Subject derivation.
-    pub subjects: crate::subject::Subjects,
-    /// Mark cookies `Secure`.
-    pub secure_cookies: bool,
-    /// The operator's reverse proxies, whose `X-Forwarded-For` names the client.
-    pub trusted_proxies: Vec<ipnet::IpNet>,
-    /// Sign-ins one client address may start per window.
-    pub sign_ins_per_address: u32,
-}
-
-impl OAuthState {
-    /// Builds the state for `issuer`.
-    pub fn new(
-        issuer: Issuer,
-        keys: Arc<SigningKeys>,
-        config: Arc<tessera_admin::ActiveConfig>,
-        secrets: tessera_admin::secrets::ConfigSecrets,
-        store: tessera_store::Store,
-    ) -> Result<Self, String> {
-        let metadata_json = serde_json::to_string(&ProviderMetadata::for_issuer(&issuer))
-            .map_err(|e| e.to_string())?;
-        let subjects = crate::subject::Subjects::new(&secrets).map_err(|e| e.to_string())?;
-        Ok(OAuthState {
-            secure_cookies: issuer.is_https(),
-            issuer,
-            metadata_json,
-            keys,
-            config,
-            secrets,
-            store,
-            subjects,
-            trusted_proxies: Vec::new(),
-            sign_ins_per_address: tessera_authn::flow::FLOWS_PER_ADDRESS,
-        })
-    }
-
-    /// Finds the client's address behind `trusted_proxies` (their `X-Forwarded-For`), and
-    /// lets each address start `sign_ins_per_address` sign-ins per window.
-    pub fn with_client_limits(
-        self,
-        trusted_proxies: Vec<ipnet::IpNet>,
-        sign_ins_per_address: u32,
-    ) -> Self {
-        OAuthState {
-            trusted_proxies,
-            sign_ins_per_address,
-            ..self
-        }
-    }
-}
+use crate::discovery::paths;
+use crate::state::OAuthState;
+use crate::{Issuer, token};
 
 /// Routes mounted under the issuer's path. The endpoints a SPA calls with `fetch` carry the
 /// CORS policies of [`crate::cors`]; `config` is the live configuration whose clients'
@@ -102,7 +37,7 @@ pub fn routes(cfg: &mut web::ServiceConfig, config: &Arc<tessera_admin::ActiveCo
     .service(
         web::resource(paths::TOKEN)
             .wrap(browser())
-            .route(web::post().to(token_endpoint::token)),
+            .route(web::post().to(token::token)),
     )
     .service(
         web::resource(paths::USERINFO)

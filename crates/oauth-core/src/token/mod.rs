@@ -1,0 +1,181 @@
+//! `POST /oauth/token` (RFC 6749 §3.2): the request read and its client authenticated here,
+//! then one module per grant: [`authorization_code`], [`refresh_token`] (rotation with reuse
+//! detection) and [`client_credentials`].
+// An edge: request handlers read the clock and pass the time on.
+#![allow(clippy::disallowed_methods)]
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Utc;
+use serde::Serialize;
+use tessera_admin::config::model::Client;
+
+use crate::access_token::{self, AccessTokenClaims};
+use crate::client_auth::{self, AuthMethod};
+use crate::params::Params;
+use crate::state::OAuthState;
+use crate::token_error::{TokenError, TokenErrorCode};
+
+mod authorization_code;
+mod client_credentials;
+mod refresh_token;
+
+/// A successful token response (RFC 6749 §5.1).
+#[derive(Serialize)]
+struct TokenResponse<'a> {
+    access_token: &'a str,
+    token_type: &'static str,
+    expires_in: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+}
+
+fn no_store(body: &impl Serialize) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(body)
+}
+
+/// The token endpoint.
+pub async fn token(
+    state: web::Data<OAuthState>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, TokenError> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !content_type.split(';').next().is_some_and(|t| {
+        t.trim()
+            .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+    }) {
+        return Err(TokenError::new(
+            TokenErrorCode::InvalidRequest,
+            "The body must be application/x-www-form-urlencoded.",
+        ));
+    }
+    let params = Params::parse(&body)?;
+    let snapshot = state.config.load();
+    let grant_type = params.require("grant_type")?;
+    let (client, method) = authenticated_client(&state, &req, &params, &snapshot).await?;
+    match grant_type {
+        "client_credentials" => {
+            client_credentials::grant(&state, &snapshot, (client, method), &params)
+        }
+        "authorization_code" => authorization_code::grant(&state, &snapshot, client, &params).await,
+        "refresh_token" => refresh_token::grant(&state, &snapshot, client, &params).await,
+        other => Err(TokenError::new(
+            TokenErrorCode::UnsupportedGrantType,
+            format!("Grant type {other:?} is not supported."),
+        )),
+    }
+}
+
+/// Authenticates the client of a token, revocation or introspection request; a
+/// `private_key_jwt` assertion's `jti` is recorded so that it cannot be used twice.
+pub(crate) async fn authenticated_client<'a>(
+    state: &OAuthState,
+    req: &HttpRequest,
+    params: &Params,
+    snapshot: &'a tessera_admin::Snapshot,
+) -> Result<(&'a Client, AuthMethod), TokenError> {
+    let (client, method, assertion) =
+        client_auth::authenticate(req, params, snapshot, &state.secrets, state.issuer.as_str())?;
+    check_browser_origin(req, snapshot, client)?;
+    if let Some(used) = assertion {
+        let client_id = client.id.clone();
+        let now = Utc::now();
+        let fresh = state
+            .store
+            .run(move |conn| {
+                tessera_store::client_assertions::record_assertion(
+                    conn,
+                    &client_id,
+                    &used.jti,
+                    used.expires_at,
+                    now,
+                )
+            })
+            .await
+            .map_err(server_error)?;
+        if !fresh {
+            return Err(TokenError::new(
+                TokenErrorCode::InvalidClient,
+                "This client assertion was already used.",
+            ));
+        }
+    }
+    Ok((client, method))
+}
+
+/// A request sent by a browser (it carries `Origin`) must come from one of the client's own
+/// `allowed-origins`: another client's registered origin could otherwise redeem codes or
+/// refresh tokens under this client's id. Checked before anything is redeemed.
+fn check_browser_origin(
+    req: &HttpRequest,
+    snapshot: &tessera_admin::Snapshot,
+    client: &Client,
+) -> Result<(), TokenError> {
+    let Some(origin) = req.headers().get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let allowed = origin
+        .to_str()
+        .is_ok_and(|origin| snapshot.client_allows_origin(client, origin));
+    if allowed {
+        Ok(())
+    } else {
+        Err(TokenError::new(
+            TokenErrorCode::InvalidClient,
+            "This client does not accept browser requests from this origin (allowed-origins).",
+        ))
+    }
+}
+
+/// The requested scopes the client is registered for; none requested means all of them.
+fn granted_scopes(client: &Client, params: &Params) -> Result<Vec<String>, TokenError> {
+    match params.get("scope") {
+        None => Ok(client.scopes.clone()),
+        Some(requested) => crate::scope::grant(requested, &client.scopes).map_err(scope_refused),
+    }
+}
+
+fn scope_refused(refusal: crate::scope::ScopeRefusal) -> TokenError {
+    TokenError::new(TokenErrorCode::InvalidScope, refusal.description())
+}
+
+/// An `invalid_grant` error.
+fn invalid_grant(description: &str) -> TokenError {
+    TokenError::new(TokenErrorCode::InvalidGrant, description)
+}
+
+/// Signs an access token with this server's issuer and keys.
+fn sign_access_token(
+    state: &OAuthState,
+    snapshot: &tessera_admin::Snapshot,
+    claims: &AccessTokenClaims<'_>,
+    now: chrono::DateTime<Utc>,
+) -> Result<access_token::IssuedAccessToken, TokenError> {
+    access_token::issue(&state.keys, &state.issuer, snapshot, claims, now).map_err(server_error)
+}
+
+/// A `server_error`, its cause logged (never sent).
+fn server_error(e: impl std::fmt::Display) -> TokenError {
+    tracing::error!(error = %e, "cannot complete a token request");
+    TokenError::new(
+        TokenErrorCode::ServerError,
+        "The token could not be issued.",
+    )
+}
+
+/// A fresh refresh token.
+fn random_token() -> Result<String, TokenError> {
+    tessera_admin::crypto::random_token().map_err(server_error)
+}
