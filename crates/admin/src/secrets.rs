@@ -47,11 +47,6 @@ impl ConfigSecrets {
         self.kek.derive(purpose.as_bytes())
     }
 
-    /// HMAC-SHA-256 of `message` under `key`.
-    pub fn mac(key: &[u8], message: &[u8]) -> Result<Vec<u8>, KekError> {
-        hmac(key, message)
-    }
-
     /// The stored form of a client secret: `hmac-sha256:<base64>`.
     pub fn digest(&self, client_id: &str, secret: &str) -> Result<String, KekError> {
         let mut message = Vec::with_capacity(client_id.len() + secret.len() + 1);

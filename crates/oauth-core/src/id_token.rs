@@ -5,7 +5,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
 use josekit::jwt::JwtPayload;
-use openssl::hash::{MessageDigest, hash};
 use tessera_admin::Snapshot;
 use tessera_admin::config::model::{Client, IdTokenAlgorithm, TokenSettings};
 use tessera_store::codes::CodeRow;
@@ -23,9 +22,7 @@ fn claim_error(e: impl std::fmt::Display) -> KeyError {
 
 /// `at_hash`: the left half of SHA-256 of the access token (RS256 and ES256 both hash with it).
 pub fn at_hash(access_token: &str) -> String {
-    hash(MessageDigest::sha256(), access_token.as_bytes())
-        .map(|d| URL_SAFE_NO_PAD.encode(&d[..16]))
-        .unwrap_or_default()
+    URL_SAFE_NO_PAD.encode(&tessera_admin::crypto::sha256(access_token.as_bytes())[..16])
 }
 
 /// What an ID token is about.

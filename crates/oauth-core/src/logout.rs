@@ -154,14 +154,13 @@ fn unavailable(e: &impl std::fmt::Display) -> HttpResponse {
 /// does not know the session cannot forge the confirmation.
 fn csrf_token(state: &OAuthState, sid: &str) -> Option<String> {
     let key = state.secrets.subkey("tessera/logout-csrf/v1").ok()?;
-    let mac = tessera_admin::secrets::ConfigSecrets::mac(&key, sid.as_bytes()).ok()?;
+    let mac = tessera_admin::crypto::hmac_sha256(&key, sid.as_bytes());
     Some(mac.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn csrf_matches(state: &OAuthState, sid: &str, presented: &str) -> bool {
     csrf_token(state, sid).is_some_and(|expected| {
-        expected.len() == presented.len()
-            && openssl::memcmp::eq(expected.as_bytes(), presented.as_bytes())
+        tessera_admin::crypto::same(expected.as_bytes(), presented.as_bytes())
     })
 }
 

@@ -38,8 +38,9 @@ impl Subjects {
             None => message.extend_from_slice(b"public\0"),
         }
         message.extend_from_slice(account_id.as_bytes());
-        ConfigSecrets::mac(&self.key, &message)
-            .map(|mac| mac.iter().map(|b| format!("{b:02x}")).collect())
-            .unwrap_or_default()
+        tessera_admin::crypto::hmac_sha256(&self.key, &message)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 }

@@ -196,6 +196,93 @@ async fn issue_code(
     deliver(&request.redirect_uri, request.response_mode, &params)
 }
 
+/// What an authorization request (or a sign-in coming back to it) comes to.
+enum Outcome<'a> {
+    /// A code goes back to the client: the SSO session or the sign-in satisfies its policy.
+    Code {
+        client: &'a Client,
+        request: AuthorizationRequest,
+        auth: Authentication,
+    },
+    /// The browser signs in first, in this flow (with a new browser cookie, if it had none).
+    SignIn {
+        flow_id: Uuid,
+        cookie: Option<actix_web::cookie::Cookie<'static>>,
+    },
+    /// An error goes back to the client's redirect URI, or is shown when that is not trusted.
+    Refused(AuthorizeError),
+    /// A page for the user: the request cannot be trusted enough to go back.
+    Page {
+        status: StatusCode,
+        title: &'static str,
+        message: String,
+    },
+    /// The client's address started too many sign-ins.
+    TooManySignIns { retry_after: std::time::Duration },
+    /// The database or the system failed.
+    Unavailable,
+}
+
+impl Outcome<'_> {
+    /// The one place an outcome becomes a response.
+    async fn respond(self, state: &OAuthState, snapshot: &Snapshot) -> HttpResponse {
+        match self {
+            Outcome::Code {
+                client,
+                request,
+                auth,
+            } => issue_code(state, snapshot, client, &request, &auth).await,
+            Outcome::SignIn { flow_id, cookie } => {
+                let base = state.issuer.path();
+                let mut response = HttpResponse::SeeOther()
+                    .insert_header((header::LOCATION, format!("{base}/login?flow={flow_id}")))
+                    .insert_header((header::CACHE_CONTROL, "no-store"))
+                    .finish();
+                if let Some(cookie) = cookie {
+                    let _ = response.add_cookie(&cookie);
+                }
+                response
+            }
+            Outcome::Refused(e) => redirect_error(state, e),
+            Outcome::Page {
+                status,
+                title,
+                message,
+            } => error_page(status, title, &message),
+            Outcome::TooManySignIns { retry_after } => {
+                let minutes = retry_after.as_secs().div_ceil(60).max(1);
+                let text = format!(
+                    "Too many sign-ins were started from your network. Try again in {minutes} minutes."
+                );
+                let mut page =
+                    error_page(StatusCode::TOO_MANY_REQUESTS, "Too many sign-ins", &text);
+                page.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    header::HeaderValue::from(retry_after.as_secs().max(1)),
+                );
+                page
+            }
+            Outcome::Unavailable => unavailable(),
+        }
+    }
+}
+
+fn invalid_request_page(message: &str) -> Outcome<'static> {
+    Outcome::Page {
+        status: StatusCode::BAD_REQUEST,
+        title: "This sign-in request is not valid",
+        message: message.to_owned(),
+    }
+}
+
+fn expired_page() -> Outcome<'static> {
+    Outcome::Page {
+        status: StatusCode::BAD_REQUEST,
+        title: "This sign-in has expired",
+        message: "Go back to the application and start signing in again.".into(),
+    }
+}
+
 /// `GET|POST /oauth/authorize`.
 pub async fn authorize(
     state: web::Data<OAuthState>,
@@ -207,106 +294,93 @@ pub async fn authorize(
     } else {
         req.query_string().as_bytes()
     };
-    let params = match Params::parse(raw) {
-        Ok(p) => p,
-        Err(e) => {
-            return error_page(
-                StatusCode::BAD_REQUEST,
-                "This sign-in request is not valid",
-                &e.description,
-            );
-        }
-    };
     let snapshot = state.config.load();
-    let request = match validate(&params, &snapshot) {
+    let outcome = match Params::parse(raw) {
+        Ok(params) => decide(&state, &req, &params, &snapshot).await,
+        Err(e) => invalid_request_page(&e.description),
+    };
+    outcome.respond(&state, &snapshot).await
+}
+
+/// An authorization request answered from the SSO session when it satisfies the client's
+/// policy, else by starting a sign-in (unless the client asked for `prompt=none`).
+async fn decide<'a>(
+    state: &OAuthState,
+    req: &HttpRequest,
+    params: &Params,
+    snapshot: &'a Snapshot,
+) -> Outcome<'a> {
+    let request = match validate(params, snapshot) {
         Ok(request) => request,
-        Err(e) => return redirect_error(&state, e),
+        Err(e) => return Outcome::Refused(e),
     };
     let Some(client) = snapshot.client(&request.client_id) else {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "This sign-in request is not valid",
-            "Unknown client.",
-        );
+        return invalid_request_page("Unknown client.");
     };
     let policy = policy_for(client, &request);
     let now = Utc::now();
-
     if request.prompt != Prompt::Login
-        && let Some(secret) = cookies::session(&req)
+        && let Some(secret) = cookies::session(req)
     {
         match flow::session(&state.store, &secret, now).await {
-            Ok(Some(auth)) if flow::satisfies(&auth, &policy, &snapshot, now) => {
-                return issue_code(&state, &snapshot, client, &request, &auth).await;
+            Ok(Some(auth)) if flow::satisfies(&auth, &policy, snapshot, now) => {
+                return Outcome::Code {
+                    client,
+                    request,
+                    auth,
+                };
             }
             Ok(_) => {}
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the SSO session");
-                return unavailable();
+                return Outcome::Unavailable;
             }
         }
     }
     if request.prompt == Prompt::None {
-        return redirect_error(
-            &state,
-            AuthorizeError::Redirect {
-                redirect_uri: request.redirect_uri.clone(),
-                response_mode: request.response_mode,
-                error: "login_required",
-                description: "The user must sign in.".into(),
-                state: request.state.clone(),
-            },
-        );
+        return Outcome::Refused(AuthorizeError::Redirect {
+            redirect_uri: request.redirect_uri.clone(),
+            response_mode: request.response_mode,
+            error: "login_required",
+            description: "The user must sign in.".into(),
+            state: request.state.clone(),
+        });
     }
-    let (browser, new_cookie) = match cookies::browser(&req, state.secure_cookies) {
-        Ok(b) => b,
-        Err(_) => return unavailable(),
+    start_sign_in(state, req, &request, &policy, now).await
+}
+
+/// Hands the browser to authn: a flow that comes back to [`resume`].
+async fn start_sign_in(
+    state: &OAuthState,
+    req: &HttpRequest,
+    request: &AuthorizationRequest,
+    policy: &Policy,
+    now: chrono::DateTime<Utc>,
+) -> Outcome<'static> {
+    let Ok((browser, cookie)) = cookies::browser(req, state.secure_cookies) else {
+        return Outcome::Unavailable;
     };
-    let payload = match serde_json::to_value(&request) {
-        Ok(p) => p,
-        Err(_) => return unavailable(),
+    let Ok(payload) = serde_json::to_value(request) else {
+        return Outcome::Unavailable;
     };
-    let base = state.issuer.path().to_owned();
-    let flow_id = match flow::start(
+    let started = flow::start(
         &state.store,
-        &policy,
-        format!("{base}/oauth/authorize/resume?flow="),
+        policy,
+        format!("{}/oauth/authorize/resume?flow=", state.issuer.path()),
         payload,
-        (&browser, client_address(&req, &state.trusted_proxies)),
+        (&browser, client_address(req, &state.trusted_proxies)),
         state.sign_ins_per_address,
         now,
     )
-    .await
-    {
-        Ok(flow::Started::Flow(id)) => id,
-        Ok(flow::Started::TooMany { retry_after }) => {
-            let minutes = retry_after.as_secs().div_ceil(60).max(1);
-            let mut page = error_page(
-                StatusCode::TOO_MANY_REQUESTS,
-                "Too many sign-ins",
-                &format!(
-                    "Too many sign-ins were started from your network. Try again in {minutes} minutes."
-                ),
-            );
-            page.headers_mut().insert(
-                header::RETRY_AFTER,
-                header::HeaderValue::from(retry_after.as_secs()),
-            );
-            return page;
-        }
+    .await;
+    match started {
+        Ok(flow::Started::Flow(flow_id)) => Outcome::SignIn { flow_id, cookie },
+        Ok(flow::Started::TooMany { retry_after }) => Outcome::TooManySignIns { retry_after },
         Err(e) => {
             tracing::warn!(error = %e, "cannot start a sign-in flow");
-            return unavailable();
+            Outcome::Unavailable
         }
-    };
-    let mut response = HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, format!("{base}/login?flow={flow_id}")))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .finish();
-    if let Some(cookie) = new_cookie {
-        let _ = response.add_cookie(&cookie);
     }
-    response
 }
 
 #[derive(Deserialize)]
@@ -320,48 +394,54 @@ pub async fn resume(
     req: HttpRequest,
     query: web::Query<ResumeQuery>,
 ) -> HttpResponse {
-    let expired = || {
-        error_page(
-            StatusCode::BAD_REQUEST,
-            "This sign-in has expired",
-            "Go back to the application and start signing in again.",
-        )
-    };
-    let Some(flow_id) = query.flow.as_deref().and_then(|f| Uuid::parse_str(f).ok()) else {
-        return expired();
+    let snapshot = state.config.load();
+    let outcome = resumed(&state, &req, query.flow.as_deref(), &snapshot).await;
+    outcome.respond(&state, &snapshot).await
+}
+
+/// A completed sign-in, taken once from its flow by the browser that started it: a code, if
+/// the client's policy as configured now accepts how the user signed in.
+async fn resumed<'a>(
+    state: &OAuthState,
+    req: &HttpRequest,
+    flow: Option<&str>,
+    snapshot: &'a Snapshot,
+) -> Outcome<'a> {
+    let Some(flow_id) = flow.and_then(|f| Uuid::parse_str(f).ok()) else {
+        return expired_page();
     };
     let Some(browser) = req.cookie(cookies::BROWSER).map(|c| c.value().to_owned()) else {
-        return expired();
+        return expired_page();
     };
-    let taken = match flow::take(&state.store, flow_id, &browser, Utc::now()).await {
+    let (payload, auth) = match flow::take(&state.store, flow_id, &browser, Utc::now()).await {
         Ok(Some(taken)) => taken,
-        Ok(None) => return expired(),
-        Err(_) => return unavailable(),
+        Ok(None) => return expired_page(),
+        Err(_) => return Outcome::Unavailable,
     };
-    let (payload, auth) = taken;
     let Ok(request) = serde_json::from_value::<AuthorizationRequest>(payload) else {
-        return expired();
+        tracing::error!("a completed sign-in's authorization request cannot be read");
+        return Outcome::Unavailable;
     };
     // The client's policy as configured now (a commit may have changed it meanwhile).
-    let snapshot = state.config.load();
     let Some(client) = snapshot.client(&request.client_id) else {
-        return expired();
+        return expired_page();
     };
     let mut policy = policy_for(client, &request);
     policy.force = false;
     policy.max_age = None;
-    if !flow::satisfies(&auth, &policy, &snapshot, Utc::now()) {
-        return redirect_error(
-            &state,
-            AuthorizeError::Redirect {
-                redirect_uri: request.redirect_uri.clone(),
-                response_mode: request.response_mode,
-                error: "access_denied",
-                description: "The authentication method used is not allowed for this application."
-                    .into(),
-                state: request.state.clone(),
-            },
-        );
+    if !flow::satisfies(&auth, &policy, snapshot, Utc::now()) {
+        return Outcome::Refused(AuthorizeError::Redirect {
+            redirect_uri: request.redirect_uri.clone(),
+            response_mode: request.response_mode,
+            error: "access_denied",
+            description: "The authentication method used is not allowed for this application."
+                .into(),
+            state: request.state.clone(),
+        });
     }
-    issue_code(&state, &snapshot, client, &request, &auth).await
+    Outcome::Code {
+        client,
+        request,
+        auth,
+    }
 }

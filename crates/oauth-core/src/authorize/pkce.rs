@@ -2,7 +2,6 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use openssl::hash::{MessageDigest, hash};
 
 fn unreserved(c: u8) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~')
@@ -22,12 +21,8 @@ pub fn verify_s256(verifier: &str, challenge: &str) -> bool {
     if !(43..=128).contains(&verifier.len()) || !verifier.bytes().all(unreserved) {
         return false;
     }
-    let Ok(digest) = hash(MessageDigest::sha256(), verifier.as_bytes()) else {
-        return false;
-    };
-    let computed = URL_SAFE_NO_PAD.encode(digest);
-    computed.len() == challenge.len()
-        && openssl::memcmp::eq(computed.as_bytes(), challenge.as_bytes())
+    let computed = URL_SAFE_NO_PAD.encode(tessera_admin::crypto::sha256(verifier.as_bytes()));
+    tessera_admin::crypto::same(computed.as_bytes(), challenge.as_bytes())
 }
 
 #[cfg(test)]
