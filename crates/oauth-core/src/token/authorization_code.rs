@@ -24,10 +24,7 @@ pub(super) async fn grant(
     params: &Params,
 ) -> Result<HttpResponse, TokenError> {
     if !client.capabilities.code {
-        return Err(TokenError::new(
-            TokenErrorCode::UnauthorizedClient,
-            "This client may not use the authorization_code grant.",
-        ));
+        return Err(super::unauthorized("the authorization_code grant"));
     }
     let code = params.require("code")?;
     let now = Utc::now();
@@ -150,12 +147,9 @@ fn respond(
         None
     };
     Ok(no_store(&TokenResponse {
-        access_token: &issued.token,
-        token_type: "Bearer",
-        expires_in: issued.expires_in,
-        scope: (!row.scopes.is_empty()).then(|| row.scopes.join(" ")),
         id_token,
         refresh_token,
+        ..TokenResponse::bearer(&issued, &row.scopes)
     }))
 }
 

@@ -12,7 +12,7 @@ use crate::access_token::AccessTokenClaims;
 use crate::client_auth::AuthMethod;
 use crate::params::Params;
 use crate::state::OAuthState;
-use crate::token_error::{TokenError, TokenErrorCode};
+use crate::token_error::TokenError;
 
 /// Issues an access token to an authenticated confidential client for itself.
 pub(super) fn grant(
@@ -22,10 +22,7 @@ pub(super) fn grant(
     params: &Params,
 ) -> Result<HttpResponse, TokenError> {
     if method == AuthMethod::None || !client.capabilities.client_credentials {
-        return Err(TokenError::new(
-            TokenErrorCode::UnauthorizedClient,
-            "This client may not use the client_credentials grant.",
-        ));
+        return Err(super::unauthorized("the client_credentials grant"));
     }
     let scopes = super::granted_scopes(client, params)?;
     let issued = sign_access_token(
@@ -39,12 +36,5 @@ pub(super) fn grant(
         },
         Utc::now(),
     )?;
-    Ok(no_store(&TokenResponse {
-        access_token: &issued.token,
-        token_type: "Bearer",
-        expires_in: issued.expires_in,
-        scope: (!scopes.is_empty()).then(|| scopes.join(" ")),
-        id_token: None,
-        refresh_token: None,
-    }))
+    Ok(no_store(&TokenResponse::bearer(&issued, &scopes)))
 }

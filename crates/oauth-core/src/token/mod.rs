@@ -34,6 +34,28 @@ struct TokenResponse<'a> {
     refresh_token: Option<String>,
 }
 
+impl<'a> TokenResponse<'a> {
+    /// A bearer token response for `issued`, granted `scopes`.
+    fn bearer(issued: &'a access_token::IssuedAccessToken, scopes: &[String]) -> Self {
+        TokenResponse {
+            access_token: &issued.token,
+            token_type: "Bearer",
+            expires_in: issued.expires_in,
+            scope: (!scopes.is_empty()).then(|| scopes.join(" ")),
+            id_token: None,
+            refresh_token: None,
+        }
+    }
+}
+
+/// `unauthorized_client`: this client may not use `what`.
+fn unauthorized(what: &str) -> TokenError {
+    TokenError::new(
+        TokenErrorCode::UnauthorizedClient,
+        format!("This client may not use {what}."),
+    )
+}
+
 fn no_store(body: &impl Serialize) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

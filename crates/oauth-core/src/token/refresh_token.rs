@@ -12,7 +12,7 @@ use super::{TokenResponse, no_store, sign_access_token};
 use crate::access_token::{self, AccessTokenClaims};
 use crate::params::Params;
 use crate::state::OAuthState;
-use crate::token_error::{TokenError, TokenErrorCode};
+use crate::token_error::TokenError;
 
 /// The refresh token lifetimes of `client`: idle, and absolute (the whole family).
 pub(super) fn lifetimes(
@@ -33,6 +33,33 @@ pub(super) fn lifetimes(
     (idle, absolute)
 }
 
+/// Why a presented token could not be rotated. A token presented again after its rotation is
+/// taken as stolen: its whole family is revoked (RFC 9700 §4.14.2).
+async fn not_rotated(
+    state: &OAuthState,
+    client: &Client,
+    presented_hash: Vec<u8>,
+    now: chrono::DateTime<Utc>,
+) -> TokenError {
+    let revoked = state
+        .store
+        .run(
+            move |conn| match tessera_store::refresh::family_of(conn, &presented_hash)? {
+                Some((family, true)) => {
+                    tessera_store::refresh::revoke_family(conn, family, now)?;
+                    Ok(true)
+                }
+                _ => Ok(false),
+            },
+        )
+        .await
+        .unwrap_or(false);
+    if revoked {
+        tracing::warn!(client = %client.id, "rotated refresh token reused; its family was revoked");
+    }
+    super::invalid_grant("The refresh token is invalid, expired, revoked or already used.")
+}
+
 /// The refresh grant (RFC 6749 §6) with rotation: the presented token is replaced in one
 /// statement; presenting a token that was already rotated revokes its whole family.
 pub(super) async fn grant(
@@ -42,10 +69,7 @@ pub(super) async fn grant(
     params: &Params,
 ) -> Result<HttpResponse, TokenError> {
     if !client.capabilities.refresh {
-        return Err(TokenError::new(
-            TokenErrorCode::UnauthorizedClient,
-            "This client may not use refresh tokens.",
-        ));
+        return Err(super::unauthorized("refresh tokens"));
     }
     let presented = params.require("refresh_token")?;
     let old_hash = tessera_authn::flow::secret_hash(presented);
@@ -60,25 +84,7 @@ pub(super) async fn grant(
         .await
         .map_err(super::server_error)?;
     let Some(row) = rotated else {
-        let revoked = state
-            .store
-            .run(
-                move |conn| match tessera_store::refresh::family_of(conn, &old_hash)? {
-                    Some((family, true)) => {
-                        tessera_store::refresh::revoke_family(conn, family, now)?;
-                        Ok(true)
-                    }
-                    _ => Ok(false),
-                },
-            )
-            .await
-            .unwrap_or(false);
-        if revoked {
-            tracing::warn!(client = %client.id, "rotated refresh token reused; its family was revoked");
-        }
-        return Err(super::invalid_grant(
-            "The refresh token is invalid, expired, revoked or already used.",
-        ));
+        return Err(not_rotated(state, client, old_hash, now).await);
     };
     if row.client_id != client.id {
         let family = row.family_id;
@@ -112,11 +118,7 @@ pub(super) async fn grant(
         now,
     )?;
     Ok(no_store(&TokenResponse {
-        access_token: &issued.token,
-        token_type: "Bearer",
-        expires_in: issued.expires_in,
-        scope: (!scopes.is_empty()).then(|| scopes.join(" ")),
-        id_token: None,
         refresh_token: Some(successor),
+        ..TokenResponse::bearer(&issued, &scopes)
     }))
 }
