@@ -1,7 +1,7 @@
 //! The sign-in domain, free of HTTP: what a client's policy offers ([`offers`]), what an
 //! emailed code is for ([`Purpose`]) and what answering it proves ([`proof`]), and the steps
 //! that turn a typed credential into the next state of a sign-in or a typed refusal
-//! ([`steps`]). Pages (`crate::http`) translate forms into these inputs and outcomes into
+//! ([`steps`]). The pages translate forms into these inputs and outcomes into
 //! pages; they decide nothing.
 //!
 //! A sign-in moves through these states (one flow row; see [`SignIn`]):

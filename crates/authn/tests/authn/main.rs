@@ -13,6 +13,7 @@ use tessera_testkit::TestDatabase;
 
 mod email;
 mod flows;
+mod layout;
 mod passkeys;
 mod signup;
 
