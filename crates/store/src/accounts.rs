@@ -31,6 +31,8 @@ pub struct AccountRow {
     pub created_at: DateTime<Utc>,
     /// Last changed.
     pub updated_at: DateTime<Utc>,
+    /// When it was disabled (it cannot sign in), if it is.
+    pub disabled_at: Option<DateTime<Utc>>,
 }
 
 /// What a new account needs.
@@ -169,8 +171,17 @@ pub fn by_username(
         .optional()?)
 }
 
-/// The account with this username and whether it has a passkey, in one statement: what an
-/// identifier-first sign-in routes on.
+/// The enabled account with this username: who may sign in with it. A disabled account reads
+/// as unknown, so its sign-in fails like a wrong password.
+pub fn active_by_username(
+    conn: &mut PgConnection,
+    username: &str,
+) -> Result<Option<AccountRow>, StoreError> {
+    Ok(by_username(conn, username)?.filter(|a| a.disabled_at.is_none()))
+}
+
+/// The enabled account with this username and whether it has a passkey, in one statement:
+/// what an identifier-first sign-in routes on.
 pub fn by_username_with_passkeys(
     conn: &mut PgConnection,
     username: &str,
@@ -181,6 +192,7 @@ pub fn by_username_with_passkeys(
     use crate::schema::devices;
     Ok(accounts::table
         .filter(lower(accounts::username).eq(lower(username)))
+        .filter(accounts::disabled_at.is_null())
         .select((
             AccountRow::as_select(),
             diesel::dsl::exists(
@@ -246,4 +258,107 @@ pub fn by_subject(
 /// would fail the query. What users type is checked with this before it is looked up.
 pub fn is_storable(text: &str) -> bool {
     !text.contains('\0')
+}
+
+/// Which accounts a listing shows.
+#[derive(Debug, Clone, Default)]
+pub struct AccountQuery {
+    /// Only usernames or email addresses containing this (case-insensitive).
+    pub search: Option<String>,
+    /// Skip this many (by username).
+    pub offset: i64,
+    /// At most this many.
+    pub limit: i64,
+}
+
+/// Accounts by username, case-insensitively, as `query` asks; and how many match in all.
+pub fn list(
+    conn: &mut PgConnection,
+    query: &AccountQuery,
+) -> Result<(Vec<AccountRow>, i64), StoreError> {
+    let matching = || {
+        let mut rows = accounts::table.into_boxed();
+        if let Some(search) = query.search.as_deref().filter(|s| !s.is_empty()) {
+            let pattern = format!(
+                "%{}%",
+                search
+                    .to_lowercase()
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            );
+            rows = rows.filter(
+                lower(accounts::username)
+                    .like(pattern.clone())
+                    .or(accounts::email
+                        .is_not_null()
+                        .and(lower(accounts::email.assume_not_null()).like(pattern))),
+            );
+        }
+        rows
+    };
+    let total = matching().count().get_result(conn)?;
+    let rows = matching()
+        .order(lower(accounts::username))
+        .offset(query.offset.max(0))
+        .limit(query.limit.clamp(1, 1000))
+        .select(AccountRow::as_select())
+        .load(conn)?;
+    Ok((rows, total))
+}
+
+/// Disables an account at `now`, in one transaction: it can no longer sign in, its SSO
+/// sessions end, its refresh tokens are revoked and its unredeemed authorization codes are
+/// spent. `None` when there is no such enabled account.
+pub fn disable(
+    conn: &mut PgConnection,
+    account_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Option<crate::signin::SignedOut>, StoreError> {
+    use crate::schema::authorization_codes as codes;
+    crate::tx::transaction(conn, |conn| {
+        let disabled = diesel::update(
+            accounts::table
+                .find(account_id)
+                .filter(accounts::disabled_at.is_null()),
+        )
+        .set((accounts::disabled_at.eq(now), accounts::updated_at.eq(now)))
+        .execute(conn)?;
+        if disabled == 0 {
+            return Ok(None);
+        }
+        diesel::update(
+            codes::table
+                .filter(codes::account_id.eq(account_id))
+                .filter(codes::consumed_at.is_null()),
+        )
+        .set(codes::consumed_at.eq(now))
+        .execute(conn)?;
+        crate::signin::sign_out_everywhere(conn, account_id, None, now).map(Some)
+    })
+}
+
+/// Enables a disabled account; false when there is no such disabled account.
+pub fn enable(
+    conn: &mut PgConnection,
+    account_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    Ok(diesel::update(
+        accounts::table
+            .find(account_id)
+            .filter(accounts::disabled_at.is_not_null()),
+    )
+    .set((
+        accounts::disabled_at.eq(None::<DateTime<Utc>>),
+        accounts::updated_at.eq(now),
+    ))
+    .execute(conn)?
+        == 1)
+}
+
+/// Deletes an account and, through the foreign keys, everything that belongs to it (passkeys,
+/// password, sessions, codes, refresh tokens, sign-in history, subjects) in one statement.
+pub fn delete(conn: &mut PgConnection, account_id: Uuid) -> Result<bool, StoreError> {
+    Ok(diesel::delete(accounts::table.find(account_id)).execute(conn)? == 1)
 }

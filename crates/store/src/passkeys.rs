@@ -209,7 +209,9 @@ pub fn take_authentication(
          SELECT c.account_id AS ceremony_account, c.state, c.expires_at,
                 (SELECT f.policy FROM auth_flows f WHERE f.flow_id = $3) AS flow_policy,
                 d.device_id, d.account_id, d.credential
-         FROM c LEFT JOIN devices d ON d.credential_id = $6",
+         FROM c LEFT JOIN (devices d JOIN accounts a ON a.account_id = d.account_id
+                                                     AND a.disabled_at IS NULL)
+                ON d.credential_id = $6",
     )
     .bind::<SqlUuid, _>(ceremony_id)
     .bind::<Text, _>(CeremonyKind::Authentication.as_str())

@@ -10,6 +10,7 @@ diesel::table! {
         attributes -> Jsonb,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        disabled_at -> Nullable<Timestamptz>,
     }
 }
 

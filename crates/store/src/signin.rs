@@ -172,7 +172,7 @@ pub fn flow(
 /// history and, for a sign-in with a passkey, keeps the passkey's new counter, backup state
 /// and last use (whether or not the flow was still open: the authenticator has moved its
 /// counter either way). Returns the flow's `return_to`, or `None` if the flow is gone, expired
-/// or consumed.
+/// or consumed, or the account was disabled meanwhile.
 pub fn complete_flow_with_session(
     conn: &mut PgConnection,
     id: Uuid,
@@ -194,6 +194,8 @@ pub fn complete_flow_with_session(
             UPDATE auth_flows SET account_id = $2, amr = $3, acr = $4, auth_time = $5, sid = $6
             WHERE flow_id = $1 AND expires_at > $9 AND consumed_at IS NULL
               AND account_id IS NULL
+              AND EXISTS (SELECT 1 FROM accounts a WHERE a.account_id = $2
+                                                     AND a.disabled_at IS NULL)
             RETURNING return_to, policy ->> 'client_id' AS client_id
          ), session AS (
             INSERT INTO sso_sessions (session_hash, sid, account_id, amr, acr, auth_time,

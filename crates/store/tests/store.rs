@@ -370,3 +370,189 @@ fn housekeeping_deletes_only_what_has_expired() {
     let again = tessera_store::housekeeping::purge_expired(&mut conn, now).unwrap();
     assert_eq!(again, tessera_store::housekeeping::Purged::default());
 }
+
+mod lifecycle {
+    use chrono::Utc;
+    use diesel::prelude::*;
+    use diesel::sql_types::{BigInt, Uuid as SqlUuid};
+    use tessera_store::accounts::{self, AccountQuery};
+    use tessera_testkit::TestDatabase;
+    use uuid::Uuid;
+
+    use super::insert_account;
+
+    /// Gives `account` a passkey, an SSO session, an unredeemed code, a refresh token and a
+    /// sign-in in the history, as a signed-in user has.
+    fn sign_in_everywhere(conn: &mut PgConnection, account: Uuid) {
+        let statements = [
+            "INSERT INTO devices (device_id, account_id, device_type, credential_id, credential, name)
+             VALUES (gen_random_uuid(), $1, 'webauthn', '\\x0102', '{}', 'Laptop')",
+            "INSERT INTO sso_sessions (session_hash, sid, account_id, amr, auth_time, expires_at)
+             VALUES ('\\x01', 'sid-1', $1, '{pwd}', now(), now() + interval '1 hour')",
+            "INSERT INTO authorization_codes (code_hash, client_id, redirect_uri, scopes, account_id,
+                                              auth_time, amr, expires_at)
+             VALUES ('\\x02', 'c', 'https://rp.example/cb', '{openid}', $1, now(), '{pwd}',
+                     now() + interval '1 minute')",
+            "INSERT INTO refresh_tokens (token_hash, family_id, client_id, account_id, scopes,
+                                         auth_time, amr, expires_at, family_expires_at)
+             VALUES ('\\x03', gen_random_uuid(), 'c', $1, '{openid}', now(), '{pwd}',
+                     now() + interval '1 hour', now() + interval '1 day')",
+            "INSERT INTO sign_ins (account_id, signed_in_at, amr) VALUES ($1, now(), '{pwd}')",
+        ];
+        for statement in statements {
+            diesel::sql_query(statement)
+                .bind::<SqlUuid, _>(account)
+                .execute(conn)
+                .unwrap();
+        }
+    }
+
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+
+    fn count(conn: &mut PgConnection, sql: &str, account: Uuid) -> i64 {
+        diesel::sql_query(sql)
+            .bind::<SqlUuid, _>(account)
+            .get_result::<Count>(conn)
+            .unwrap()
+            .n
+    }
+
+    #[test]
+    fn disabling_an_account_ends_its_sessions_refresh_tokens_and_codes_and_hides_it_from_sign_in() {
+        let db = TestDatabase::new();
+        let mut conn = db.connect();
+        let kim = insert_account(&mut conn, "kim", "kim@example.com").unwrap();
+        sign_in_everywhere(&mut conn, kim);
+        let now = Utc::now();
+
+        let ended = accounts::disable(&mut conn, kim, now)
+            .unwrap()
+            .expect("disabled");
+        assert_eq!((ended.sessions, ended.refresh_tokens), (1, 1));
+        let live = |conn: &mut PgConnection, sql| count(conn, sql, kim);
+        assert_eq!(
+            live(
+                &mut conn,
+                "SELECT count(*) AS n FROM sso_sessions WHERE account_id = $1 AND ended_at IS NULL"
+            ),
+            0
+        );
+        assert_eq!(
+            live(
+                &mut conn,
+                "SELECT count(*) AS n FROM refresh_tokens WHERE account_id = $1 AND revoked_at IS NULL"
+            ),
+            0
+        );
+        assert_eq!(
+            live(
+                &mut conn,
+                "SELECT count(*) AS n FROM authorization_codes WHERE account_id = $1 AND consumed_at IS NULL"
+            ),
+            0
+        );
+        assert!(
+            accounts::active_by_username(&mut conn, "KIM")
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            accounts::by_username_with_passkeys(&mut conn, "kim")
+                .unwrap()
+                .is_none()
+        );
+        let row = accounts::by_username(&mut conn, "kim").unwrap().unwrap();
+        assert!(row.disabled_at.is_some(), "the account itself is kept");
+        assert_eq!(
+            accounts::disable(&mut conn, kim, now).unwrap(),
+            None,
+            "once"
+        );
+
+        assert!(accounts::enable(&mut conn, kim, now).unwrap());
+        assert!(
+            accounts::active_by_username(&mut conn, "kim")
+                .unwrap()
+                .is_some()
+        );
+        assert!(!accounts::enable(&mut conn, kim, now).unwrap(), "once");
+    }
+
+    #[test]
+    fn deleting_an_account_leaves_no_row_of_it_behind() {
+        let db = TestDatabase::new();
+        let mut conn = db.connect();
+        let kim = insert_account(&mut conn, "kim", "kim@example.com").unwrap();
+        let dana = insert_account(&mut conn, "dana", "dana@example.com").unwrap();
+        sign_in_everywhere(&mut conn, kim);
+
+        assert!(accounts::delete(&mut conn, kim).unwrap());
+        for table in [
+            "accounts",
+            "devices",
+            "sso_sessions",
+            "authorization_codes",
+            "refresh_tokens",
+            "sign_ins",
+            "password_credentials",
+            "account_subjects",
+        ] {
+            let sql = format!("SELECT count(*) AS n FROM {table} WHERE account_id = $1");
+            assert_eq!(count(&mut conn, &sql, kim), 0, "{table}");
+        }
+        assert!(!accounts::delete(&mut conn, kim).unwrap(), "gone already");
+        assert!(
+            accounts::by_id(&mut conn, dana).unwrap().is_some(),
+            "others untouched"
+        );
+    }
+
+    #[test]
+    fn accounts_list_by_username_with_search_and_paging() {
+        let db = TestDatabase::new();
+        let mut conn = db.connect();
+        for (name, email) in [
+            ("kim", "kim@example.com"),
+            ("Dana", "dana@corp.example"),
+            ("robin", "robin@example.com"),
+            ("zed_", "zed@example.com"),
+        ] {
+            insert_account(&mut conn, name, email).unwrap();
+        }
+        let page = |search: Option<&str>, offset, limit| {
+            let query = AccountQuery {
+                search: search.map(str::to_owned),
+                offset,
+                limit,
+            };
+            let (rows, total) = accounts::list(&mut db.connect(), &query).unwrap();
+            (
+                rows.into_iter().map(|a| a.username).collect::<Vec<_>>(),
+                total,
+            )
+        };
+        assert_eq!(
+            page(None, 0, 10),
+            (
+                vec!["Dana".into(), "kim".into(), "robin".into(), "zed_".into()],
+                4
+            )
+        );
+        assert_eq!(page(None, 1, 2), (vec!["kim".into(), "robin".into()], 4));
+        assert_eq!(page(Some("DAN"), 0, 10).1, 1);
+        assert_eq!(
+            page(Some("corp"), 0, 10),
+            (vec!["Dana".into()], 1),
+            "email matches"
+        );
+        assert_eq!(
+            page(Some("_"), 0, 10),
+            (vec!["zed_".into()], 1),
+            "wildcards are literal"
+        );
+    }
+}

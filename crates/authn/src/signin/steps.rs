@@ -79,7 +79,7 @@ pub async fn check_password(
             if let Attempt::Refused { retry_after } = limits.decide(&counts, now) {
                 return Ok(Err(retry_after));
             }
-            let account = tessera_store::accounts::by_username(conn, &lookup)?;
+            let account = tessera_store::accounts::active_by_username(conn, &lookup)?;
             let hash = match &account {
                 Some(a) => tessera_store::accounts::password_hash(conn, a.account_id)?,
                 None => None,
@@ -185,7 +185,7 @@ pub async fn request_code(
             if let Attempt::Refused { retry_after } = limits.decide(&counts, now) {
                 return Ok(CodeRequest::TooMany { retry_after });
             }
-            let Some(account) = tessera_store::accounts::by_username(conn, &lookup)? else {
+            let Some(account) = tessera_store::accounts::active_by_username(conn, &lookup)? else {
                 return Ok(CodeRequest::Send {
                     account: None,
                     linked: false,

@@ -1,10 +1,13 @@
-//! `tessera account create`.
+//! `tessera account create|list|show|disable|enable|delete|sign-out`.
 
 use std::io::Read;
 
 use clap::{Args, Subcommand};
 use tessera_admin::crypto::passwords::Passwords;
 use tessera_authn::accounts::{self, AccountDetails, AccountError};
+
+use tessera_store::Store;
+use tessera_store::accounts::{AccountQuery, AccountRow};
 
 use super::CliError;
 use crate::settings::Settings;
@@ -14,6 +17,49 @@ use crate::settings::Settings;
 pub enum AccountCommand {
     /// Create an account (the password, if any, is read from stdin).
     Create(CreateArgs),
+    /// List accounts by username.
+    List(ListArgs),
+    /// Show an account: its details, passkeys and recent sign-ins.
+    Show(UsernameArg),
+    /// Disable an account: it cannot sign in, and its sessions and refresh tokens end now.
+    Disable(UsernameArg),
+    /// Enable a disabled account again.
+    Enable(UsernameArg),
+    /// Delete an account and everything that belongs to it (passkeys, sessions, tokens).
+    Delete(DeleteArgs),
+    /// End every SSO session of an account and revoke its refresh tokens.
+    SignOut(UsernameArg),
+}
+
+/// `tessera account list`
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only usernames or email addresses containing this.
+    #[arg(long)]
+    search: Option<String>,
+    /// Skip this many.
+    #[arg(long, default_value_t = 0)]
+    offset: i64,
+    /// Show at most this many.
+    #[arg(long, default_value_t = 100)]
+    limit: i64,
+}
+
+/// An account named by its username.
+#[derive(Debug, Args)]
+pub struct UsernameArg {
+    /// The account's username.
+    username: String,
+}
+
+/// `tessera account delete`
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// The account's username.
+    username: String,
+    /// Confirm: deleting cannot be undone.
+    #[arg(long)]
+    yes: bool,
 }
 
 /// `tessera account create`
@@ -43,7 +89,18 @@ pub struct CreateArgs {
 }
 
 pub(super) fn run(command: AccountCommand, settings: &Settings) -> Result<(), CliError> {
-    let AccountCommand::Create(args) = command;
+    match command {
+        AccountCommand::Create(args) => create(args, settings),
+        AccountCommand::List(args) => list(args, settings),
+        AccountCommand::Show(named) => show(&named.username, settings),
+        AccountCommand::Disable(named) => disable(&named.username, settings),
+        AccountCommand::Enable(named) => enable(&named.username, settings),
+        AccountCommand::Delete(args) => delete(args, settings),
+        AccountCommand::SignOut(named) => sign_out(&named.username, settings),
+    }
+}
+
+fn create(args: CreateArgs, settings: &Settings) -> Result<(), CliError> {
     let password = if args.password_stdin {
         let mut line = String::new();
         std::io::stdin()
@@ -73,5 +130,167 @@ pub(super) fn run(command: AccountCommand, settings: &Settings) -> Result<(), Cl
             }
             Err(e) => Err(CliError::Failed(format!("account {}: {e}", args.username))),
         }
+    })
+}
+
+fn failed(e: impl std::fmt::Display) -> CliError {
+    CliError::Failed(e.to_string())
+}
+
+/// The account named `username`, or a clear failure.
+async fn named(store: &Store, username: &str) -> Result<AccountRow, CliError> {
+    let lookup = username.to_owned();
+    store
+        .run(move |conn| tessera_store::accounts::by_username(conn, &lookup))
+        .await
+        .map_err(failed)?
+        .ok_or_else(|| CliError::Failed(format!("no account is named {username:?}")))
+}
+
+fn status(account: &AccountRow) -> String {
+    match account.disabled_at {
+        Some(at) => format!("disabled since {}", at.format("%Y-%m-%d %H:%M UTC")),
+        None => "enabled".into(),
+    }
+}
+
+fn list(args: ListArgs, settings: &Settings) -> Result<(), CliError> {
+    super::with_current_schema(settings, |store| async move {
+        let query = AccountQuery {
+            search: args.search,
+            offset: args.offset,
+            limit: args.limit,
+        };
+        let (accounts, total) = store
+            .run(move |conn| tessera_store::accounts::list(conn, &query))
+            .await
+            .map_err(failed)?;
+        for account in &accounts {
+            println!(
+                "{}\t{}\t{}\t{}",
+                account.username,
+                account.email.as_deref().unwrap_or("-"),
+                status(account),
+                account.account_id
+            );
+        }
+        println!("({} of {total})", accounts.len());
+        Ok(())
+    })
+}
+
+fn show(username: &str, settings: &Settings) -> Result<(), CliError> {
+    super::with_current_schema(settings, |store| async move {
+        let account = named(&store, username).await?;
+        let id = account.account_id;
+        let (devices, sign_ins) = store
+            .run(move |conn| {
+                let devices = tessera_store::passkeys::devices_of(conn, id)?;
+                let sign_ins = tessera_store::signin::recent_sign_ins(conn, id, 10)?;
+                Ok((devices, sign_ins))
+            })
+            .await
+            .map_err(failed)?;
+        println!("username:  {}", account.username);
+        println!("id:        {id}");
+        println!("email:     {}", account.email.as_deref().unwrap_or("-"));
+        println!("status:    {}", status(&account));
+        println!(
+            "created:   {}",
+            account.created_at.format("%Y-%m-%d %H:%M UTC")
+        );
+        println!("passkeys:  {}", devices.len());
+        for device in &devices {
+            println!(
+                "  {}  {}  created {}",
+                device.device_id,
+                device.name,
+                device.created_at.format("%Y-%m-%d")
+            );
+        }
+        println!("recent sign-ins:");
+        for sign_in in &sign_ins {
+            println!(
+                "  {}  {}  {}",
+                sign_in.signed_in_at.format("%Y-%m-%d %H:%M UTC"),
+                sign_in.amr.join("+"),
+                sign_in.client_id.as_deref().unwrap_or("account page")
+            );
+        }
+        Ok(())
+    })
+}
+
+fn disable(username: &str, settings: &Settings) -> Result<(), CliError> {
+    super::with_current_schema(settings, |store| async move {
+        let account = named(&store, username).await?;
+        let id = account.account_id;
+        let now = chrono::Utc::now();
+        let disabled = store
+            .run(move |conn| tessera_store::accounts::disable(conn, id, now))
+            .await
+            .map_err(failed)?;
+        match disabled {
+            Some(ended) => println!(
+                "disabled {username}: {} sessions ended, {} refresh tokens revoked",
+                ended.sessions, ended.refresh_tokens
+            ),
+            None => println!("{username} is disabled already"),
+        }
+        Ok(())
+    })
+}
+
+fn enable(username: &str, settings: &Settings) -> Result<(), CliError> {
+    super::with_current_schema(settings, |store| async move {
+        let id = named(&store, username).await?.account_id;
+        let now = chrono::Utc::now();
+        let enabled = store
+            .run(move |conn| tessera_store::accounts::enable(conn, id, now))
+            .await
+            .map_err(failed)?;
+        if enabled {
+            println!("enabled {username}");
+        } else {
+            println!("{username} is enabled already");
+        }
+        Ok(())
+    })
+}
+
+fn delete(args: DeleteArgs, settings: &Settings) -> Result<(), CliError> {
+    if !args.yes {
+        return Err(CliError::Failed(format!(
+            "deleting {} cannot be undone: add --yes",
+            args.username
+        )));
+    }
+    super::with_current_schema(settings, |store| async move {
+        let id = named(&store, &args.username).await?.account_id;
+        store
+            .run(move |conn| tessera_store::accounts::delete(conn, id))
+            .await
+            .map_err(failed)?;
+        println!(
+            "deleted {} and everything that belonged to it",
+            args.username
+        );
+        Ok(())
+    })
+}
+
+fn sign_out(username: &str, settings: &Settings) -> Result<(), CliError> {
+    super::with_current_schema(settings, |store| async move {
+        let id = named(&store, username).await?.account_id;
+        let now = chrono::Utc::now();
+        let ended = store
+            .run(move |conn| tessera_store::signin::sign_out_everywhere(conn, id, None, now))
+            .await
+            .map_err(failed)?;
+        println!(
+            "signed {username} out: {} sessions ended, {} refresh tokens revoked",
+            ended.sessions, ended.refresh_tokens
+        );
+        Ok(())
     })
 }

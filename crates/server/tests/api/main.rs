@@ -17,6 +17,7 @@ mod discovery;
 mod fuzz;
 mod helpers;
 mod identifier_first;
+mod lifecycle;
 mod login_limits;
 mod oidc;
 mod operations;

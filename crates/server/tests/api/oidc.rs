@@ -432,7 +432,7 @@ async fn a_passkeys_only_client_refuses_a_password_sign_in_whatever_the_browser_
 }
 
 /// Signs kim in and redeems the code: (access token, refresh token).
-async fn tokens_for_kim(app: &TestApp) -> (String, String, String) {
+pub(crate) async fn tokens_for_kim(app: &TestApp) -> (String, String, String) {
     let rp = rp(app).await;
     let (url, verifier) = rp.authorize_url();
     let code = query_of(&location(
@@ -458,7 +458,7 @@ async fn tokens_for_kim(app: &TestApp) -> (String, String, String) {
     )
 }
 
-async fn refresh(app: &TestApp, token: &str) -> (StatusCode, Value) {
+pub(crate) async fn refresh(app: &TestApp, token: &str) -> (StatusCode, Value) {
     let res = app
         .client
         .post(format!("{}/oauth/token", app.issuer))
