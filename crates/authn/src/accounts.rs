@@ -82,6 +82,33 @@ pub async fn create(
         Some(password) => Some(passwords.hash(password).await?),
         None => None,
     };
+    insert(store, details, hash).await
+}
+
+/// Brings in an account from another system with its password hash as that system stored it
+/// (argon2id, bcrypt, PBKDF2: see `tessera_admin::crypto::legacy`), checked at sign-in and
+/// replaced by argon2id on the first success.
+pub async fn import(
+    store: &Store,
+    details: AccountDetails,
+    password_hash: Option<String>,
+) -> Result<Uuid, AccountError> {
+    check(&details)?;
+    if let Some(hash) = &password_hash
+        && tessera_admin::crypto::legacy::scheme(hash).is_none()
+    {
+        return Err(AccountError::Invalid(
+            "the password hash is of a kind Tessera cannot check (argon2id, bcrypt $2a$/$2b$/$2y$, $pbkdf2-sha256$, $pbkdf2-sha512$)".into(),
+        ));
+    }
+    insert(store, details, password_hash).await
+}
+
+async fn insert(
+    store: &Store,
+    details: AccountDetails,
+    hash: Option<String>,
+) -> Result<Uuid, AccountError> {
     let mut attributes = serde_json::Map::new();
     if let Some(given) = &details.given_name {
         attributes.insert("given_name".into(), given.clone().into());

@@ -217,6 +217,19 @@ pub fn by_email(conn: &mut PgConnection, email: &str) -> Result<Option<AccountRo
         .optional()?)
 }
 
+/// Replaces the password hash of an account that has one (a legacy hash by its argon2id
+/// successor); false when it has none.
+pub fn replace_password_hash(
+    conn: &mut PgConnection,
+    account_id: Uuid,
+    hash: &str,
+) -> Result<bool, StoreError> {
+    Ok(diesel::update(password_credentials::table.find(account_id))
+        .set(password_credentials::hash.eq(hash))
+        .execute(conn)?
+        == 1)
+}
+
 /// The password hash of an account, if it has a password.
 pub fn password_hash(
     conn: &mut PgConnection,

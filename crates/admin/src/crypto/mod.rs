@@ -4,6 +4,7 @@
 //! empty value), digests and MACs cannot fail, and an empty expected value never matches.
 
 mod hmac;
+pub mod legacy;
 pub mod passwords;
 
 use base64::Engine;

@@ -91,6 +91,12 @@ impl Passwords {
         .map_err(|e| PasswordError::Hashing(e.to_string()))
     }
 
+    /// True when `stored` is not what Tessera writes now (argon2id): after a successful
+    /// sign-in, the password is hashed again.
+    pub fn needs_rehash(stored: &str) -> bool {
+        !stored.starts_with("$argon2id$")
+    }
+
     /// The argon2id PHC string of `password` (after the policy check).
     pub async fn hash(&self, password: String) -> Result<String, PasswordError> {
         check_policy(&password)?;
@@ -117,7 +123,8 @@ impl Passwords {
                     .ok()
                     .and_then(|mut w| w.pop())
                     .unwrap_or_default();
-                let matches = verify_in(password.as_bytes(), &hash, &mut blocks);
+                let matches = super::legacy::verify(password.as_bytes(), &hash)
+                    .unwrap_or_else(|| verify_in(password.as_bytes(), &hash, &mut blocks));
                 if let Ok(mut w) = workspaces.lock() {
                     w.push(blocks);
                 }

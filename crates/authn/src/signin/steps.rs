@@ -91,13 +91,17 @@ pub async fn check_password(
         Ok(found) => found,
         Err(retry_after) => return Ok(PasswordOutcome::TooMany { retry_after }),
     };
+    let legacy = hash.as_deref().is_some_and(Passwords::needs_rehash);
     let verified = passwords
-        .verify(attempt.password, hash)
+        .verify(attempt.password.clone(), hash)
         .await
         .map_err(|e| StepError::Hashing(e.to_string()))?;
     let Some(account) = account.filter(|_| verified) else {
         return Ok(PasswordOutcome::Refused { delay });
     };
+    if legacy {
+        rehash(store, passwords, account.account_id, attempt.password).await;
+    }
     let cleared = limits::cleared_by_success(&username, attempt.address);
     store
         .run(move |conn| {
@@ -107,6 +111,25 @@ pub async fn check_password(
         })
         .await?;
     Ok(PasswordOutcome::Verified(account))
+}
+
+/// Replaces an imported (bcrypt, PBKDF2) hash by argon2id once its password is known right.
+/// A failure leaves the old hash, which still verifies: the next sign-in tries again.
+async fn rehash(store: &Store, passwords: &Passwords, account_id: Uuid, password: String) {
+    let hashed = match passwords.hash(password).await {
+        Ok(hashed) => hashed,
+        Err(e) => {
+            tracing::warn!(error = %e, "an imported password hash was kept");
+            return;
+        }
+    };
+    let replaced = store
+        .run(move |conn| tessera_store::accounts::replace_password_hash(conn, account_id, &hashed))
+        .await;
+    match replaced {
+        Ok(_) => tracing::info!("an imported password hash was replaced by argon2id"),
+        Err(e) => tracing::warn!(error = %e, "cannot replace an imported password hash"),
+    }
 }
 
 /// What an identifier-first username leads to.

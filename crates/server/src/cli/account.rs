@@ -29,6 +29,84 @@ pub enum AccountCommand {
     Delete(DeleteArgs),
     /// End every SSO session of an account and revoke its refresh tokens.
     SignOut(UsernameArg),
+    /// Bring in accounts from another system: a JSON-lines file, one account per line.
+    Import(ImportArgs),
+}
+
+/// `tessera account import`
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The file: one JSON object per line with `username` and optionally `email`, `phone`,
+    /// `given_name`, `family_name`, and either `password_hash` (argon2, bcrypt, or
+    /// `$pbkdf2-sha256$i=N$SALT$HASH`) or `keycloak_credential` (Keycloak's exported PBKDF2
+    /// credential: `algorithm`, `hashIterations`, `salt`, `value`).
+    file: std::path::PathBuf,
+}
+
+/// One line of an import file.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImportLine {
+    username: String,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    email_verified: Option<bool>,
+    #[serde(default)]
+    phone: Option<String>,
+    #[serde(default)]
+    given_name: Option<String>,
+    #[serde(default)]
+    family_name: Option<String>,
+    #[serde(default)]
+    password_hash: Option<String>,
+    #[serde(default)]
+    keycloak_credential: Option<KeycloakCredential>,
+}
+
+/// Keycloak's PBKDF2 credential, as its realm export writes it.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct KeycloakCredential {
+    algorithm: String,
+    hash_iterations: u32,
+    salt: String,
+    value: String,
+}
+
+impl ImportLine {
+    /// The account and its stored password hash, or why the line cannot be imported.
+    fn account(self) -> Result<(AccountDetails, Option<String>), String> {
+        let hash = match (self.password_hash, self.keycloak_credential) {
+            (Some(_), Some(_)) => {
+                return Err("give password_hash or keycloak_credential, not both".into());
+            }
+            (Some(hash), None) => Some(hash),
+            (None, Some(k)) => Some(
+                tessera_admin::crypto::legacy::from_keycloak(
+                    &k.algorithm,
+                    k.hash_iterations,
+                    &k.salt,
+                    &k.value,
+                )
+                .ok_or_else(|| {
+                    format!("Keycloak credential {:?} cannot be checked", k.algorithm)
+                })?,
+            ),
+            (None, None) => None,
+        };
+        // Whether the address was verified elsewhere is not kept: every address Tessera mails
+        // is proved by the code it sends.
+        let _ = self.email_verified;
+        let details = AccountDetails {
+            username: self.username,
+            email: self.email,
+            phone: self.phone,
+            given_name: self.given_name,
+            family_name: self.family_name,
+        };
+        Ok((details, hash))
+    }
 }
 
 /// `tessera account list`
@@ -97,6 +175,7 @@ pub(super) fn run(command: AccountCommand, settings: &Settings) -> Result<(), Cl
         AccountCommand::Enable(named) => enable(&named.username, settings),
         AccountCommand::Delete(args) => delete(args, settings),
         AccountCommand::SignOut(named) => sign_out(&named.username, settings),
+        AccountCommand::Import(args) => import(&args.file, settings),
     }
 }
 
@@ -291,6 +370,51 @@ fn sign_out(username: &str, settings: &Settings) -> Result<(), CliError> {
             "signed {username} out: {} sessions ended, {} refresh tokens revoked",
             ended.sessions, ended.refresh_tokens
         );
+        Ok(())
+    })
+}
+
+/// Imports every good line of `file`; a bad line is reported with its number while the rest go
+/// in. Fails (after importing the rest) when any line could not be imported.
+fn import(file: &std::path::Path, settings: &Settings) -> Result<(), CliError> {
+    use std::io::BufRead;
+    let reader = std::fs::File::open(file)
+        .map(std::io::BufReader::new)
+        .map_err(|e| CliError::Failed(format!("{}: {e}", file.display())))?;
+    super::with_current_schema(settings, |store| async move {
+        let (mut imported, mut refused) = (0u64, 0u64);
+        for (index, line) in reader.lines().enumerate() {
+            let number = index + 1;
+            let line = line.map_err(|e| CliError::Failed(format!("line {number}: {e}")))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let parsed = serde_json::from_str::<ImportLine>(&line)
+                .map_err(|e| e.to_string())
+                .and_then(ImportLine::account);
+            let outcome = match parsed {
+                Ok((details, hash)) => accounts::import(&store, details, hash)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            };
+            match outcome {
+                Ok(_) => imported += 1,
+                Err(e) => {
+                    refused += 1;
+                    eprintln!("line {number}: {e}");
+                }
+            }
+            if (imported + refused) % 10_000 == 0 {
+                eprintln!("{} lines read, {imported} imported", imported + refused);
+            }
+        }
+        println!("imported {imported} accounts; {refused} lines refused");
+        if refused > 0 {
+            return Err(CliError::Failed(format!(
+                "{refused} lines were not imported"
+            )));
+        }
         Ok(())
     })
 }

@@ -85,3 +85,97 @@ async fn a_deleted_account_is_gone_from_the_list_and_cannot_sign_in() {
     let refused = sign_in(&app, &browser(), &authorize, None).await;
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
 }
+
+/// Signs `username` in with `password` in a new browser; true when the client got a code.
+async fn signs_in(app: &TestApp, username: &str, password: &str) -> bool {
+    let authorize = crate::token_claims::authorize_url(app, "openid");
+    let (http, html) = crate::oidc::open_login_page(app, &authorize).await;
+    let posted = http
+        .post(format!("{}/login", app.issuer))
+        .form(&[
+            ("flow", crate::oidc::field(&html, "flow")),
+            ("csrf", crate::oidc::field(&html, "csrf")),
+            ("username", username.into()),
+            ("password", password.into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    posted.status() == StatusCode::SEE_OTHER
+}
+
+fn stored_hash(app: &TestApp, username: &str) -> String {
+    let mut conn = app.db.connect();
+    let account = tessera_store::accounts::by_username(&mut conn, username)
+        .unwrap()
+        .unwrap();
+    tessera_store::accounts::password_hash(&mut conn, account.account_id)
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn imported_bcrypt_and_keycloak_users_sign_in_with_their_old_passwords_and_are_rehashed() {
+    use base64::Engine;
+    let app = spawn_app().await;
+    let bcrypt_hash = bcrypt::hash("Old-bcrypt-1", 4).unwrap();
+    let salt = b"keycloak-salt-16";
+    let mut derived = [0u8; 64];
+    openssl::pkcs5::pbkdf2_hmac(
+        b"Old-keycloak-1",
+        salt,
+        27_500,
+        openssl::hash::MessageDigest::sha512(),
+        &mut derived,
+    )
+    .unwrap();
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let lines = [
+        serde_json::json!({ "username": "ada", "email": "ada@example.com", "password_hash": bcrypt_hash }),
+        serde_json::json!({ "username": "kc", "given_name": "Kay", "keycloak_credential": {
+            "algorithm": "pbkdf2-sha512", "hashIterations": 27_500,
+            "salt": b64(salt), "value": b64(&derived) } }),
+        serde_json::json!({ "username": "md5", "password_hash": "5f4dcc3b5aa765d61d8327deb882cf99" }),
+        serde_json::json!({ "username": "nopass", "email": "nopass@example.com" }),
+    ];
+    let mut text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    text.push_str("{ not json\n");
+    let file = std::env::temp_dir().join(format!("import-{}.jsonl", uuid::Uuid::new_v4()));
+    std::fs::write(&file, text).unwrap();
+
+    let out = account_command(&app, &["import", file.to_str().unwrap()]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        !out.status.success(),
+        "bad lines make the import fail after the rest"
+    );
+    assert!(
+        stdout.contains("imported 3 accounts; 2 lines refused"),
+        "{stdout}{stderr}"
+    );
+    assert!(
+        stderr.contains("line 3:") && stderr.contains("line 5:"),
+        "{stderr}"
+    );
+
+    assert!(!signs_in(&app, "ada", "wrong-password").await);
+    assert!(
+        stored_hash(&app, "ada").starts_with("$2b$"),
+        "a wrong password changes nothing"
+    );
+    assert!(signs_in(&app, "ada", "Old-bcrypt-1").await);
+    assert!(
+        stored_hash(&app, "ada").starts_with("$argon2id$"),
+        "rehashed"
+    );
+    assert!(
+        signs_in(&app, "ada", "Old-bcrypt-1").await,
+        "and still the same password"
+    );
+    assert!(signs_in(&app, "kc", "Old-keycloak-1").await);
+    assert!(stored_hash(&app, "kc").starts_with("$argon2id$"));
+    let _ = std::fs::remove_file(file);
+}
