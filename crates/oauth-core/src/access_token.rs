@@ -142,3 +142,44 @@ mod tests {
         );
     }
 }
+
+/// An access token this issuer signed, still valid.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    /// The client it was issued to.
+    pub client_id: Option<String>,
+    /// Its `sub`.
+    pub subject: Option<String>,
+    /// The scopes it carries.
+    pub scopes: Vec<String>,
+}
+
+/// Verifies a presented access token: signed by one of `keys`, `typ` `at+jwt`, issued by
+/// `issuer`, not expired at `now`. `None` for anything else.
+pub fn verify(
+    keys: &SigningKeys,
+    issuer: &Issuer,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Option<Verified> {
+    let (typ, claims) = keys.verify(token, now).ok()?;
+    let expired = claims
+        .expires_at()
+        .is_none_or(|exp| exp <= std::time::SystemTime::from(now));
+    if typ.as_deref() != Some("at+jwt") || claims.issuer() != Some(issuer.as_str()) || expired {
+        return None;
+    }
+    let text = |name: &str| {
+        claims
+            .claim(name)
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+    };
+    Some(Verified {
+        client_id: text("client_id"),
+        subject: claims.subject().map(str::to_owned),
+        scopes: text("scope")
+            .map(|s| s.split(' ').map(str::to_owned).collect())
+            .unwrap_or_default(),
+    })
+}

@@ -68,6 +68,11 @@ impl Issuer {
         &self.path
     }
 
+    /// The issuer's origin (`scheme://host[:port]`), where the server's root routes are.
+    pub fn origin(&self) -> &str {
+        &self.url[..self.url.len() - self.path.len()]
+    }
+
     /// The absolute URL of an endpoint path such as `/oauth/token`.
     pub fn endpoint(&self, path: &str) -> String {
         format!("{}{}", self.url, path)

@@ -87,6 +87,23 @@ pub async fn introspect(
             && live
             && claims.issuer() == Some(state.issuer.as_str())
         {
+            // A token issued to a user is active only while the account is: disabling or
+            // deleting it answers inactive at once, whatever the token's own lifetime.
+            // (A user's token carries `auth_time`; a client's own token does not.)
+            let user = claims
+                .claim("auth_time")
+                .and(claims.subject())
+                .map(str::to_owned);
+            if let Some(subject) = user {
+                let account = state
+                    .store
+                    .run(move |conn| tessera_store::accounts::by_subject(conn, &subject))
+                    .await
+                    .map_err(unavailable)?;
+                if !account.is_some_and(|account| account.disabled_at.is_none()) {
+                    return Ok(no_store(json!({ "active": false })));
+                }
+            }
             let mut out = json!({ "active": true, "token_type": "Bearer" });
             for name in [
                 "scope",

@@ -60,22 +60,11 @@ pub async fn userinfo(
             "The access token is invalid or expired.",
         )
     };
-    let now = Utc::now();
-    let Ok((typ, claims)) = state.keys.verify(&token, now) else {
+    let Some(token) = crate::access_token::verify(&state.keys, &state.issuer, &token, Utc::now())
+    else {
         return invalid();
     };
-    let expired = claims
-        .expires_at()
-        .is_none_or(|exp| exp <= std::time::SystemTime::from(now));
-    if typ.as_deref() != Some("at+jwt") || claims.issuer() != Some(state.issuer.as_str()) || expired
-    {
-        return invalid();
-    }
-    let scopes: Vec<String> = claims
-        .claim("scope")
-        .and_then(Value::as_str)
-        .map(|s| s.split(' ').map(str::to_owned).collect())
-        .unwrap_or_default();
+    let scopes = token.scopes;
     if !scopes.iter().any(|s| s == "openid") {
         return bearer_error(
             StatusCode::FORBIDDEN,
@@ -83,7 +72,7 @@ pub async fn userinfo(
             "The token was not issued for openid.",
         );
     }
-    let Some(subject) = claims.subject().map(str::to_owned) else {
+    let Some(subject) = token.subject else {
         return invalid();
     };
     let lookup = subject.clone();

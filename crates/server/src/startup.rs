@@ -275,6 +275,10 @@ impl Application {
             .with_mail(config.secrets().clone(), settings.server.issuer.as_str())
             .with_mail_drop(settings.mail.drop_folder.clone()),
         );
+        let scim = web::Data::new(tessera_scim::ScimState::new(
+            store.clone(),
+            settings.server.issuer.origin(),
+        ));
         let home = web::Data::new(http::HomePage::new(
             settings.server.issuer.as_str(),
             settings.server.development,
@@ -302,6 +306,7 @@ impl Application {
                 .app_data(home.clone())
                 .app_data(admin.clone())
                 .app_data(authn.clone())
+                .app_data(scim.clone())
                 .app_data(web::PayloadConfig::new(body_limit))
                 .app_data(web::FormConfig::default().limit(body_limit))
                 .app_data(web::JsonConfig::default().limit(body_limit))
@@ -312,6 +317,7 @@ impl Application {
                 .configure(|cfg| http::ops_routes(cfg, metrics_public))
                 .route("/", web::get().to(http::home))
                 .configure(tessera_admin::http::routes)
+                .configure(tessera_scim::routes)
                 .configure(|cfg| root_routes(cfg, &issuer))
                 .service(
                     web::scope(issuer.path())

@@ -13,7 +13,7 @@ diesel::define_sql_function! {
 }
 
 /// An account.
-#[derive(Debug, Clone, Queryable, Selectable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable)]
 #[diesel(table_name = accounts)]
 #[diesel(check_for_backend(diesel::pg::Pg))]
 pub struct AccountRow {
@@ -33,6 +33,10 @@ pub struct AccountRow {
     pub updated_at: DateTime<Utc>,
     /// When it was disabled (it cannot sign in), if it is.
     pub disabled_at: Option<DateTime<Utc>>,
+    /// What a provisioning system knows it by (SCIM `externalId`).
+    pub external_id: Option<String>,
+    /// The `sub` another identity system gave it, which relying parties keep seeing.
+    pub legacy_subject: Option<String>,
 }
 
 /// What a new account needs.

@@ -405,3 +405,15 @@ pub fn delete_device(
         Ok(Deletion::Deleted)
     })
 }
+
+/// The passkeys of several accounts, oldest first.
+pub fn devices_of_all(
+    conn: &mut PgConnection,
+    account_ids: &[Uuid],
+) -> Result<Vec<DeviceRow>, StoreError> {
+    Ok(devices::table
+        .filter(devices::account_id.eq_any(account_ids))
+        .order(devices::created_at.asc())
+        .select(DeviceRow::as_select())
+        .load(conn)?)
+}

@@ -11,6 +11,8 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         disabled_at -> Nullable<Timestamptz>,
+        external_id -> Nullable<Text>,
+        legacy_subject -> Nullable<Text>,
     }
 }
 
@@ -197,8 +199,30 @@ diesel::table! {
 
 diesel::joinable!(passkey_ceremonies -> accounts (account_id));
 
+diesel::table! {
+    account_groups (group_id) {
+        group_id -> Uuid,
+        display_name -> Text,
+        external_id -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    group_members (group_id, account_id) {
+        group_id -> Uuid,
+        account_id -> Uuid,
+    }
+}
+
+diesel::joinable!(group_members -> account_groups (group_id));
+diesel::joinable!(group_members -> accounts (account_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
+    account_groups,
+    group_members,
     devices,
     signing_keys,
     config_versions,

@@ -48,7 +48,7 @@ pub struct PasswordAttempt {
 #[derive(Debug)]
 pub enum PasswordOutcome {
     /// Right: the account.
-    Verified(AccountRow),
+    Verified(Box<AccountRow>),
     /// Wrong username or password (the two are not told apart); answer after `delay`.
     Refused {
         /// How long to hold the answer (growing with repeated attempts).
@@ -110,7 +110,7 @@ pub async fn check_password(
                 .try_for_each(|bucket| tessera_store::rate_limits::reset(conn, bucket))
         })
         .await?;
-    Ok(PasswordOutcome::Verified(account))
+    Ok(PasswordOutcome::Verified(Box::new(account)))
 }
 
 /// Replaces an imported (bcrypt, PBKDF2) hash by argon2id once its password is known right.
@@ -136,7 +136,7 @@ async fn rehash(store: &Store, passwords: &Passwords, account_id: Uuid, password
 #[derive(Debug)]
 pub enum Identified {
     /// An account with passkeys: straight to the passkey prompt.
-    HasPasskeys(AccountRow),
+    HasPasskeys(Box<AccountRow>),
     /// Anyone else (no passkey, or no such account: the two read the same): the selector.
     Choose,
     /// Too many look-ups from this address (the answer tells which accounts have passkeys).
@@ -164,7 +164,7 @@ pub async fn identify(
             }
             Ok(
                 match tessera_store::accounts::by_username_with_passkeys(conn, &lookup)? {
-                    Some((account, true)) => Identified::HasPasskeys(account),
+                    Some((account, true)) => Identified::HasPasskeys(Box::new(account)),
                     _ => Identified::Choose,
                 },
             )
@@ -179,7 +179,7 @@ pub enum CodeRequest {
     /// Send (to the account, if there is one: the page reads the same either way).
     Send {
         /// The account, when the username has one.
-        account: Option<AccountRow>,
+        account: Option<Box<AccountRow>>,
         /// Its wrong codes reached the bound: mail a link instead of a code.
         linked: bool,
         /// Its wrong codes passed the warning mark for the first time this window: tell its
@@ -232,7 +232,7 @@ pub async fn request_code(
                 .first()
                 .is_some_and(|c| c.hits == 1);
             Ok(CodeRequest::Send {
-                account: Some(account),
+                account: Some(Box::new(account)),
                 linked: guesses::is_locked(failures),
                 warn,
             })
