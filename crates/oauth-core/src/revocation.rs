@@ -100,7 +100,7 @@ pub async fn introspect(
                     .run(move |conn| tessera_store::accounts::by_subject(conn, &subject))
                     .await
                     .map_err(unavailable)?;
-                if !account.is_some_and(|account| account.disabled_at.is_none()) {
+                if account.is_none_or(|account| account.disabled_at.is_some()) {
                     return Ok(no_store(json!({ "active": false })));
                 }
             }

@@ -24,6 +24,7 @@ mod operations;
 mod passkey_browser;
 mod passkey_http;
 mod processes;
+mod scim;
 mod signup_browser;
 mod spa_browser;
 mod tls;
