@@ -133,6 +133,7 @@ impl SignUp {
                 "given_name": self.given_name,
                 "family_name": self.family_name,
             }),
+            legacy_subject: None,
         }
     }
 }
@@ -342,6 +343,8 @@ impl Passkeys {
                 .map_err(|conflict| match conflict {
                     SignUpConflict::Taken(Taken::Username) => PasskeyError::Taken("username"),
                     SignUpConflict::Taken(Taken::Email) => PasskeyError::Taken("email address"),
+                    // A sign-up brings no legacy subject; listed for completeness.
+                    SignUpConflict::Taken(Taken::LegacySubject) => PasskeyError::Taken("subject"),
                     SignUpConflict::CredentialRegistered => PasskeyError::AlreadyRegistered,
                 }),
         };

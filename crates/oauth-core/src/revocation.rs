@@ -146,9 +146,12 @@ pub async fn introspect(
                 "scope": row.scopes.join(" "),
                 "exp": row.expires_at.timestamp(),
                 "iat": row.created_at.timestamp(),
-                "sub": state
-                    .subjects
-                    .for_client(row.account_id, client, &snapshot.config.token_settings),
+                "sub": state.subjects.stored_or_derived(
+                    row.subject.as_deref(),
+                    row.account_id,
+                    client,
+                    &snapshot.config.token_settings,
+                ),
             })))
         }
         _ => Ok(no_store(json!({ "active": false }))),

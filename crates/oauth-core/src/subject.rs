@@ -25,9 +25,7 @@ impl Subjects {
     /// when the client asks for it (its sector), or when the issuer requires it for every client
     /// (`require-pairwise-subject-identifiers`; the client's id is then its sector).
     pub fn for_client(&self, account_id: Uuid, client: &Client, issuer: &TokenSettings) -> String {
-        let sector = client.sector_identifier.as_deref().or(issuer
-            .require_pairwise_subject_identifiers
-            .then_some(client.id.as_str()));
+        let sector = sector(client, issuer);
         let mut message = Vec::with_capacity(64);
         match sector {
             Some(sector) => {
@@ -43,4 +41,32 @@ impl Subjects {
             .map(|b| format!("{b:02x}"))
             .collect()
     }
+
+    /// Whether `client` sees public subjects, and so an account's legacy subject (the `sub`
+    /// relying parties stored before a migration) in place of Tessera's own. Pairwise clients
+    /// always get Tessera's pairwise subjects.
+    pub fn takes_legacy(client: &Client, issuer: &TokenSettings) -> bool {
+        sector(client, issuer).is_none()
+    }
+
+    /// The `sub` a stored code or refresh token carries, or for older rows, the derived one.
+    pub fn stored_or_derived(
+        &self,
+        stored: Option<&str>,
+        account_id: Uuid,
+        client: &Client,
+        issuer: &TokenSettings,
+    ) -> String {
+        match stored {
+            Some(subject) => subject.to_owned(),
+            None => self.for_client(account_id, client, issuer),
+        }
+    }
+}
+
+/// The sector a client's subjects are pairwise for, if they are.
+fn sector<'a>(client: &'a Client, issuer: &TokenSettings) -> Option<&'a str> {
+    client.sector_identifier.as_deref().or(issuer
+        .require_pairwise_subject_identifiers
+        .then_some(client.id.as_str()))
 }

@@ -129,8 +129,9 @@ pub fn passkey_ids(doc: &Map<String, Value>) -> Vec<String> {
 /// `unmanaged` (the account's current attributes).
 pub fn read(doc: &Map<String, Value>, unmanaged: &Value) -> Result<Profile, ScimError> {
     let username = text(doc, "userName")?
-        .filter(|name| !name.trim().is_empty())
         .ok_or_else(|| ScimError::InvalidValue("userName is required.".into()))?;
+    tessera_authn::accounts::check_username(&username)
+        .map_err(|e| ScimError::InvalidValue(format!("userName: {e}.")))?;
     let mut attributes = unmanaged.as_object().cloned().unwrap_or_default();
     attributes.retain(|key, _| !MANAGED.contains(&key.as_str()));
     let mut keep = |key: &str, value: Option<Value>| {
@@ -160,11 +161,8 @@ pub fn read(doc: &Map<String, Value>, unmanaged: &Value) -> Result<Profile, Scim
         Some(email) => {
             let address = text(email, "value")?
                 .ok_or_else(|| ScimError::InvalidValue("An email needs a value.".into()))?;
-            if !address.contains('@') {
-                return Err(ScimError::InvalidValue(format!(
-                    "\"{address}\" is not an email address."
-                )));
-            }
+            tessera_authn::accounts::check_email(&address)
+                .map_err(|e| ScimError::InvalidValue(format!("emails: {e}.")))?;
             keep("email_type", text(email, "type")?.map(Value::from));
             keep("email_primary", boolean(email, "primary")?.map(Value::from));
             Some(address)
@@ -180,7 +178,8 @@ pub fn read(doc: &Map<String, Value>, unmanaged: &Value) -> Result<Profile, Scim
     );
     let legacy_subject = text(&extension, "legacySubject")?;
     if let Some(subject) = &legacy_subject {
-        check_legacy_subject(subject)?;
+        tessera_authn::accounts::check_legacy_subject(subject)
+            .map_err(|e| ScimError::InvalidValue(format!("legacySubject: {e}.")))?;
     }
     Ok(Profile {
         username,
@@ -190,23 +189,6 @@ pub fn read(doc: &Map<String, Value>, unmanaged: &Value) -> Result<Profile, Scim
         attributes: Value::Object(attributes),
         active: active.unwrap_or(true),
     })
-}
-
-/// A legacy subject must not look like a subject Tessera derives (64 lowercase hex
-/// characters), so that the two kinds can never name different accounts.
-fn check_legacy_subject(subject: &str) -> Result<(), ScimError> {
-    let derived_shape = subject.len() == 64
-        && subject
-            .bytes()
-            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    if subject.is_empty() || subject.len() > 255 || derived_shape {
-        return Err(ScimError::InvalidValue(
-            "legacySubject is 1 to 255 bytes and not 64 lowercase hex characters (the shape of \
-             Tessera's own subjects)."
-                .into(),
-        ));
-    }
-    Ok(())
 }
 
 /// The directory attribute a User filter path names.

@@ -50,6 +50,8 @@ pub struct NewAccount<'a> {
     pub phone: Option<&'a str>,
     /// Attributes.
     pub attributes: serde_json::Value,
+    /// The `sub` another identity system gave it (unique).
+    pub legacy_subject: Option<&'a str>,
 }
 
 /// Which unique value a new account collided with.
@@ -59,6 +61,8 @@ pub enum Taken {
     Username,
     /// The email address.
     Email,
+    /// The legacy subject.
+    LegacySubject,
 }
 
 /// Creates an account, with a password hash when given, in one transaction. A taken username
@@ -98,6 +102,7 @@ fn insert(
             accounts::email.eq(account.email),
             accounts::phone.eq(account.phone),
             accounts::attributes.eq(&account.attributes),
+            accounts::legacy_subject.eq(account.legacy_subject),
         ))
         .execute(conn);
     match inserted {
@@ -105,13 +110,11 @@ fn insert(
         Err(diesel::result::Error::DatabaseError(
             diesel::result::DatabaseErrorKind::UniqueViolation,
             info,
-        )) => Ok(Err(
-            if info.constraint_name() == Some("accounts_email_lower_key") {
-                Taken::Email
-            } else {
-                Taken::Username
-            },
-        )),
+        )) => Ok(Err(match info.constraint_name() {
+            Some("accounts_email_lower_key") => Taken::Email,
+            Some("accounts_legacy_subject_key") => Taken::LegacySubject,
+            _ => Taken::Username,
+        })),
         Err(e) => Err(StoreError::from(e)),
     }
 }

@@ -44,25 +44,35 @@ pub struct CodeRow {
     pub consumed_at: Option<DateTime<Utc>>,
     /// The refresh-token family its redemption started.
     pub token_family: Option<Uuid>,
+    /// The `sub` its tokens carry (set when it is stored).
+    pub subject: Option<String>,
 }
 
-/// Stores a code, and remembers in the same statement which account `subject` (the `sub` the
-/// code's tokens will carry) stands for, so that redeeming it later is a single statement.
+/// Stores a code with the `sub` its tokens will carry: the account's legacy subject when it
+/// has one and `legacy_allowed` (the client sees public subjects), `subject` otherwise. The
+/// same statement remembers which account that `sub` stands for, so that redeeming the code
+/// later is a single statement.
 pub fn insert_code(
     conn: &mut PgConnection,
     code: &CodeRow,
     subject: &str,
+    legacy_allowed: bool,
 ) -> Result<(), StoreError> {
-    use diesel::sql_types::{Array, Bytea, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+    use diesel::sql_types::{Array, Bool, Bytea, Nullable, Text, Timestamptz, Uuid as SqlUuid};
     crate::statement::statement(
-        "WITH remembered AS (
-            INSERT INTO account_subjects (subject, account_id) VALUES ($1, $2)
+        "WITH chosen AS (
+            SELECT coalesce((SELECT legacy_subject FROM accounts
+                             WHERE account_id = $2 AND $15), $1) AS subject
+         ), remembered AS (
+            INSERT INTO account_subjects (subject, account_id)
+            SELECT subject, $2 FROM chosen
             ON CONFLICT DO NOTHING
          )
          INSERT INTO authorization_codes (code_hash, client_id, redirect_uri, code_challenge,
                                           nonce, scopes, account_id, auth_time, amr, acr, sid,
-                                          created_at, expires_at)
-         VALUES ($3, $4, $5, $6, $7, $8, $2, $9, $10, $11, $12, $13, $14)",
+                                          created_at, expires_at, subject)
+         VALUES ($3, $4, $5, $6, $7, $8, $2, $9, $10, $11, $12, $13, $14,
+                 (SELECT subject FROM chosen))",
     )
     .bind::<Text, _>(subject)
     .bind::<SqlUuid, _>(code.account_id)
@@ -78,6 +88,7 @@ pub fn insert_code(
     .bind::<Nullable<Text>, _>(&code.sid)
     .bind::<Timestamptz, _>(code.created_at)
     .bind::<Timestamptz, _>(code.expires_at)
+    .bind::<Bool, _>(legacy_allowed)
     .execute(conn)?;
     Ok(())
 }
@@ -119,9 +130,9 @@ pub fn redeem_code(
          ), first_refresh AS (
             INSERT INTO refresh_tokens (token_hash, family_id, client_id, account_id, scopes,
                                         auth_time, amr, acr, sid, created_at, expires_at,
-                                        family_expires_at)
+                                        family_expires_at, subject)
             SELECT $4, $3, client_id, account_id, scopes, auth_time, amr, acr, sid, $2,
-                   LEAST($2 + $5, $2 + $6), $2 + $6
+                   LEAST($2 + $5, $2 + $6), $2 + $6, subject
             FROM code WHERE $4 IS NOT NULL
          )
          SELECT * FROM code",

@@ -43,6 +43,8 @@ pub struct RefreshRow {
     pub rotated_at: Option<DateTime<Utc>>,
     /// Revoked at.
     pub revoked_at: Option<DateTime<Utc>>,
+    /// The `sub` the family's tokens carry (set since the family began).
+    pub subject: Option<String>,
 }
 
 /// Stores the first token of a family.
@@ -73,9 +75,10 @@ pub fn rotate(
             RETURNING *
          )
          INSERT INTO refresh_tokens (token_hash, family_id, client_id, account_id, scopes,
-                                     auth_time, amr, acr, sid, created_at, expires_at, family_expires_at)
+                                     auth_time, amr, acr, sid, created_at, expires_at, family_expires_at,
+                                     subject)
          SELECT $2, family_id, client_id, account_id, scopes, auth_time, amr, acr, sid, $3,
-                LEAST($3 + $4, family_expires_at), family_expires_at
+                LEAST($3 + $4, family_expires_at), family_expires_at, subject
          FROM old
          RETURNING *",
     )

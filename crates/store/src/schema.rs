@@ -131,6 +131,7 @@ diesel::table! {
         expires_at -> Timestamptz,
         consumed_at -> Nullable<Timestamptz>,
         token_family -> Nullable<Uuid>,
+        subject -> Nullable<Text>,
     }
 }
 
@@ -150,6 +151,7 @@ diesel::table! {
         family_expires_at -> Timestamptz,
         rotated_at -> Nullable<Timestamptz>,
         revoked_at -> Nullable<Timestamptz>,
+        subject -> Nullable<Text>,
     }
 }
 

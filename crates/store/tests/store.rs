@@ -335,9 +335,16 @@ fn housekeeping_deletes_only_what_has_expired() {
         expires_at,
         consumed_at: None,
         token_family: None,
+        subject: None,
     };
-    insert_code(&mut conn, &code(1, now - Duration::hours(2)), "sub-1").unwrap();
-    insert_code(&mut conn, &code(2, now - Duration::minutes(5)), "sub-1").unwrap();
+    insert_code(&mut conn, &code(1, now - Duration::hours(2)), "sub-1", true).unwrap();
+    insert_code(
+        &mut conn,
+        &code(2, now - Duration::minutes(5)),
+        "sub-1",
+        true,
+    )
+    .unwrap();
     // (Recording a jti prunes the same client's expired ones, so this one is another client's.)
     tessera_store::client_assertions::record_assertion(
         &mut conn,

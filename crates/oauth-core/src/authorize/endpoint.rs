@@ -175,14 +175,16 @@ async fn issue_code(
         ),
         consumed_at: None,
         token_family: None,
+        subject: None,
     };
     let subject =
         state
             .subjects
             .for_client(auth.account_id, client, &snapshot.config.token_settings);
+    let legacy = crate::subject::Subjects::takes_legacy(client, &snapshot.config.token_settings);
     if let Err(e) = state
         .store
-        .run(move |conn| tessera_store::codes::insert_code(conn, &row, &subject))
+        .run(move |conn| tessera_store::codes::insert_code(conn, &row, &subject, legacy))
         .await
     {
         tracing::error!(error = %e, "cannot store an authorization code");

@@ -118,10 +118,12 @@ fn respond(
     refresh_token: Option<String>,
     now: chrono::DateTime<Utc>,
 ) -> Result<HttpResponse, TokenError> {
-    let subject =
-        state
-            .subjects
-            .for_client(row.account_id, client, &snapshot.config.token_settings);
+    let subject = state.subjects.stored_or_derived(
+        row.subject.as_deref(),
+        row.account_id,
+        client,
+        &snapshot.config.token_settings,
+    );
     let authentication = access_token::UserAuthentication {
         auth_time: row.auth_time,
         acr: row.acr.as_deref(),

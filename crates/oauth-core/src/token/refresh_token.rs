@@ -98,10 +98,12 @@ pub(super) async fn grant(
     }
     let scopes =
         crate::scope::narrow(params.get("scope"), &row.scopes).map_err(super::scope_refused)?;
-    let subject =
-        state
-            .subjects
-            .for_client(row.account_id, client, &snapshot.config.token_settings);
+    let subject = state.subjects.stored_or_derived(
+        row.subject.as_deref(),
+        row.account_id,
+        client,
+        &snapshot.config.token_settings,
+    );
     let issued = sign_access_token(
         state,
         snapshot,

@@ -36,8 +36,9 @@ pub enum AccountCommand {
 /// `tessera account import`
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// The file: one JSON object per line with `username` and optionally `email`, `phone`,
-    /// `given_name`, `family_name`, and either `password_hash` (argon2, bcrypt, or
+    /// The file: one JSON object per line with `username` and optionally `email`,
+    /// `email_verified`, `phone`, `given_name`, `family_name`, `legacy_subject` (the `sub`
+    /// relying parties know the user by), and either `password_hash` (argon2, bcrypt, or
     /// `$pbkdf2-sha256$i=N$SALT$HASH`) or `keycloak_credential` (Keycloak's exported PBKDF2
     /// credential: `algorithm`, `hashIterations`, `salt`, `value`).
     file: std::path::PathBuf,
@@ -62,6 +63,8 @@ struct ImportLine {
     password_hash: Option<String>,
     #[serde(default)]
     keycloak_credential: Option<KeycloakCredential>,
+    #[serde(default)]
+    legacy_subject: Option<String>,
 }
 
 /// Keycloak's PBKDF2 credential, as its realm export writes it.
@@ -75,8 +78,8 @@ struct KeycloakCredential {
 }
 
 impl ImportLine {
-    /// The account and its stored password hash, or why the line cannot be imported.
-    fn account(self) -> Result<(AccountDetails, Option<String>), String> {
+    /// The account and what it brings, or why the line cannot be imported.
+    fn account(self) -> Result<(AccountDetails, accounts::Imported), String> {
         let hash = match (self.password_hash, self.keycloak_credential) {
             (Some(_), Some(_)) => {
                 return Err("give password_hash or keycloak_credential, not both".into());
@@ -95,9 +98,6 @@ impl ImportLine {
             ),
             (None, None) => None,
         };
-        // Whether the address was verified elsewhere is not kept: every address Tessera mails
-        // is proved by the code it sends.
-        let _ = self.email_verified;
         let details = AccountDetails {
             username: self.username,
             email: self.email,
@@ -105,7 +105,12 @@ impl ImportLine {
             given_name: self.given_name,
             family_name: self.family_name,
         };
-        Ok((details, hash))
+        let imported = accounts::Imported {
+            password_hash: hash,
+            legacy_subject: self.legacy_subject,
+            email_verified: self.email_verified,
+        };
+        Ok((details, imported))
     }
 }
 
@@ -393,7 +398,7 @@ fn import(file: &std::path::Path, settings: &Settings) -> Result<(), CliError> {
                 .map_err(|e| e.to_string())
                 .and_then(ImportLine::account);
             let outcome = match parsed {
-                Ok((details, hash)) => accounts::import(&store, details, hash)
+                Ok((details, imported)) => accounts::import(&store, details, imported)
                     .await
                     .map_err(|e| e.to_string()),
                 Err(e) => Err(e),

@@ -179,3 +179,79 @@ async fn imported_bcrypt_and_keycloak_users_sign_in_with_their_old_passwords_and
     assert!(stored_hash(&app, "kc").starts_with("$argon2id$"));
     let _ = std::fs::remove_file(file);
 }
+
+/// The `sub` claim of a JWT, read without verifying it (the server's own tests verify it).
+fn jwt_subject(jwt: &str) -> String {
+    use base64::Engine;
+    let payload = jwt.split('.').nth(1).unwrap();
+    let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+    claims["sub"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn an_imported_legacy_subject_is_the_sub_of_id_access_refreshed_tokens_and_userinfo() {
+    let app = spawn_app().await;
+    let line = serde_json::json!({
+        "username": "kim", "email": "kim@example.com", "email_verified": true,
+        "given_name": "Kim", "legacy_subject": "auth0|5f1a9c",
+        "password_hash": bcrypt::hash("Password1", 4).unwrap(),
+    });
+    let file = std::env::temp_dir().join(format!("import-{}.jsonl", uuid::Uuid::new_v4()));
+    std::fs::write(&file, format!("{line}\n")).unwrap();
+    let out = tessera_account(&app, &["import", file.to_str().unwrap()]);
+    assert!(out.contains("imported 1 accounts"), "{out}");
+    let _ = std::fs::remove_file(file);
+
+    let (id_subject, access, refresh_token) =
+        crate::oidc::id_subject_and_tokens_for_kim(&app).await;
+    assert_eq!(id_subject, "auth0|5f1a9c", "the ID token keeps the old sub");
+    assert_eq!(
+        jwt_subject(&access),
+        "auth0|5f1a9c",
+        "so does the access token"
+    );
+    let (status, refreshed) = refresh(&app, &refresh_token).await;
+    assert_eq!(status, StatusCode::OK, "{refreshed}");
+    assert_eq!(
+        jwt_subject(refreshed["access_token"].as_str().unwrap()),
+        "auth0|5f1a9c"
+    );
+    let userinfo: serde_json::Value = app
+        .client
+        .get(format!("{}/oauth/userinfo", app.issuer))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(userinfo["sub"], "auth0|5f1a9c");
+    let stored = tessera_store::accounts::by_username(&mut app.db.connect(), "kim")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        stored.attributes["email_verified"], true,
+        "verified elsewhere, kept"
+    );
+
+    // A second account cannot take the same legacy subject, nor one shaped like Tessera's own.
+    let clash = serde_json::json!({"username": "lee", "legacy_subject": "auth0|5f1a9c"});
+    let derived = serde_json::json!({"username": "max", "legacy_subject": "a".repeat(64)});
+    let file = std::env::temp_dir().join(format!("import-{}.jsonl", uuid::Uuid::new_v4()));
+    std::fs::write(&file, format!("{clash}\n{derived}\n")).unwrap();
+    let out = account_command(&app, &["import", file.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("line 1: the legacy subject belongs to another account"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("line 2: the legacy subject must not be 64 lowercase hex"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_file(file);
+}

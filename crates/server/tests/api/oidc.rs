@@ -458,6 +458,40 @@ pub(crate) async fn tokens_for_kim(app: &TestApp) -> (String, String, String) {
     )
 }
 
+/// Kim signs in with the demo web client: the ID token's `sub`, the access and refresh tokens.
+pub(crate) async fn id_subject_and_tokens_for_kim(app: &TestApp) -> (String, String, String) {
+    let rp = rp(app).await;
+    let (url, verifier) = rp.authorize_url();
+    let redirect = location(&sign_in(app, &browser(), url.as_str(), None).await);
+    let code = query_of(&redirect)["code"].clone();
+    let tokens = rp
+        .client
+        .exchange_code(AuthorizationCode::new(code))
+        .unwrap()
+        .set_pkce_verifier(verifier)
+        .request_async(&rp.http)
+        .await
+        .unwrap();
+    let id_token = tokens.id_token().expect("an ID token");
+    // The nonce was checked by the authorize request's round trip; read the claims unverified
+    // for their subject only.
+    let claims = id_token
+        .claims(
+            &rp.client.id_token_verifier(),
+            |_: Option<&openidconnect::Nonce>| Ok(()),
+        )
+        .unwrap();
+    (
+        claims.subject().to_string(),
+        tokens.access_token().secret().clone(),
+        tokens
+            .refresh_token()
+            .expect("a refresh token")
+            .secret()
+            .clone(),
+    )
+}
+
 pub(crate) async fn refresh(app: &TestApp, token: &str) -> (StatusCode, Value) {
     let res = app
         .client

@@ -1,0 +1,2 @@
+ALTER TABLE refresh_tokens DROP COLUMN subject;
+ALTER TABLE authorization_codes DROP COLUMN subject;
