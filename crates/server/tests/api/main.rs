@@ -25,6 +25,7 @@ mod passkey_browser;
 mod passkey_http;
 mod processes;
 mod scim;
+mod scim_browser;
 mod signup_browser;
 mod spa_browser;
 mod tls;
