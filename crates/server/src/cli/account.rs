@@ -1,4 +1,4 @@
-//! `tessera account create|list|show|disable|enable|delete|sign-out`.
+//! `tessera account create|list|show|disable|enable|delete|remove-passkey|sign-out|import`.
 
 use std::io::Read;
 
@@ -27,6 +27,8 @@ pub enum AccountCommand {
     Enable(UsernameArg),
     /// Delete an account and everything that belongs to it (passkeys, sessions, tokens).
     Delete(DeleteArgs),
+    /// Remove one of an account's passkeys (a lost or stolen device).
+    RemovePasskey(RemovePasskeyArgs),
     /// End every SSO session of an account and revoke its refresh tokens.
     SignOut(UsernameArg),
     /// Bring in accounts from another system: a JSON-lines file, one account per line.
@@ -135,6 +137,19 @@ pub struct UsernameArg {
     username: String,
 }
 
+/// `tessera account remove-passkey`
+#[derive(Debug, Args)]
+pub struct RemovePasskeyArgs {
+    /// The account's username.
+    username: String,
+    /// The passkey: its id (as `tessera account show` lists it) or its name.
+    passkey: String,
+    /// Remove it even when it is the account's last way to sign in (no other passkey, no
+    /// password); the user then needs the recovery email to get back in.
+    #[arg(long)]
+    yes: bool,
+}
+
 /// `tessera account delete`
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
@@ -179,6 +194,7 @@ pub(super) fn run(command: AccountCommand, settings: &Settings) -> Result<(), Cl
         AccountCommand::Disable(named) => disable(&named.username, settings),
         AccountCommand::Enable(named) => enable(&named.username, settings),
         AccountCommand::Delete(args) => delete(args, settings),
+        AccountCommand::RemovePasskey(args) => remove_passkey(args, settings),
         AccountCommand::SignOut(named) => sign_out(&named.username, settings),
         AccountCommand::Import(args) => import(&args.file, settings),
     }
@@ -421,5 +437,57 @@ fn import(file: &std::path::Path, settings: &Settings) -> Result<(), CliError> {
             )));
         }
         Ok(())
+    })
+}
+
+fn remove_passkey(args: RemovePasskeyArgs, settings: &Settings) -> Result<(), CliError> {
+    use tessera_store::passkeys::Deletion;
+    super::with_current_schema(settings, |store| async move {
+        let account = named(&store, &args.username).await?.account_id;
+        let devices = store
+            .run(move |conn| tessera_store::passkeys::devices_of(conn, account))
+            .await
+            .map_err(failed)?;
+        let wanted = args.passkey.as_str();
+        let matching: Vec<_> = devices
+            .iter()
+            .filter(|d| d.device_id.to_string() == wanted || d.name == wanted)
+            .collect();
+        let device = match matching.as_slice() {
+            [one] => one.device_id,
+            [] => {
+                return Err(CliError::Failed(format!(
+                    "{} has no passkey {wanted:?}; `tessera account show {}` lists them",
+                    args.username, args.username
+                )));
+            }
+            _ => {
+                return Err(CliError::Failed(format!(
+                    "{} has several passkeys named {wanted:?}: name it by its id",
+                    args.username
+                )));
+            }
+        };
+        let confirmed = args.yes;
+        let outcome = store
+            .run(move |conn| {
+                tessera_store::passkeys::delete_device(conn, account, device, confirmed)
+            })
+            .await
+            .map_err(failed)?;
+        match outcome {
+            Deletion::Deleted => {
+                println!("removed passkey {device} from {}", args.username);
+                Ok(())
+            }
+            Deletion::NotFound => Err(CliError::Failed(format!(
+                "the passkey {device} was removed meanwhile"
+            ))),
+            Deletion::LastWay(name) => Err(CliError::Failed(format!(
+                "{name:?} is {}'s only way to sign in; add --yes to remove it anyway (they \
+                 will need the recovery email)",
+                args.username
+            ))),
+        }
     })
 }

@@ -255,3 +255,68 @@ async fn an_imported_legacy_subject_is_the_sub_of_id_access_refreshed_tokens_and
     );
     let _ = std::fs::remove_file(file);
 }
+
+/// Stores a passkey row for `username` (its credential is never used here).
+fn give_passkey(app: &TestApp, username: &str, name: &str) -> uuid::Uuid {
+    let mut conn = app.db.connect();
+    let account = tessera_store::accounts::by_username(&mut conn, username)
+        .unwrap()
+        .unwrap();
+    let device_id = uuid::Uuid::new_v4();
+    let row = tessera_store::passkeys::DeviceRow {
+        device_id,
+        account_id: account.account_id,
+        device_type: "webauthn".into(),
+        credential_id: device_id.as_bytes().to_vec(),
+        credential: serde_json::json!({}),
+        name: name.into(),
+        aaguid: None,
+        sign_count: 0,
+        backup_eligible: false,
+        backup_state: false,
+        created_at: chrono::Utc::now(),
+        last_used_at: None,
+    };
+    tessera_store::passkeys::insert_device(&mut conn, &row).unwrap();
+    device_id
+}
+
+#[tokio::test]
+async fn an_operator_removes_a_lost_passkey_and_is_asked_to_confirm_removing_the_last_way_in() {
+    let app = spawn_app().await;
+    create_kim(&app).await;
+    let phone = give_passkey(&app, "kim", "Old phone");
+    give_passkey(&app, "kim", "Laptop");
+    assert!(tessera_account(&app, &["show", "kim"]).contains("Old phone"));
+
+    let out = tessera_account(&app, &["remove-passkey", "kim", "Old phone"]);
+    assert!(
+        out.contains(&format!("removed passkey {phone} from kim")),
+        "{out}"
+    );
+    let shown = tessera_account(&app, &["show", "kim"]);
+    assert!(
+        !shown.contains("Old phone") && shown.contains("Laptop"),
+        "{shown}"
+    );
+    let missing = account_command(&app, &["remove-passkey", "kim", "Old phone"]);
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("has no passkey"));
+
+    // An account whose passkey is its only way in (no password).
+    let line = serde_json::json!({"username": "lee"});
+    let file = std::env::temp_dir().join(format!("import-{}.jsonl", uuid::Uuid::new_v4()));
+    std::fs::write(&file, format!("{line}\n")).unwrap();
+    tessera_account(&app, &["import", file.to_str().unwrap()]);
+    let _ = std::fs::remove_file(file);
+    let only = give_passkey(&app, "lee", "Security key");
+    let refused = account_command(&app, &["remove-passkey", "lee", &only.to_string()]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("only way to sign in; add --yes"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let out = tessera_account(&app, &["remove-passkey", "lee", &only.to_string(), "--yes"]);
+    assert!(out.contains("removed passkey"), "{out}");
+}

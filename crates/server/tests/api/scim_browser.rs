@@ -103,7 +103,10 @@ async fn a_passkey_removed_through_scim_can_no_longer_sign_in() {
         .as_str()
         .ends_with("/login/passkey")
     {
-        assert!(std::time::Instant::now() < deadline, "the passkey was never sent");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the passkey was never sent"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     b.remove_virtual_authenticator(&authenticator).await;
