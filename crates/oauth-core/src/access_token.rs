@@ -21,6 +21,8 @@ pub struct AccessTokenClaims<'a> {
     pub scopes: &'a [String],
     /// The user's authentication, when a user is involved.
     pub authentication: Option<UserAuthentication<'a>>,
+    /// The names of the user's groups, when the `groups` scope was granted.
+    pub groups: Option<&'a [String]>,
 }
 
 /// `auth_time`, `acr` and `amr` of the user behind a token.
@@ -108,6 +110,9 @@ pub fn issue(
     set(&mut payload, "client_id", claims.client.id.clone().into())?;
     if !claims.scopes.is_empty() {
         set(&mut payload, "scope", claims.scopes.join(" ").into())?;
+    }
+    if let Some(groups) = claims.groups {
+        set(&mut payload, "groups", serde_json::json!(groups))?;
     }
     if let Some(user) = claims.authentication {
         set(&mut payload, "auth_time", numeric_date(user.auth_time))?;

@@ -143,6 +143,7 @@ impl ProviderMetadata {
                 "email_verified",
                 "phone_number",
                 "phone_number_verified",
+                "groups",
             ],
             prompt_values_supported: vec!["none", "login"],
             authorization_response_iss_parameter_supported: true,

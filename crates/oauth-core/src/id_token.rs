@@ -35,6 +35,8 @@ pub struct IdTokenSubject<'a> {
     pub code: &'a CodeRow,
     /// The access token issued with it (for `at_hash`).
     pub access_token: &'a str,
+    /// The names of the user's groups, when the `groups` scope was granted.
+    pub groups: Option<&'a [String]>,
 }
 
 /// Signs the ID token of a redeemed code.
@@ -50,6 +52,7 @@ pub fn issue(
         subject,
         code,
         access_token,
+        groups,
     } = *about;
     let lifetime = client
         .lifetimes
@@ -79,6 +82,9 @@ pub fn issue(
     }
     set("at_hash", at_hash(access_token).into())?;
     set("azp", client.id.clone().into())?;
+    if let Some(groups) = groups {
+        set("groups", serde_json::json!(groups))?;
+    }
     let alg = match client.id_token_algorithm {
         IdTokenAlgorithm::Rs256 => SigningAlgorithm::Rs256,
         IdTokenAlgorithm::Es256 => SigningAlgorithm::Es256,

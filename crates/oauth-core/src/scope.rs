@@ -9,7 +9,10 @@
 
 /// The scopes Tessera itself knows how to fill (claims in the ID token and UserInfo), listed in
 /// discovery. Clients may be registered for other scopes (API permissions), granted as asked.
-pub const STANDARD_SCOPES: &[&str] = &["openid", "profile", "email", "phone"];
+pub const STANDARD_SCOPES: &[&str] = &["openid", "profile", "email", "phone", "groups"];
+
+/// The scope that puts the user's group names in the `groups` claim.
+pub const GROUPS: &str = "groups";
 
 /// Why a scope request was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]

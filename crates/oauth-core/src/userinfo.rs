@@ -81,8 +81,9 @@ pub async fn userinfo(
         .run(move |conn| tessera_store::accounts::by_subject(conn, &lookup))
         .await
     {
-        Ok(Some(account)) => account,
-        Ok(None) => return invalid(), // the account was deleted
+        Ok(Some(account)) if account.disabled_at.is_none() => account,
+        // Deleted or disabled: its tokens no longer speak for it.
+        Ok(_) => return invalid(),
         Err(_) => return HttpResponse::ServiceUnavailable().finish(),
     };
     let mut out = Map::new();
@@ -115,6 +116,19 @@ pub async fn userinfo(
         && let Some(phone) = &account.phone
     {
         out.insert("phone_number".into(), json!(phone));
+    }
+    if scopes.iter().any(|s| s == crate::scope::GROUPS) {
+        let id = account.account_id;
+        match state
+            .store
+            .run(move |conn| tessera_store::groups::names_of(conn, id))
+            .await
+        {
+            Ok(groups) => {
+                out.insert("groups".into(), json!(groups));
+            }
+            Err(_) => return HttpResponse::ServiceUnavailable().finish(),
+        }
     }
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -51,7 +51,18 @@ pub(super) async fn grant(
         return Err(e);
     }
     let refresh_token = refresh.map(|(token, _)| token);
-    respond(state, snapshot, client, &row, refresh_token, now)
+    let groups = super::groups_for(state, row.account_id, &row.scopes).await?;
+    let issued = Issued {
+        refresh_token,
+        groups: groups.as_deref(),
+    };
+    respond(state, snapshot, client, &row, issued, now)
+}
+
+/// What a redemption hands out besides the access and ID tokens.
+struct Issued<'a> {
+    refresh_token: Option<String>,
+    groups: Option<&'a [String]>,
 }
 
 /// A refresh token and the family it starts.
@@ -115,9 +126,13 @@ fn respond(
     snapshot: &tessera_admin::Snapshot,
     client: &Client,
     row: &CodeRow,
-    refresh_token: Option<String>,
+    issued_with: Issued<'_>,
     now: chrono::DateTime<Utc>,
 ) -> Result<HttpResponse, TokenError> {
+    let Issued {
+        refresh_token,
+        groups,
+    } = issued_with;
     let subject = state.subjects.stored_or_derived(
         row.subject.as_deref(),
         row.account_id,
@@ -134,6 +149,7 @@ fn respond(
         client,
         scopes: &row.scopes,
         authentication: Some(authentication),
+        groups,
     };
     let issued = sign_access_token(state, snapshot, &claims, now)?;
     let id_token = if row.scopes.iter().any(|s| s == "openid") {
@@ -142,6 +158,7 @@ fn respond(
             subject: &subject,
             code: row,
             access_token: &issued.token,
+            groups,
         };
         let signed = crate::id_token::issue(&state.keys, &state.issuer, snapshot, &about, now);
         Some(signed.map_err(super::server_error)?)

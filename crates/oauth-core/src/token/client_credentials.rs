@@ -33,6 +33,7 @@ pub(super) fn grant(
             client,
             scopes: &scopes,
             authentication: None,
+            groups: None,
         },
         Utc::now(),
     )?;

@@ -189,6 +189,30 @@ fn sign_access_token(
 }
 
 /// A `server_error`, its cause logged (never sent).
+/// The names of the account's groups when `scopes` grants `groups` (one round trip then, none
+/// otherwise).
+async fn groups_for(
+    state: &OAuthState,
+    account_id: uuid::Uuid,
+    scopes: &[String],
+) -> Result<Option<Vec<String>>, TokenError> {
+    if !scopes.iter().any(|s| s == crate::scope::GROUPS) {
+        return Ok(None);
+    }
+    state
+        .store
+        .run(move |conn| tessera_store::groups::names_of(conn, account_id))
+        .await
+        .map(Some)
+        .map_err(|e| {
+            if e.is_unavailable() {
+                TokenError::new(TokenErrorCode::TemporarilyUnavailable, "Try again shortly.")
+            } else {
+                server_error(e)
+            }
+        })
+}
+
 fn server_error(e: impl std::fmt::Display) -> TokenError {
     tracing::error!(error = %e, "cannot complete a token request");
     TokenError::new(

@@ -104,6 +104,7 @@ pub(super) async fn grant(
         client,
         &snapshot.config.token_settings,
     );
+    let groups = super::groups_for(state, row.account_id, &scopes).await?;
     let issued = sign_access_token(
         state,
         snapshot,
@@ -111,6 +112,7 @@ pub(super) async fn grant(
             subject: &subject,
             client,
             scopes: &scopes,
+            groups: groups.as_deref(),
             authentication: Some(access_token::UserAuthentication {
                 auth_time: row.auth_time,
                 acr: row.acr.as_deref(),

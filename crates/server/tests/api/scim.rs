@@ -16,10 +16,17 @@ const TESSERA: &str = "urn:ietf:params:scim:schemas:extension:tessera:2.0:User";
 
 /// A confidential client that may get `scim` tokens.
 async fn add_provisioner(app: &TestApp) {
-    let client = format!(
-        "<client><id>{PROVISIONER}</id><secret>{PROVISIONER_SECRET}</secret>\
-         <scope>scim</scope><capabilities><client-credentials/></capabilities></client>"
-    );
+    merge_clients(
+        app,
+        &format!(
+            "<client><id>{PROVISIONER}</id><secret>{PROVISIONER_SECRET}</secret>\
+             <scope>scim</scope><capabilities><client-credentials/></capabilities></client>"
+        ),
+    )
+    .await;
+}
+
+async fn merge_clients(app: &TestApp, client: &str) {
     let xml = format!(
         r#"<config xmlns="http://tail-f.com/ns/config/1.0"><profiles xmlns="https://curity.se/ns/conf/base"><profile><id>token-service</id><settings><authorization-server xmlns="https://curity.se/ns/conf/profile/oauth"><client-store><config-backed>{client}</config-backed></client-store></authorization-server></settings></profile></profiles></config>"#
     );
@@ -556,6 +563,18 @@ async fn deactivating_through_scim_ends_refresh_tokens_and_introspection_of_issu
         false,
         "the access token of a disabled account"
     );
+    let userinfo = app
+        .client
+        .get(format!("{}/oauth/userinfo", app.issuer))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        userinfo.status(),
+        StatusCode::UNAUTHORIZED,
+        "nor does userinfo answer for it"
+    );
     let (status, body) = refresh(&app, &refresh_token).await;
     assert_eq!(
         (status, body["error"].as_str()),
@@ -710,5 +729,62 @@ async fn scim2_tester_finds_no_failure() {
     assert!(
         checks > 50,
         "scim2-tester ran only {checks} checks:\n{report}"
+    );
+}
+
+#[tokio::test]
+async fn a_client_asking_for_the_groups_scope_gets_the_users_groups_in_its_tokens_and_userinfo() {
+    let (app, token) = scim_app().await;
+    merge_clients(
+        &app,
+        "<client><id>demo-web-client</id><scope>groups</scope></client>",
+    )
+    .await;
+    let scim = Scim {
+        app: &app,
+        token: &token,
+    };
+    create_kim(&app).await;
+    let (_, found) = scim
+        .get(&format!(
+            "/Users?filter={}",
+            encoded(r#"userName eq "kim""#)
+        ))
+        .await;
+    let kim = found["Resources"][0]["id"].clone();
+    for name in ["Staff", "Admins"] {
+        let (status, _) = scim
+            .post(
+                "/Groups",
+                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                       "displayName": name, "members": [{"value": kim}]}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+    }
+
+    let tokens =
+        crate::token_claims::code_flow_in(&app, &crate::oidc::browser(), "openid groups").await;
+    let id = crate::token_claims::raw_payload(tokens["id_token"].as_str().unwrap());
+    let access = crate::token_claims::raw_payload(tokens["access_token"].as_str().unwrap());
+    assert_eq!(id["groups"], json!(["Admins", "Staff"]));
+    assert_eq!(access["groups"], json!(["Admins", "Staff"]));
+    let userinfo: Value = app
+        .client
+        .get(format!("{}/oauth/userinfo", app.issuer))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(userinfo["groups"], json!(["Admins", "Staff"]));
+
+    let without = crate::token_claims::code_flow_in(&app, &crate::oidc::browser(), "openid").await;
+    let id = crate::token_claims::raw_payload(without["id_token"].as_str().unwrap());
+    assert!(
+        id.get("groups").is_none(),
+        "only with the groups scope: {id}"
     );
 }

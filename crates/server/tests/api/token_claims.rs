@@ -81,7 +81,7 @@ async fn token_request(app: &TestApp, form: &[(&str, &str)]) -> Value {
 }
 
 /// The payload of a compact JWT as raw JSON, exactly as a validator parses it.
-fn raw_payload(jwt: &str) -> Value {
+pub(crate) fn raw_payload(jwt: &str) -> Value {
     let payload = jwt.split('.').nth(1).unwrap();
     serde_json::from_slice(
         &base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -296,6 +296,6 @@ async fn discovery_lists_only_the_scopes_tessera_can_grant() {
         .unwrap();
     assert_eq!(
         metadata["scopes_supported"],
-        serde_json::json!(["openid", "profile", "email", "phone"])
+        serde_json::json!(["openid", "profile", "email", "phone", "groups"])
     );
 }
