@@ -111,6 +111,46 @@ fn render_passkey(device: &DeviceRow) -> Value {
     out
 }
 
+/// What a write changes, for the audit log: the action and which attributes.
+pub fn changes(
+    before: &AccountRow,
+    after: &Profile,
+    passkeys_removed: usize,
+) -> (&'static str, String) {
+    let mut changed = Vec::new();
+    if before.username != after.username {
+        changed.push(format!("userName {} → {}", before.username, after.username));
+    }
+    if before.email != after.email {
+        changed.push("emails".to_owned());
+    }
+    if before.external_id != after.external_id {
+        changed.push("externalId".to_owned());
+    }
+    if before.legacy_subject != after.legacy_subject {
+        changed.push("legacySubject".to_owned());
+    }
+    let managed = |attributes: &Value| {
+        let mut kept = attributes.as_object().cloned().unwrap_or_default();
+        kept.retain(|key, _| MANAGED.contains(&key.as_str()) && key != "scim_active");
+        kept
+    };
+    if managed(&before.attributes) != managed(&after.attributes) {
+        changed.push("profile".to_owned());
+    }
+    if passkeys_removed > 0 {
+        changed.push(format!("{passkeys_removed} passkey(s) removed"));
+    }
+    let was_active = before.disabled_at.is_none();
+    let action = match (was_active, after.active) {
+        (true, false) => "user.disabled",
+        (false, true) => "user.enabled",
+        _ if passkeys_removed > 0 => "passkey.removed",
+        _ => "user.changed",
+    };
+    (action, changed.join("; "))
+}
+
 /// The passkey ids a User document lists.
 pub fn passkey_ids(doc: &Map<String, Value>) -> Vec<String> {
     doc.get(TESSERA_USER)

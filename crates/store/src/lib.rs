@@ -9,6 +9,7 @@
 
 pub mod accounts;
 pub mod admin_sessions;
+pub mod audit;
 pub mod client_assertions;
 pub mod codes;
 pub mod config;
@@ -29,6 +30,9 @@ pub mod signing_keys;
 pub mod statement;
 pub mod tx;
 
+/// The connection the store's functions take (callers compose them into one transaction with
+/// [`tx::transaction`]; they write no SQL of their own).
+pub use diesel::PgConnection;
 pub use error::StoreError;
 pub use pool::{PoolSettings, PoolStatus, Store};
 

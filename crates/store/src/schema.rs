@@ -221,6 +221,18 @@ diesel::table! {
 diesel::joinable!(group_members -> account_groups (group_id));
 diesel::joinable!(group_members -> accounts (account_id));
 
+diesel::table! {
+    audit_log (entry_id) {
+        entry_id -> Int8,
+        at -> Timestamptz,
+        actor -> Text,
+        action -> Text,
+        account_id -> Nullable<Uuid>,
+        subject -> Text,
+        detail -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     accounts,
     account_groups,

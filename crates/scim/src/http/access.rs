@@ -27,6 +27,16 @@ pub enum Caller {
     Admin(String),
 }
 
+impl Caller {
+    /// How the audit log names the caller.
+    pub fn actor(&self) -> String {
+        match self {
+            Caller::Client(client) => format!("scim:{client}"),
+            Caller::Admin(name) => format!("admin:{name}"),
+        }
+    }
+}
+
 impl FromRequest for Caller {
     type Error = ScimError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;

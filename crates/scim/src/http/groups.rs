@@ -6,6 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use serde_json::Value;
+use tessera_store::audit::{self, Entry};
 use tessera_store::directory::{Removal, Search};
 use tessera_store::groups::{self, Group, GroupProfile, GroupWritten};
 use uuid::Uuid;
@@ -106,18 +107,38 @@ pub(super) async fn page(
     Ok((resources, total))
 }
 
+/// The audit entry of a change to a group.
+fn entry(caller: &Caller, action: &'static str, profile: &GroupProfile) -> Entry {
+    Entry {
+        actor: caller.actor(),
+        action,
+        account_id: None,
+        subject: profile.display_name.clone(),
+        detail: format!("{} member(s)", profile.members.len()),
+    }
+}
+
 /// `POST /Groups`.
 pub async fn create(
-    _: Caller,
+    caller: Caller,
     state: web::Data<ScimState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ScimError> {
     let doc = document::from_body(&GROUPS, wire::json_body(&body)?)?;
     let profile = group::read(&doc)?;
     let now = Utc::now();
+    let entry = entry(&caller, "group.created", &profile);
     let stored = state
         .store
-        .run(move |conn| groups::create(conn, &profile, now))
+        .run(move |conn| {
+            tessera_store::tx::transaction(conn, |conn| {
+                let written = groups::create(conn, &profile, now)?;
+                if matches!(written, GroupWritten::Stored(_)) {
+                    audit::record(conn, &entry, now)?;
+                }
+                Ok(written)
+            })
+        })
         .await?;
     let stored = written(stored, Uuid::nil())?;
     tracing::info!(group = %stored.row.group_id, "SCIM created a group");
@@ -145,7 +166,7 @@ pub async fn read(
 
 /// `PUT /Groups/{id}`.
 pub async fn replace(
-    _: Caller,
+    caller: Caller,
     state: web::Data<ScimState>,
     req: HttpRequest,
     id: web::Path<String>,
@@ -156,12 +177,12 @@ pub async fn replace(
     let current = load(&state, id).await?;
     wire::check_if_match(&req, &document::version(current.row.updated_at))?;
     let profile = group::read(&document::from_body(&GROUPS, body)?)?;
-    store(&state, id, profile, current.row.updated_at).await
+    store(&state, &caller, id, profile, current.row.updated_at).await
 }
 
 /// `PATCH /Groups/{id}`: members added and removed one by one, as provisioning clients do.
 pub async fn modify(
-    _: Caller,
+    caller: Caller,
     state: web::Data<ScimState>,
     req: HttpRequest,
     id: web::Path<String>,
@@ -174,19 +195,29 @@ pub async fn modify(
     let mut doc = group::render(&current, &state.base);
     patch::apply(&mut doc, &GROUPS, &operations)?;
     let profile = group::read(&doc)?;
-    store(&state, id, profile, current.row.updated_at).await
+    store(&state, &caller, id, profile, current.row.updated_at).await
 }
 
 async fn store(
     state: &ScimState,
+    caller: &Caller,
     id: Uuid,
     profile: GroupProfile,
     read: chrono::DateTime<Utc>,
 ) -> Result<HttpResponse, ScimError> {
     let now = Utc::now();
+    let entry = entry(caller, "group.changed", &profile);
     let stored = state
         .store
-        .run(move |conn| groups::replace(conn, id, &profile, Some(read), now))
+        .run(move |conn| {
+            tessera_store::tx::transaction(conn, |conn| {
+                let written = groups::replace(conn, id, &profile, Some(read), now)?;
+                if matches!(written, GroupWritten::Stored(_)) {
+                    audit::record(conn, &entry, now)?;
+                }
+                Ok(written)
+            })
+        })
         .await?;
     let stored = written(stored, id)?;
     tracing::info!(group = %id, "SCIM changed a group");
@@ -198,22 +229,34 @@ async fn store(
 
 /// `DELETE /Groups/{id}`.
 pub async fn delete(
-    _: Caller,
+    caller: Caller,
     state: web::Data<ScimState>,
     req: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ScimError> {
     let id = wire::resource_id("group", &id)?;
-    let read = if wire::has_if_match(&req) {
-        let current = load(&state, id).await?;
-        wire::check_if_match(&req, &document::version(current.row.updated_at))?;
-        Some(current.row.updated_at)
-    } else {
-        None
+    let current = load(&state, id).await?;
+    wire::check_if_match(&req, &document::version(current.row.updated_at))?;
+    let read = wire::has_if_match(&req).then_some(current.row.updated_at);
+    let entry = Entry {
+        actor: caller.actor(),
+        action: "group.deleted",
+        account_id: None,
+        subject: current.row.display_name.clone(),
+        detail: String::new(),
     };
+    let now = Utc::now();
     match state
         .store
-        .run(move |conn| groups::delete(conn, id, read))
+        .run(move |conn| {
+            tessera_store::tx::transaction(conn, |conn| {
+                let removal = groups::delete(conn, id, read)?;
+                if removal == Removal::Removed {
+                    audit::record(conn, &entry, now)?;
+                }
+                Ok(removal)
+            })
+        })
         .await?
     {
         Removal::Removed => {

@@ -7,6 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use serde_json::{Map, Value};
 use tessera_store::accounts::AccountRow;
+use tessera_store::audit::{self, Entry};
 use tessera_store::directory::{self, Removal, Search, Written};
 use tessera_store::passkeys::DeviceRow;
 use uuid::Uuid;
@@ -141,16 +142,32 @@ pub(super) async fn page(
 
 /// `POST /Users`.
 pub async fn create(
-    _: Caller,
+    caller: Caller,
     state: web::Data<ScimState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ScimError> {
     let doc = document::from_body(&USERS, wire::json_body(&body)?)?;
     let profile = user::read(&doc, &Value::Object(Map::new()))?;
     let now = Utc::now();
+    let actor = caller.actor();
     let stored = state
         .store
-        .run(move |conn| directory::create(conn, &profile, now))
+        .run(move |conn| {
+            tessera_store::tx::transaction(conn, |conn| {
+                let written = directory::create(conn, &profile, now)?;
+                if let Written::Stored(row) = &written {
+                    let entry = Entry {
+                        actor,
+                        action: "user.created",
+                        account_id: Some(row.account_id),
+                        subject: row.username.clone(),
+                        detail: String::new(),
+                    };
+                    audit::record(conn, &entry, now)?;
+                }
+                Ok(written)
+            })
+        })
         .await?;
     let row = written(stored, Uuid::nil())?;
     tracing::info!(account = %row.account_id, "SCIM created a user");
@@ -179,7 +196,7 @@ pub async fn read(
 
 /// `PUT /Users/{id}`.
 pub async fn replace(
-    _: Caller,
+    caller: Caller,
     state: web::Data<ScimState>,
     req: HttpRequest,
     id: web::Path<String>,
@@ -191,12 +208,12 @@ pub async fn replace(
     wire::check_if_match(&req, &document::version(current.updated_at))?;
     let doc = document::from_body(&USERS, body)?;
     let profile = user::read(&doc, &current.attributes)?;
-    store(&state, id, profile, Vec::new(), current.updated_at).await
+    store(&state, &caller, &current, profile, Vec::new()).await
 }
 
 /// `PATCH /Users/{id}`.
 pub async fn modify(
-    _: Caller,
+    caller: Caller,
     state: web::Data<ScimState>,
     req: HttpRequest,
     id: web::Path<String>,
@@ -216,26 +233,41 @@ pub async fn modify(
         .filter_map(|id| Uuid::parse_str(id).ok())
         .collect();
     let profile = user::read(&doc, &current.attributes)?;
-    store(&state, id, profile, removed, current.updated_at).await
+    store(&state, &caller, &current, profile, removed).await
 }
 
-/// Writes a replacement read at version `read`, and answers with the user as now stored.
+/// Writes a replacement of `current` (at the version read), records it in the audit log, and
+/// answers with the user as now stored.
 async fn store(
     state: &ScimState,
-    id: Uuid,
+    caller: &Caller,
+    current: &AccountRow,
     profile: directory::Profile,
     remove_passkeys: Vec<Uuid>,
-    read: chrono::DateTime<Utc>,
 ) -> Result<HttpResponse, ScimError> {
     let now = Utc::now();
+    let (id, read) = (current.account_id, current.updated_at);
     let removed = remove_passkeys.len();
+    let (action, detail) = user::changes(current, &profile, removed);
+    let entry = Entry {
+        actor: caller.actor(),
+        action,
+        account_id: Some(id),
+        subject: profile.username.clone(),
+        detail,
+    };
     let stored = state
         .store
         .run(move |conn| {
-            let written =
-                directory::replace(conn, id, &profile, &remove_passkeys, Some(read), now)?;
-            let devices = tessera_store::passkeys::devices_of(conn, id)?;
-            Ok((written, devices))
+            tessera_store::tx::transaction(conn, |conn| {
+                let written =
+                    directory::replace(conn, id, &profile, &remove_passkeys, Some(read), now)?;
+                if matches!(written, Written::Stored(_)) {
+                    audit::record(conn, &entry, now)?;
+                }
+                let devices = tessera_store::passkeys::devices_of(conn, id)?;
+                Ok((written, devices))
+            })
         })
         .await?;
     let row = written(stored.0, id)?;
@@ -248,22 +280,34 @@ async fn store(
 
 /// `DELETE /Users/{id}`.
 pub async fn delete(
-    _: Caller,
+    caller: Caller,
     state: web::Data<ScimState>,
     req: HttpRequest,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ScimError> {
     let id = wire::resource_id("user", &id)?;
-    let read = if wire::has_if_match(&req) {
-        let (current, _) = load(&state, id).await?;
-        wire::check_if_match(&req, &document::version(current.updated_at))?;
-        Some(current.updated_at)
-    } else {
-        None
+    let (current, _) = load(&state, id).await?;
+    wire::check_if_match(&req, &document::version(current.updated_at))?;
+    let read = wire::has_if_match(&req).then_some(current.updated_at);
+    let entry = Entry {
+        actor: caller.actor(),
+        action: "user.deleted",
+        account_id: Some(id),
+        subject: current.username.clone(),
+        detail: String::new(),
     };
+    let now = Utc::now();
     match state
         .store
-        .run(move |conn| directory::delete(conn, id, read))
+        .run(move |conn| {
+            tessera_store::tx::transaction(conn, |conn| {
+                let removal = directory::delete(conn, id, read)?;
+                if removal == Removal::Removed {
+                    audit::record(conn, &entry, now)?;
+                }
+                Ok(removal)
+            })
+        })
         .await?
     {
         Removal::Removed => {

@@ -10,6 +10,19 @@ use tessera_store::Store;
 use tessera_store::accounts::{AccountQuery, AccountRow};
 
 use super::CliError;
+use super::audit::{actor, audited};
+use tessera_store::audit::Entry;
+
+/// An audit entry for what the CLI did to `account`.
+fn entry(action: &'static str, account: &AccountRow, detail: String) -> Entry {
+    Entry {
+        actor: actor(),
+        action,
+        account_id: Some(account.account_id),
+        subject: account.username.clone(),
+        detail,
+    }
+}
 use crate::settings::Settings;
 
 /// `tessera account …`
@@ -221,6 +234,16 @@ fn create(args: CreateArgs, settings: &Settings) -> Result<(), CliError> {
         };
         match accounts::create(&store, &passwords, details, password).await {
             Ok(id) => {
+                let entry = Entry {
+                    actor: actor(),
+                    action: "user.created",
+                    account_id: Some(id),
+                    subject: args.username.clone(),
+                    detail: String::new(),
+                };
+                audited(&store, entry, |_| Ok(()), |()| true)
+                    .await
+                    .map_err(failed)?;
                 println!("created account {} ({id})", args.username);
                 Ok(())
             }
@@ -238,7 +261,7 @@ fn failed(e: impl std::fmt::Display) -> CliError {
 }
 
 /// The account named `username`, or a clear failure.
-async fn named(store: &Store, username: &str) -> Result<AccountRow, CliError> {
+pub(super) async fn named(store: &Store, username: &str) -> Result<AccountRow, CliError> {
     let lookup = username.to_owned();
     store
         .run(move |conn| tessera_store::accounts::by_username(conn, &lookup))
@@ -326,10 +349,14 @@ fn disable(username: &str, settings: &Settings) -> Result<(), CliError> {
         let account = named(&store, username).await?;
         let id = account.account_id;
         let now = chrono::Utc::now();
-        let disabled = store
-            .run(move |conn| tessera_store::accounts::disable(conn, id, now))
-            .await
-            .map_err(failed)?;
+        let disabled = audited(
+            &store,
+            entry("user.disabled", &account, String::new()),
+            move |conn| tessera_store::accounts::disable(conn, id, now),
+            Option::is_some,
+        )
+        .await
+        .map_err(failed)?;
         match disabled {
             Some(ended) => println!(
                 "disabled {username}: {} sessions ended, {} refresh tokens revoked",
@@ -343,12 +370,17 @@ fn disable(username: &str, settings: &Settings) -> Result<(), CliError> {
 
 fn enable(username: &str, settings: &Settings) -> Result<(), CliError> {
     super::with_current_schema(settings, |store| async move {
-        let id = named(&store, username).await?.account_id;
+        let account = named(&store, username).await?;
+        let id = account.account_id;
         let now = chrono::Utc::now();
-        let enabled = store
-            .run(move |conn| tessera_store::accounts::enable(conn, id, now))
-            .await
-            .map_err(failed)?;
+        let enabled = audited(
+            &store,
+            entry("user.enabled", &account, String::new()),
+            move |conn| tessera_store::accounts::enable(conn, id, now),
+            |enabled| *enabled,
+        )
+        .await
+        .map_err(failed)?;
         if enabled {
             println!("enabled {username}");
         } else {
@@ -366,11 +398,16 @@ fn delete(args: DeleteArgs, settings: &Settings) -> Result<(), CliError> {
         )));
     }
     super::with_current_schema(settings, |store| async move {
-        let id = named(&store, &args.username).await?.account_id;
-        store
-            .run(move |conn| tessera_store::accounts::delete(conn, id))
-            .await
-            .map_err(failed)?;
+        let account = named(&store, &args.username).await?;
+        let id = account.account_id;
+        audited(
+            &store,
+            entry("user.deleted", &account, String::new()),
+            move |conn| tessera_store::accounts::delete(conn, id),
+            |deleted| *deleted,
+        )
+        .await
+        .map_err(failed)?;
         println!(
             "deleted {} and everything that belonged to it",
             args.username
@@ -381,12 +418,17 @@ fn delete(args: DeleteArgs, settings: &Settings) -> Result<(), CliError> {
 
 fn sign_out(username: &str, settings: &Settings) -> Result<(), CliError> {
     super::with_current_schema(settings, |store| async move {
-        let id = named(&store, username).await?.account_id;
+        let account = named(&store, username).await?;
+        let id = account.account_id;
         let now = chrono::Utc::now();
-        let ended = store
-            .run(move |conn| tessera_store::signin::sign_out_everywhere(conn, id, None, now))
-            .await
-            .map_err(failed)?;
+        let ended = audited(
+            &store,
+            entry("sessions.ended", &account, String::new()),
+            move |conn| tessera_store::signin::sign_out_everywhere(conn, id, None, now),
+            |_| true,
+        )
+        .await
+        .map_err(failed)?;
         println!(
             "signed {username} out: {} sessions ended, {} refresh tokens revoked",
             ended.sessions, ended.refresh_tokens
@@ -431,6 +473,16 @@ fn import(file: &std::path::Path, settings: &Settings) -> Result<(), CliError> {
             }
         }
         println!("imported {imported} accounts; {refused} lines refused");
+        let entry = Entry {
+            actor: actor(),
+            action: "users.imported",
+            account_id: None,
+            subject: file.display().to_string(),
+            detail: format!("{imported} imported, {refused} refused"),
+        };
+        audited(&store, entry, |_| Ok(()), |()| true)
+            .await
+            .map_err(failed)?;
         if refused > 0 {
             return Err(CliError::Failed(format!(
                 "{refused} lines were not imported"
@@ -443,7 +495,8 @@ fn import(file: &std::path::Path, settings: &Settings) -> Result<(), CliError> {
 fn remove_passkey(args: RemovePasskeyArgs, settings: &Settings) -> Result<(), CliError> {
     use tessera_store::passkeys::Deletion;
     super::with_current_schema(settings, |store| async move {
-        let account = named(&store, &args.username).await?.account_id;
+        let row = named(&store, &args.username).await?;
+        let account = row.account_id;
         let devices = store
             .run(move |conn| tessera_store::passkeys::devices_of(conn, account))
             .await
@@ -469,12 +522,14 @@ fn remove_passkey(args: RemovePasskeyArgs, settings: &Settings) -> Result<(), Cl
             }
         };
         let confirmed = args.yes;
-        let outcome = store
-            .run(move |conn| {
-                tessera_store::passkeys::delete_device(conn, account, device, confirmed)
-            })
-            .await
-            .map_err(failed)?;
+        let outcome = audited(
+            &store,
+            entry("passkey.removed", &row, format!("passkey {device}")),
+            move |conn| tessera_store::passkeys::delete_device(conn, account, device, confirmed),
+            |outcome| *outcome == Deletion::Deleted,
+        )
+        .await
+        .map_err(failed)?;
         match outcome {
             Deletion::Deleted => {
                 println!("removed passkey {device} from {}", args.username);

@@ -1,6 +1,7 @@
 //! The command line: `tessera serve | migrate | keys list | keys rotate`.
 
 mod account;
+mod audit;
 mod config;
 mod keys;
 
@@ -49,6 +50,8 @@ pub enum Command {
         #[command(subcommand)]
         action: AccountCommand,
     },
+    /// Show the audit log: who changed which account or group, what and when.
+    Audit(audit::AuditArgs),
     /// Admin utilities.
     Admin {
         /// What to do.
@@ -117,6 +120,7 @@ impl Cli {
             Command::Keys { action } => keys::run(action, &settings, Utc::now()),
             Command::Config { action } => config::run(action, &settings),
             Command::Account { action } => account::run(action, &settings),
+            Command::Audit(args) => audit::run(args, &settings),
             Command::Admin { .. } => Ok(()),
         }
     }

@@ -69,6 +69,27 @@ async fn a_disabled_account_cannot_sign_in_and_loses_its_sessions_and_refresh_to
     assert!(tessera_account(&app, &["enable", "kim"]).contains("enabled kim"));
     let back = sign_in(&app, &browser(), &authorize, None).await;
     assert!(location(&back).contains("code="), "kim signs in again");
+
+    // Both changes are in the audit log, newest first, with who made them.
+    let kek = tessera_oauth_core::keys::KeyEncryptionKey::generate_base64().unwrap();
+    let out = tessera(app.db.url(), &kek)
+        .args(["audit", "--account", "kim"])
+        .env("USER", "operator-ann")
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 2, "{log}");
+    assert!(
+        lines[0].contains("user.enabled") && lines[1].contains("user.disabled"),
+        "{log}"
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.contains("cli:") && l.contains("kim")),
+        "{log}"
+    );
 }
 
 #[tokio::test]

@@ -586,6 +586,19 @@ async fn deactivating_through_scim_ends_refresh_tokens_and_introspection_of_issu
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let account_id: uuid::Uuid = id.parse().unwrap();
+    // The audit log keeps what was done, after the account is gone.
+    let log = tessera_store::audit::recent(&mut app.db.connect(), Some(account_id), 10).unwrap();
+    let seen: Vec<(&str, &str, &str)> = log
+        .iter()
+        .map(|e| (e.actor.as_str(), e.action.as_str(), e.subject.as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("scim:hr-provisioning", "user.deleted", "kim"),
+            ("scim:hr-provisioning", "user.disabled", "kim"),
+        ]
+    );
     for table in [
         "accounts",
         "password_credentials",
