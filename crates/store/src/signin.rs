@@ -383,3 +383,18 @@ pub fn sign_out_everywhere(
         })
     })
 }
+
+/// An account's live SSO sessions, newest first.
+pub fn live_sessions(
+    conn: &mut PgConnection,
+    account_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Vec<SessionRow>, StoreError> {
+    Ok(sso_sessions::table
+        .filter(sso_sessions::account_id.eq(account_id))
+        .filter(sso_sessions::expires_at.gt(now))
+        .filter(sso_sessions::ended_at.is_null())
+        .order(sso_sessions::created_at.desc())
+        .select(SessionRow::as_select())
+        .load(conn)?)
+}

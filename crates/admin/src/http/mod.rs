@@ -4,12 +4,14 @@
 // An edge: request handlers read the clock and pass the time on.
 #![allow(clippy::disallowed_methods)]
 
+mod accounts;
 mod api;
 mod auth;
 mod client_address;
 mod error;
 mod pages;
 mod session;
+mod view;
 
 use actix_web::web;
 
@@ -68,5 +70,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             ))
             .configure(api::routes),
     )
-    .service(web::scope("/admin").configure(pages::routes));
+    .service(
+        web::scope("/admin")
+            .configure(accounts::routes)
+            .configure(pages::routes),
+    );
 }

@@ -9,9 +9,10 @@ use serde::Deserialize;
 use tera::Context;
 
 use super::session::{self, Session};
+use super::view::{Message, guarded, render, see_other, signed_in_context, status_of};
 use super::{AdminError, AdminState};
 use crate::ConfigError;
-use crate::config::{MAX_DOCUMENT_BYTES, Problem, UploadMode};
+use crate::config::{MAX_DOCUMENT_BYTES, UploadMode};
 
 pub(super) fn templates() -> Result<tera::Tera, tera::Error> {
     let mut tera = tera::Tera::default();
@@ -23,6 +24,11 @@ pub(super) fn templates() -> Result<tera::Tera, tera::Error> {
             include_str!("../../templates/dashboard.html"),
         ),
         ("changes.html", include_str!("../../templates/changes.html")),
+        (
+            "accounts.html",
+            include_str!("../../templates/accounts.html"),
+        ),
+        ("account.html", include_str!("../../templates/account.html")),
     ])?;
     Ok(tera)
 }
@@ -39,89 +45,6 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
         .route("/discard", web::post().to(discard))
         .route("/rollback", web::post().to(rollback))
         .route("/static/admin.css", web::get().to(stylesheet));
-}
-
-/// What a page shows besides its own data.
-#[derive(Default)]
-struct Message {
-    notice: Option<String>,
-    error: Option<String>,
-    problems: Vec<Problem>,
-}
-
-impl Message {
-    fn error(e: &ConfigError) -> Self {
-        match e {
-            ConfigError::Invalid(problems) => Message {
-                error: Some(format!(
-                    "The configuration has {} problem(s); nothing was changed.",
-                    problems.0.len()
-                )),
-                problems: problems.0.clone(),
-                ..Message::default()
-            },
-            ConfigError::Store(_) | ConfigError::Secret(_) => {
-                tracing::error!(error = %e, "admin page action failed");
-                Message {
-                    error: Some(
-                        "The change could not be completed; nothing was committed. Try again."
-                            .into(),
-                    ),
-                    ..Message::default()
-                }
-            }
-            other => Message {
-                error: Some(other.to_string()),
-                ..Message::default()
-            },
-        }
-    }
-}
-
-fn status_of(e: &ConfigError) -> StatusCode {
-    match e {
-        ConfigError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        ConfigError::Conflict(_) => StatusCode::CONFLICT,
-        ConfigError::NotFound(_) => StatusCode::NOT_FOUND,
-        ConfigError::Store(_) | ConfigError::Secret(_) => StatusCode::SERVICE_UNAVAILABLE,
-        ConfigError::Invalid(_) | ConfigError::NotUtf8 => StatusCode::BAD_REQUEST,
-    }
-}
-
-fn render(
-    state: &AdminState,
-    status: StatusCode,
-    template: &str,
-    mut ctx: Context,
-    message: Message,
-) -> HttpResponse {
-    ctx.insert("notice", &message.notice);
-    ctx.insert("error", &message.error);
-    ctx.insert("problems", &message.problems);
-    match state.templates.render(template, &ctx) {
-        Ok(html) => HttpResponse::build(status)
-            .content_type("text/html; charset=utf-8")
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .body(html),
-        Err(e) => {
-            tracing::error!(error = %e, template, "cannot render admin page");
-            HttpResponse::InternalServerError().body("The page could not be rendered.")
-        }
-    }
-}
-
-fn see_other(to: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, to))
-        .finish()
-}
-
-fn signed_in_context(state: &AdminState, session: &Session) -> Context {
-    let mut ctx = Context::new();
-    ctx.insert("signed_in", &true);
-    ctx.insert("csrf", &session.csrf(state));
-    ctx.insert("username", &session.username);
-    ctx
 }
 
 #[derive(Deserialize)]
@@ -279,23 +202,6 @@ async fn login(
 #[derive(Deserialize)]
 struct CsrfForm {
     csrf: String,
-}
-
-/// The session of a state-changing request, if signed in and its CSRF token is right.
-async fn guarded(
-    state: &AdminState,
-    req: &HttpRequest,
-    csrf: &str,
-) -> Result<Session, HttpResponse> {
-    let Some(session) = session::current(state, req).await else {
-        return Err(see_other("/admin/login"));
-    };
-    if !session.check_csrf(state, csrf) {
-        return Err(HttpResponse::Forbidden()
-            .content_type("text/plain; charset=utf-8")
-            .body("This form has expired or did not come from this site. Go back, reload and try again."));
-    }
-    Ok(session)
 }
 
 #[derive(Deserialize)]

@@ -215,7 +215,7 @@ impl fantoccini::wd::WebDriverCompatibleCommand for RemoveVirtualAuthenticator {
     }
 }
 
-async fn dev_app() -> TestApp {
+pub(crate) async fn dev_app() -> TestApp {
     spawn_app_with(Options {
         env: vec![("TESSERA_SERVER_DEVELOPMENT", "true".into())],
         ..Options::default()

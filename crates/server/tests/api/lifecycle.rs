@@ -278,7 +278,7 @@ async fn an_imported_legacy_subject_is_the_sub_of_id_access_refreshed_tokens_and
 }
 
 /// Stores a passkey row for `username` (its credential is never used here).
-fn give_passkey(app: &TestApp, username: &str, name: &str) -> uuid::Uuid {
+pub(crate) fn give_passkey(app: &TestApp, username: &str, name: &str) -> uuid::Uuid {
     let mut conn = app.db.connect();
     let account = tessera_store::accounts::by_username(&mut conn, username)
         .unwrap()

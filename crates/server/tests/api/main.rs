@@ -9,6 +9,7 @@
 
 mod account;
 mod admin;
+mod admin_accounts;
 mod authorize;
 mod browser;
 mod confidential;
