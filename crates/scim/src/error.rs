@@ -52,6 +52,9 @@ pub enum ScimError {
     /// A method or feature Tessera does not offer.
     #[error("{0}")]
     NotImplemented(String),
+    /// A method the endpoint does not take.
+    #[error("This endpoint does not take this method.")]
+    MethodNotAllowed,
     /// The database is unreachable.
     #[error("The directory is unavailable; try again shortly.")]
     Unavailable,
@@ -103,6 +106,7 @@ impl ResponseError for ScimError {
             ScimError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ScimError::TooMany(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ScimError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            ScimError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ScimError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ScimError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,

@@ -218,6 +218,13 @@ fn apply_at(
     let map = container(doc, resolved.extension)?;
     let name = attribute.name;
     match (kind, value) {
+        (OpKind::Remove, Some(value)) if attribute.multi_valued && target.values.is_none() => {
+            // Microsoft Entra ID removes group members as `remove members` with the members
+            // as the value: only those go.
+            let values = normalize(attribute, value)?;
+            remove_listed(map, attribute.name, &values);
+            Ok(())
+        }
         (OpKind::Remove, _) => {
             remove(map, attribute, resolved.sub, target.values.as_ref());
             Ok(())
@@ -429,6 +436,20 @@ fn single(attribute: &Attribute) -> Attribute {
     Attribute {
         multi_valued: false,
         ..*attribute
+    }
+}
+
+/// Removes the values `listed` names from a multi-valued attribute: complex values by their
+/// `value` sub-attribute when they have one, others when equal.
+fn remove_listed(map: &mut Map<String, Value>, name: &str, listed: &Value) {
+    let Value::Array(listed) = listed else { return };
+    let key = |v: &Value| v.get("value").cloned().unwrap_or_else(|| v.clone());
+    let gone: Vec<Value> = listed.iter().map(key).collect();
+    if let Some(Value::Array(values)) = map.get_mut(name) {
+        values.retain(|v| !gone.contains(&key(v)));
+        if values.is_empty() {
+            map.remove(name);
+        }
     }
 }
 

@@ -151,6 +151,26 @@ pub fn changes(
     (action, changed.join("; "))
 }
 
+/// What a replacement (PUT) keeps that its client did not speak of: Tessera's extension when
+/// the body does not name its schema (most provisioning clients do not know it, and must not
+/// clear a legacy subject by not knowing it), and a disabled account's state when the body
+/// has no `active`.
+pub fn keep_unspoken(doc: &mut Map<String, Value>, current: &AccountRow, body_schemas: &[String]) {
+    let speaks_extension = body_schemas
+        .iter()
+        .any(|schema| schema.eq_ignore_ascii_case(TESSERA_USER));
+    if !speaks_extension {
+        let mut current_doc = render(current, &[], "");
+        match current_doc.remove(TESSERA_USER) {
+            Some(extension) => doc.insert(TESSERA_USER.into(), extension),
+            None => doc.remove(TESSERA_USER),
+        };
+    }
+    if !doc.contains_key("active") && current.disabled_at.is_some() {
+        doc.insert("active".into(), Value::Bool(false));
+    }
+}
+
 /// The passkey ids a User document lists.
 pub fn passkey_ids(doc: &Map<String, Value>) -> Vec<String> {
     doc.get(TESSERA_USER)

@@ -95,6 +95,11 @@ fn insert(
     id: Uuid,
     account: &NewAccount<'_>,
 ) -> Result<Result<(), Taken>, StoreError> {
+    if let Some(subject) = account.legacy_subject
+        && subject_issued_to_another(conn, subject, None)?
+    {
+        return Ok(Err(Taken::LegacySubject));
+    }
     let inserted = diesel::insert_into(accounts::table)
         .values((
             accounts::account_id.eq(id),
@@ -272,6 +277,23 @@ pub fn by_subject(
         .select(AccountRow::as_select())
         .first(conn)
         .optional()?)
+}
+
+/// Whether `subject` was ever issued as the `sub` of an account other than `account_id` (any
+/// account when `None`). A `sub` is never reassigned (OIDC Core §2), so such a subject cannot
+/// become another account's legacy subject.
+pub fn subject_issued_to_another(
+    conn: &mut PgConnection,
+    subject: &str,
+    account_id: Option<Uuid>,
+) -> Result<bool, StoreError> {
+    let mut held = account_subjects::table
+        .filter(account_subjects::subject.eq(subject))
+        .into_boxed();
+    if let Some(account_id) = account_id {
+        held = held.filter(account_subjects::account_id.ne(account_id));
+    }
+    Ok(diesel::dsl::select(diesel::dsl::exists(held)).get_result(conn)?)
 }
 
 /// PostgreSQL text cannot hold NUL: a value with one matches nothing stored, and sending it

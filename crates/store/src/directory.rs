@@ -401,6 +401,11 @@ pub fn create(
     profile: &Profile,
     now: DateTime<Utc>,
 ) -> Result<Written, StoreError> {
+    if let Some(subject) = &profile.legacy_subject
+        && crate::accounts::subject_issued_to_another(conn, subject, None)?
+    {
+        return Ok(Written::Taken(Taken::LegacySubject));
+    }
     let inserted = diesel::insert_into(accounts::table)
         .values((
             accounts::account_id.eq(Uuid::new_v4()),
@@ -445,6 +450,11 @@ pub fn replace(
         };
         if read.is_some_and(|read| read != current.updated_at) {
             return Ok(Written::Changed);
+        }
+        if let Some(subject) = &profile.legacy_subject
+            && crate::accounts::subject_issued_to_another(conn, subject, Some(account_id))?
+        {
+            return Ok(Written::Taken(Taken::LegacySubject));
         }
         // Strictly later than the version read, so that a write in the same microsecond
         // still changes the version.

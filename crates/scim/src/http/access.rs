@@ -69,6 +69,11 @@ async fn authorize(req: &HttpRequest) -> Result<Caller, ScimError> {
         )
         .ok_or(ScimError::Unauthorized)?;
         let client_id = verified.client_id.ok_or(ScimError::Unauthorized)?;
+        // A client's own token (client credentials: its `sub` is the client), never a token a
+        // user signed in for through a client that happens to hold the scope.
+        if verified.subject.as_deref() != Some(client_id.as_str()) {
+            return Err(ScimError::Forbidden);
+        }
         let still_allowed = oauth
             .config
             .load()

@@ -39,11 +39,7 @@ async fn not_found() -> HttpResponse {
 }
 
 async fn method_not_allowed() -> HttpResponse {
-    let mut response = actix_web::ResponseError::error_response(&ScimError::NotImplemented(
-        "This endpoint does not take this method.".into(),
-    ));
-    *response.status_mut() = actix_web::http::StatusCode::METHOD_NOT_ALLOWED;
-    response
+    actix_web::ResponseError::error_response(&ScimError::MethodNotAllowed)
 }
 
 /// `POST /.search` (RFC 7644 §3.4.3): users, then groups, paged as one list. A filter that
@@ -60,14 +56,16 @@ async fn search_everything(
     // First the users' part of the page, then as many groups as still fit.
     let (found_users, users_total, users_filtered) = match users::page(&state, &users).await {
         Ok((found, total)) => (found, total, true),
-        Err(ScimError::InvalidFilter(_)) => (Vec::new(), 0, false),
+        Err(ScimError::InvalidFilter(_) | ScimError::InvalidValue(_)) => (Vec::new(), 0, false),
         Err(e) => return Err(e),
     };
     groups.start_index = (start_index - users_total).max(1);
     groups.count = count - found_users.len() as i64;
     let (found_groups, groups_total) = match groups::page(&state, &groups).await {
         Ok(found) => found,
-        Err(ScimError::InvalidFilter(_)) if users_filtered => (Vec::new(), 0),
+        Err(ScimError::InvalidFilter(_) | ScimError::InvalidValue(_)) if users_filtered => {
+            (Vec::new(), 0)
+        }
         Err(e) => return Err(e),
     };
     let mut resources = found_users;

@@ -206,7 +206,18 @@ pub async fn replace(
     let body = wire::json_body(&body)?;
     let (current, _) = load(&state, id).await?;
     wire::check_if_match(&req, &document::version(current.updated_at))?;
-    let doc = document::from_body(&USERS, body)?;
+    let schemas: Vec<String> = body
+        .get("schemas")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut doc = document::from_body(&USERS, body)?;
+    user::keep_unspoken(&mut doc, &current, &schemas);
     let profile = user::read(&doc, &current.attributes)?;
     store(&state, &caller, &current, profile, Vec::new()).await
 }

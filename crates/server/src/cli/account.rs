@@ -446,14 +446,18 @@ fn import(file: &std::path::Path, settings: &Settings) -> Result<(), CliError> {
         .map_err(|e| CliError::Failed(format!("{}: {e}", file.display())))?;
     super::with_current_schema(settings, |store| async move {
         let (mut imported, mut refused) = (0u64, 0u64);
-        for (index, line) in reader.lines().enumerate() {
+        for (index, line) in reader.split(b'\n').enumerate() {
             let number = index + 1;
             let line = line.map_err(|e| CliError::Failed(format!("line {number}: {e}")))?;
-            if line.trim().is_empty() {
+            if line.trim_ascii().is_empty() {
                 continue;
             }
-            let parsed = serde_json::from_str::<ImportLine>(&line)
-                .map_err(|e| e.to_string())
+            // A line that is not UTF-8 is one bad line, reported like any other.
+            let parsed = String::from_utf8(line)
+                .map_err(|_| "not UTF-8 text".to_owned())
+                .and_then(|line| {
+                    serde_json::from_str::<ImportLine>(&line).map_err(|e| e.to_string())
+                })
                 .and_then(ImportLine::account);
             let outcome = match parsed {
                 Ok((details, imported)) => accounts::import(&store, details, imported)

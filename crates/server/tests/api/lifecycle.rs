@@ -259,11 +259,37 @@ async fn an_imported_legacy_subject_is_the_sub_of_id_access_refreshed_tokens_and
         "verified elsewhere, kept"
     );
 
-    // A second account cannot take the same legacy subject, nor one shaped like Tessera's own.
+    // Kim's legacy subject changes; the old one was issued as her `sub`, so it is never
+    // given to anyone else.
+    {
+        let mut conn = app.db.connect();
+        let kim = tessera_store::accounts::by_username(&mut conn, "kim")
+            .unwrap()
+            .unwrap();
+        let profile = tessera_store::directory::Profile {
+            username: kim.username.clone(),
+            email: kim.email.clone(),
+            external_id: None,
+            legacy_subject: Some("auth0|renamed".into()),
+            attributes: kim.attributes.clone(),
+            active: true,
+        };
+        let now = chrono::Utc::now();
+        let written =
+            tessera_store::directory::replace(&mut conn, kim.account_id, &profile, &[], None, now)
+                .unwrap();
+        assert!(matches!(
+            written,
+            tessera_store::directory::Written::Stored(_)
+        ));
+    }
+    // A second account cannot take the old legacy subject, nor one shaped like Tessera's own.
     let clash = serde_json::json!({"username": "lee", "legacy_subject": "auth0|5f1a9c"});
     let derived = serde_json::json!({"username": "max", "legacy_subject": "a".repeat(64)});
     let file = std::env::temp_dir().join(format!("import-{}.jsonl", uuid::Uuid::new_v4()));
-    std::fs::write(&file, format!("{clash}\n{derived}\n")).unwrap();
+    let mut bytes = format!("{clash}\n{derived}\n").into_bytes();
+    bytes.extend_from_slice(b"{\"username\": \"\xff\"}\n");
+    std::fs::write(&file, bytes).unwrap();
     let out = account_command(&app, &["import", file.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -274,6 +300,7 @@ async fn an_imported_legacy_subject_is_the_sub_of_id_access_refreshed_tokens_and
         stderr.contains("line 2: the legacy subject must not be 64 lowercase hex"),
         "{stderr}"
     );
+    assert!(stderr.contains("line 3: not UTF-8 text"), "{stderr}");
     let _ = std::fs::remove_file(file);
 }
 

@@ -186,6 +186,33 @@ async fn scim_takes_a_scim_scoped_client_token_or_the_admin_token_and_refuses_an
             .unwrap()
             .contains("insufficient_scope")
     );
+    // A user's token for a client that holds the scope is not the client's own.
+    merge_clients(
+        &app,
+        "<client><id>demo-web-client</id><scope>scim</scope></client>",
+    )
+    .await;
+    create_kim(&app).await;
+    let users_token =
+        crate::token_claims::code_flow_in(&app, &crate::oidc::browser(), "openid scim").await;
+    let as_user = app
+        .client
+        .get(&users)
+        .bearer_auth(users_token["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(as_user.status(), StatusCode::FORBIDDEN);
+    let not_allowed = app
+        .client
+        .post(format!("{}/scim/v2/ServiceProviderConfig", app.origin))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_allowed.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let body: Value = not_allowed.json().await.unwrap();
+    assert_eq!(body["status"], "405");
     let forged = format!("{}x", &token[..token.len() - 1]);
     let forged = app
         .client
@@ -669,6 +696,18 @@ async fn groups_keep_members_added_and_removed_by_patch() {
         body["members"],
         json!([{"value": lee["id"], "$ref": lee["meta"]["location"], "type": "User"}])
     );
+    // Entra ID's shape: remove with the members as the value takes only those.
+    let (status, body) =
+        patch(json!([{"op": "add", "path": "members", "value": [{"value": kim["id"]}]}])).await;
+    assert_eq!(
+        (status, body["members"].as_array().unwrap().len()),
+        (StatusCode::OK, 2)
+    );
+    let (status, body) =
+        patch(json!([{"op": "Remove", "path": "members", "value": [{"value": kim["id"]}]}])).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["members"][0]["value"], lee["id"], "{body}");
+    assert_eq!(body["members"].as_array().unwrap().len(), 1);
     let (status, body) = patch(
         json!([{"op": "add", "path": "members", "value": [{"value": uuid::Uuid::new_v4()}]}]),
     )
@@ -800,4 +839,50 @@ async fn a_client_asking_for_the_groups_scope_gets_the_users_groups_in_its_token
         id.get("groups").is_none(),
         "only with the groups scope: {id}"
     );
+}
+
+#[tokio::test]
+async fn a_put_that_does_not_speak_of_the_extension_or_active_keeps_them() {
+    let (app, token) = scim_app().await;
+    let scim = Scim {
+        app: &app,
+        token: &token,
+    };
+    let kim = scim
+        .create_user(
+            json!({"schemas": [USER, TESSERA], "userName": "kim", "active": false,
+                            TESSERA: {"legacySubject": "okta|00u1", "emailVerified": true}}),
+        )
+        .await;
+    let id = kim["id"].as_str().unwrap();
+    // What Okta or Entra ID send: the core schema only, no `active`.
+    let (status, body) = scim
+        .send(
+            scim.request(reqwest::Method::PUT, &format!("/Users/{id}"))
+                .body(
+                    json!({"schemas": [USER], "userName": "kim", "displayName": "Kim"}).to_string(),
+                ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body[TESSERA]["legacySubject"], "okta|00u1");
+    assert_eq!(body[TESSERA]["emailVerified"], true);
+    assert_eq!(
+        body["active"], false,
+        "a PUT without active leaves the account disabled"
+    );
+    assert_eq!(body["displayName"], "Kim");
+    // A PUT that names the extension replaces it.
+    let (status, body) = scim
+        .send(
+            scim.request(reqwest::Method::PUT, &format!("/Users/{id}"))
+                .body(
+                    json!({"schemas": [USER, TESSERA], "userName": "kim", "active": true})
+                        .to_string(),
+                ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.get(TESSERA).is_none(), "{body}");
+    assert_eq!(body["active"], true);
 }
