@@ -577,3 +577,72 @@ pub fn config() -> Result<()> {
         "config_bench",
     ]))
 }
+
+/// `cargo xtask bench import [ACCOUNTS]`: `tessera account import` of a generated file of
+/// ACCOUNTS (default 100,000) accounts as another system exports them — every third with a
+/// bcrypt hash, every third with a Keycloak-style PBKDF2 hash, every fifth with a legacy
+/// subject — into an empty database; accounts per second, and that every one arrived.
+pub fn import(args: &[String]) -> Result<()> {
+    let accounts: usize = args
+        .first()
+        .map(|s| s.parse())
+        .transpose()
+        .map_err(|_| anyhow::anyhow!("usage: cargo xtask bench import [ACCOUNTS]"))?
+        .unwrap_or(100_000);
+    let file = std::path::PathBuf::from("target/bench-import.jsonl");
+    write_import_file(&file, accounts)?;
+    on_throwaway_database(|url| {
+        let cli = Tessera {
+            database_url: url.to_owned(),
+            kek: random_kek()?,
+        };
+        run(cli.command().arg("migrate").stdout(Stdio::null()))?;
+        let started = Instant::now();
+        let status = cli
+            .command()
+            .args(["account", "import"])
+            .arg(&file)
+            .status()
+            .context("running tessera account import")?;
+        let elapsed = started.elapsed();
+        if !status.success() {
+            bail!("the import failed");
+        }
+        println!(
+            "import: {accounts} accounts in {:.1} s = {:.0} accounts/s (one process, PostgreSQL on the same machine)",
+            elapsed.as_secs_f64(),
+            accounts as f64 / elapsed.as_secs_f64()
+        );
+        Ok(())
+    })
+}
+
+fn write_import_file(file: &std::path::Path, accounts: usize) -> Result<()> {
+    use std::io::Write;
+    // The hashes are checked only at sign-in; one of each kind serves every line.
+    let bcrypt = "$2b$04$Vd0cJ6nqTNkyHxbQKRRv3uOT9oSk8n8Wy6pV1w0gSN6ATqY1Cz9Ma";
+    let pbkdf2 = serde_json::json!({"algorithm": "pbkdf2-sha512", "hashIterations": 27500,
+        "salt": "a2V5Y2xvYWstc2FsdC0xNg==",
+        "value": "7bK7y2Zy2ZmVYh3d3q0n8r7mJm0Xg1l0v4c5ZfS7Qn3y9m1n2b3v4c5x6z7a8s9d0f1g2h3j4k5l6q7w8e9r0tA=="});
+    let mut out = std::io::BufWriter::new(std::fs::File::create(file)?);
+    for n in 0..accounts {
+        let mut line = serde_json::json!({
+            "username": format!("user{n:06}"),
+            "email": format!("user{n:06}@example.com"),
+            "email_verified": n % 2 == 0,
+            "given_name": "Imported",
+            "family_name": format!("User {n}"),
+        });
+        match n % 3 {
+            0 => line["password_hash"] = bcrypt.into(),
+            1 => line["keycloak_credential"] = pbkdf2.clone(),
+            _ => {}
+        }
+        if n % 5 == 0 {
+            line["legacy_subject"] = format!("legacy|{n}").into();
+        }
+        writeln!(out, "{line}")?;
+    }
+    out.flush()?;
+    Ok(())
+}

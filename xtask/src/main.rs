@@ -183,8 +183,9 @@ fn bench(args: &[String]) -> Result<()> {
         Some("password") => bench::password(&args[1..]),
         Some("passkey") => bench::passkey(&args[1..]),
         Some("config") => bench::config(),
+        Some("import") => bench::import(&args[1..]),
         _ => bail!(
-            "usage: cargo xtask bench oauth [SECONDS] | password [SECONDS] | passkey [SECONDS] | config"
+            "usage: cargo xtask bench oauth [SECONDS] | password [SECONDS] | passkey [SECONDS] | import [ACCOUNTS] | config"
         ),
     }
 }

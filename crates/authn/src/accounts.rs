@@ -133,7 +133,7 @@ pub async fn import(
         && tessera_admin::crypto::legacy::scheme(hash).is_none()
     {
         return Err(AccountError::Invalid(
-            "the password hash is of a kind Tessera cannot check (argon2id, bcrypt $2a$/$2b$/$2y$, $pbkdf2-sha256$, $pbkdf2-sha512$)".into(),
+            "the password hash is of a kind Tessera cannot check (argon2id, bcrypt $2a$/$2b$/$2y$, $pbkdf2-sha256$, $pbkdf2-sha512$, SHA-crypt $5$/$6$)".into(),
         ));
     }
     if let Some(subject) = &imported.legacy_subject {

@@ -3,6 +3,8 @@
 //! filter costs little. `not` binds tighter than `and`, which binds tighter than `or`.
 
 use serde_json::{Map, Value};
+/// A comparison operator (RFC 7644 §3.4.2.2): the directory's own.
+pub use tessera_store::directory::Op as CompareOp;
 
 /// The longest filter or path accepted, in bytes.
 pub const MAX_LENGTH: usize = 4096;
@@ -23,29 +25,6 @@ pub struct AttrPath {
     pub attribute: String,
     /// The sub-attribute.
     pub sub: Option<String>,
-}
-
-/// A comparison operator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CompareOp {
-    /// eq
-    Eq,
-    /// ne
-    Ne,
-    /// co
-    Co,
-    /// sw
-    Sw,
-    /// ew
-    Ew,
-    /// gt
-    Gt,
-    /// ge
-    Ge,
-    /// lt
-    Lt,
-    /// le
-    Le,
 }
 
 /// A value compared with.

@@ -2,13 +2,13 @@
 //! a group profile, and Group filters translated into directory searches.
 
 use serde_json::{Map, Value, json};
-use tessera_store::directory::{Filter, Op, Value as SearchValue};
+use tessera_store::directory::{Filter, Value as SearchValue};
 use tessera_store::groups::{Group, GroupAttribute, GroupProfile};
 use uuid::Uuid;
 
 use crate::document::{self, list, text};
 use crate::error::ScimError;
-use crate::filter::{AttrPath, CompareOp, Expr, Literal};
+use crate::filter::{AttrPath, Expr, Literal};
 use crate::schema::GROUPS;
 
 /// The most members one write may name.
@@ -113,17 +113,7 @@ pub fn search_filter(expr: &Expr) -> Result<Filter<GroupAttribute>, ScimError> {
         Expr::Present(path) => Filter::Present(attribute(path)?),
         Expr::Compare(path, op, literal) => {
             let attribute = attribute(path)?;
-            let op = match op {
-                CompareOp::Eq => Op::Eq,
-                CompareOp::Ne => Op::Ne,
-                CompareOp::Co => Op::Co,
-                CompareOp::Sw => Op::Sw,
-                CompareOp::Ew => Op::Ew,
-                CompareOp::Gt => Op::Gt,
-                CompareOp::Ge => Op::Ge,
-                CompareOp::Lt => Op::Lt,
-                CompareOp::Le => Op::Le,
-            };
+            let op = *op;
             let value = match (attribute, literal) {
                 (GroupAttribute::Created | GroupAttribute::LastModified, Literal::Text(text)) => {
                     chrono::DateTime::parse_from_rfc3339(text)

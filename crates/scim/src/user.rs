@@ -13,7 +13,7 @@ use tessera_store::passkeys::DeviceRow;
 
 use crate::document::{self, boolean, list, object, text};
 use crate::error::ScimError;
-use crate::filter::{AttrPath, CompareOp, Expr, Literal};
+use crate::filter::{AttrPath, Expr, Literal};
 use crate::schema::{TESSERA_USER, USERS};
 
 /// The profile attributes SCIM manages; any other attribute of an account is left alone.
@@ -334,17 +334,7 @@ fn translate(expr: &Expr, within: Option<&str>) -> Result<Filter, ScimError> {
         Expr::Present(path) => Filter::Present(attribute(path, within)?),
         Expr::Compare(path, op, literal) => {
             let attribute = attribute(path, within)?;
-            let op = match op {
-                CompareOp::Eq => tessera_store::directory::Op::Eq,
-                CompareOp::Ne => tessera_store::directory::Op::Ne,
-                CompareOp::Co => tessera_store::directory::Op::Co,
-                CompareOp::Sw => tessera_store::directory::Op::Sw,
-                CompareOp::Ew => tessera_store::directory::Op::Ew,
-                CompareOp::Gt => tessera_store::directory::Op::Gt,
-                CompareOp::Ge => tessera_store::directory::Op::Ge,
-                CompareOp::Lt => tessera_store::directory::Op::Lt,
-                CompareOp::Le => tessera_store::directory::Op::Le,
-            };
+            let op = *op;
             if *literal == Literal::Null {
                 // `x eq null` is "x is not present" (RFC 7644 §3.4.2.2 leaves it open).
                 let present = Filter::Present(attribute);

@@ -76,3 +76,20 @@ pub fn recent(
         .select(Recorded::as_select())
         .load(conn)?)
 }
+
+/// Runs `change` in a transaction and records the entry `entry_for` makes of its outcome, if
+/// it makes one (a change that changed nothing records nothing), in the same transaction.
+pub fn recorded<T>(
+    conn: &mut PgConnection,
+    at: DateTime<Utc>,
+    change: impl FnOnce(&mut PgConnection) -> Result<T, StoreError>,
+    entry_for: impl FnOnce(&T) -> Option<Entry>,
+) -> Result<T, StoreError> {
+    crate::tx::transaction(conn, |conn| {
+        let outcome = change(conn)?;
+        if let Some(entry) = entry_for(&outcome) {
+            record(conn, &entry, at)?;
+        }
+        Ok(outcome)
+    })
+}

@@ -5,7 +5,9 @@
 //! - PBKDF2 (Keycloak's `pbkdf2-sha256` and `pbkdf2-sha512`, Curity's and others'), written
 //!   `$pbkdf2-sha256$i=ITERATIONS$SALT$HASH` with SALT and HASH in standard base64
 //!   (`tessera account import` converts Keycloak's credential JSON to it); computed with
-//!   OpenSSL.
+//!   OpenSSL;
+//! - SHA-crypt: `$5$` (SHA-256, what Curity's credential manager stores) and `$6$` (SHA-512),
+//!   optionally with `rounds=N` (the `sha-crypt` crate, RustCrypto).
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -13,6 +15,9 @@ use openssl::hash::MessageDigest;
 
 /// The most PBKDF2 iterations accepted: enough for any export, not a way to burn a core.
 const MAX_ITERATIONS: u32 = 10_000_000;
+
+/// The most SHA-crypt rounds accepted (Curity writes 20,000; the format allows 999,999,999).
+const MAX_SHA_CRYPT_ROUNDS: u32 = 1_000_000;
 
 /// The scheme of a stored hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +28,8 @@ pub enum Scheme {
     Bcrypt,
     /// PBKDF2 with HMAC-SHA-256 or -512.
     Pbkdf2(Pbkdf2Digest),
+    /// SHA-crypt with SHA-256 (`$5$`) or SHA-512 (`$6$`).
+    ShaCrypt(Pbkdf2Digest),
 }
 
 /// PBKDF2's HMAC digest.
@@ -47,16 +54,47 @@ pub fn scheme(stored: &str) -> Option<Scheme> {
         pbkdf2_parts(stored).map(|_| Scheme::Pbkdf2(Pbkdf2Digest::Sha256))
     } else if stored.starts_with("$pbkdf2-sha512$") {
         pbkdf2_parts(stored).map(|_| Scheme::Pbkdf2(Pbkdf2Digest::Sha512))
+    } else if stored.starts_with("$5$") {
+        sha_crypt_rounds_ok(stored).then_some(Scheme::ShaCrypt(Pbkdf2Digest::Sha256))
+    } else if stored.starts_with("$6$") {
+        sha_crypt_rounds_ok(stored).then_some(Scheme::ShaCrypt(Pbkdf2Digest::Sha512))
     } else {
         None
     }
 }
 
-/// Checks `password` against a bcrypt or PBKDF2 hash; `None` for any other scheme.
+/// Whether a SHA-crypt hash has the shape `$5$[rounds=N$]SALT$HASH` with N within bounds.
+fn sha_crypt_rounds_ok(stored: &str) -> bool {
+    let parts: Vec<&str> = stored.split('$').collect();
+    match parts.as_slice() {
+        ["", _, rounds, salt, hash] => {
+            rounds
+                .strip_prefix("rounds=")
+                .and_then(|n| n.parse::<u32>().ok())
+                .is_some_and(|n| (1000..=MAX_SHA_CRYPT_ROUNDS).contains(&n))
+                && !salt.is_empty()
+                && !hash.is_empty()
+        }
+        ["", _, salt, hash] => !salt.is_empty() && !hash.is_empty(),
+        _ => false,
+    }
+}
+
+/// Checks `password` against a bcrypt, PBKDF2 or SHA-crypt hash; `None` for any other scheme.
 pub fn verify(password: &[u8], stored: &str) -> Option<bool> {
     match scheme(stored)? {
         Scheme::Argon2 => None,
         Scheme::Bcrypt => Some(bcrypt::verify(password, stored).unwrap_or(false)),
+        Scheme::ShaCrypt(digest) => {
+            // The crate takes the password as text; a password that is not UTF-8 never matched.
+            let Ok(password) = std::str::from_utf8(password) else {
+                return Some(false);
+            };
+            Some(match digest {
+                Pbkdf2Digest::Sha256 => sha_crypt::sha256_check(password, stored).is_ok(),
+                Pbkdf2Digest::Sha512 => sha_crypt::sha512_check(password, stored).is_ok(),
+            })
+        }
         Scheme::Pbkdf2(digest) => {
             let (iterations, salt, expected) = pbkdf2_parts(stored)?;
             let mut computed = vec![0u8; expected.len()];
@@ -102,6 +140,21 @@ mod tests {
         let mut out = [0u8; 32];
         openssl::pkcs5::pbkdf2_hmac(password.as_bytes(), salt, iterations, md, &mut out).unwrap();
         STANDARD.encode(out)
+    }
+
+    #[test]
+    fn sha_crypt_hashes_as_curity_stores_them_verify_their_password_only() {
+        // The test vectors of Drepper's SHA-crypt specification.
+        let sha256 = "$5$rounds=5000$toolongsaltstrin$Un/5jzAHMgOGZ5.mWJpuVolil07guHPvOW8mGRcvxa5";
+        assert_eq!(scheme(sha256), Some(Scheme::ShaCrypt(Pbkdf2Digest::Sha256)));
+        assert_eq!(verify(b"This is just a test", sha256), Some(true));
+        assert_eq!(verify(b"This is just a tesT", sha256), Some(false));
+        let sha512 = "$6$rounds=5000$toolongsaltstrin$lQ8jolhgVRVhY4b5pZKaysCLi0QBxGoNeKQzQ3glMhwllF7oGDZxUhx1yxdYcz/e1JSbq3y6JMxxl8audkUEm0";
+        assert_eq!(verify(b"This is just a test", sha512), Some(true));
+        assert_eq!(verify(b"this is just a test", sha512), Some(false));
+        // Rounds beyond the bound are refused before any work.
+        assert_eq!(scheme("$5$rounds=999999999$salt$hash"), None);
+        assert_eq!(scheme("$5$saltonly"), None);
     }
 
     #[test]

@@ -131,12 +131,9 @@ pub async fn create(
     let stored = state
         .store
         .run(move |conn| {
-            tessera_store::tx::transaction(conn, |conn| {
-                let written = groups::create(conn, &profile, now)?;
-                if matches!(written, GroupWritten::Stored(_)) {
-                    audit::record(conn, &entry, now)?;
-                }
-                Ok(written)
+            let create = |conn: &mut _| groups::create(conn, &profile, now);
+            audit::recorded(conn, now, create, |written| {
+                matches!(written, GroupWritten::Stored(_)).then_some(entry)
             })
         })
         .await?;
@@ -210,12 +207,9 @@ async fn store(
     let stored = state
         .store
         .run(move |conn| {
-            tessera_store::tx::transaction(conn, |conn| {
-                let written = groups::replace(conn, id, &profile, Some(read), now)?;
-                if matches!(written, GroupWritten::Stored(_)) {
-                    audit::record(conn, &entry, now)?;
-                }
-                Ok(written)
+            let replace = |conn: &mut _| groups::replace(conn, id, &profile, Some(read), now);
+            audit::recorded(conn, now, replace, |written| {
+                matches!(written, GroupWritten::Stored(_)).then_some(entry)
             })
         })
         .await?;
@@ -249,12 +243,9 @@ pub async fn delete(
     match state
         .store
         .run(move |conn| {
-            tessera_store::tx::transaction(conn, |conn| {
-                let removal = groups::delete(conn, id, read)?;
-                if removal == Removal::Removed {
-                    audit::record(conn, &entry, now)?;
-                }
-                Ok(removal)
+            let delete = |conn: &mut _| groups::delete(conn, id, read);
+            audit::recorded(conn, now, delete, |removal| {
+                (*removal == Removal::Removed).then_some(entry)
             })
         })
         .await?

@@ -153,19 +153,16 @@ pub async fn create(
     let stored = state
         .store
         .run(move |conn| {
-            tessera_store::tx::transaction(conn, |conn| {
-                let written = directory::create(conn, &profile, now)?;
-                if let Written::Stored(row) = &written {
-                    let entry = Entry {
-                        actor,
-                        action: "user.created",
-                        account_id: Some(row.account_id),
-                        subject: row.username.clone(),
-                        detail: String::new(),
-                    };
-                    audit::record(conn, &entry, now)?;
-                }
-                Ok(written)
+            let create = |conn: &mut _| directory::create(conn, &profile, now);
+            audit::recorded(conn, now, create, |written| match written {
+                Written::Stored(row) => Some(Entry {
+                    actor,
+                    action: "user.created",
+                    account_id: Some(row.account_id),
+                    subject: row.username.clone(),
+                    detail: String::new(),
+                }),
+                _ => None,
             })
         })
         .await?;
@@ -270,15 +267,14 @@ async fn store(
     let stored = state
         .store
         .run(move |conn| {
-            tessera_store::tx::transaction(conn, |conn| {
-                let written =
-                    directory::replace(conn, id, &profile, &remove_passkeys, Some(read), now)?;
-                if matches!(written, Written::Stored(_)) {
-                    audit::record(conn, &entry, now)?;
-                }
-                let devices = tessera_store::passkeys::devices_of(conn, id)?;
-                Ok((written, devices))
-            })
+            let replace = |conn: &mut _| {
+                directory::replace(conn, id, &profile, &remove_passkeys, Some(read), now)
+            };
+            let written = audit::recorded(conn, now, replace, |written| {
+                matches!(written, Written::Stored(_)).then_some(entry)
+            })?;
+            let devices = tessera_store::passkeys::devices_of(conn, id)?;
+            Ok((written, devices))
         })
         .await?;
     let row = written(stored.0, id)?;
@@ -311,12 +307,9 @@ pub async fn delete(
     match state
         .store
         .run(move |conn| {
-            tessera_store::tx::transaction(conn, |conn| {
-                let removal = directory::delete(conn, id, read)?;
-                if removal == Removal::Removed {
-                    audit::record(conn, &entry, now)?;
-                }
-                Ok(removal)
+            let delete = |conn: &mut _| directory::delete(conn, id, read);
+            audit::recorded(conn, now, delete, |removal| {
+                (*removal == Removal::Removed).then_some(entry)
             })
         })
         .await?

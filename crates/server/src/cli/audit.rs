@@ -40,12 +40,8 @@ where
 {
     store
         .run(move |conn| {
-            tessera_store::tx::transaction(conn, |conn| {
-                let outcome = change(conn)?;
-                if did(&outcome) {
-                    audit::record(conn, &entry, chrono::Utc::now())?;
-                }
-                Ok(outcome)
+            audit::recorded(conn, chrono::Utc::now(), change, |outcome| {
+                did(outcome).then_some(entry)
             })
         })
         .await
