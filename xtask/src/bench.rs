@@ -619,11 +619,13 @@ pub fn import(args: &[String]) -> Result<()> {
 
 fn write_import_file(file: &std::path::Path, accounts: usize) -> Result<()> {
     use std::io::Write;
-    // The hashes are checked only at sign-in; one of each kind serves every line.
+    // The hashes are checked only at sign-in, so one of each kind serves every line: a
+    // well-formed bcrypt hash, and Keycloak's PBKDF2-SHA-512 of "Imported-1" (27,500
+    // iterations, as Keycloak exports it).
     let bcrypt = "$2b$04$Vd0cJ6nqTNkyHxbQKRRv3uOT9oSk8n8Wy6pV1w0gSN6ATqY1Cz9Ma";
     let pbkdf2 = serde_json::json!({"algorithm": "pbkdf2-sha512", "hashIterations": 27500,
         "salt": "a2V5Y2xvYWstc2FsdC0xNg==",
-        "value": "7bK7y2Zy2ZmVYh3d3q0n8r7mJm0Xg1l0v4c5ZfS7Qn3y9m1n2b3v4c5x6z7a8s9d0f1g2h3j4k5l6q7w8e9r0tA=="});
+        "value": "WSccvpfI3FJVtsTcCu6dwD8cqFAHDhVargrkvwqR9qzgLeNcyJeZDyAQCw9jHj3HKY1zIjitNYV6p4a1PCm9IQ=="});
     let mut out = std::io::BufWriter::new(std::fs::File::create(file)?);
     for n in 0..accounts {
         let mut line = serde_json::json!({

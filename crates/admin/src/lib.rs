@@ -9,6 +9,7 @@ mod active;
 pub mod config;
 pub mod crypto;
 pub mod http;
+pub mod notify;
 pub mod secrets;
 mod secrets_kek;
 mod service;

@@ -297,6 +297,24 @@ pub fn link_mail(to: &str, service: &str, url: &str, minutes: u64) -> Mail {
     }
 }
 
+/// Sent at an operator's request: how to get back into the account (the user proves the
+/// address again on the way; the mail itself carries no secret).
+pub fn recovery_invitation_mail(to: &str, service: &str, username: &str, url: &str) -> Mail {
+    Mail {
+        to: to.to_owned(),
+        subject: format!("Get back into your {service} account"),
+        text: format!(
+            "An administrator of {service} sent you this so that you can get back into the account {username}, for instance after losing a passkey.\n\nOpen {url}, choose to sign in another way or to create a passkey, and follow the steps: a code or link is sent to this address to prove it is yours.\n\nIf you did not ask for this, you can ignore this email.\n"
+        ),
+        html: format!(
+            "<!doctype html><html><body style=\"font-family: system-ui, sans-serif\"><p>An administrator of {s} sent you this so that you can get back into the account <strong>{u}</strong>, for instance after losing a passkey.</p><p><a href=\"{l}\" style=\"font-size: 1.2rem; font-weight: 700\">Get back into your account</a></p><p>Choose to sign in another way or to create a passkey, and follow the steps: a code or link is sent to this address to prove it is yours.</p><p>If you did not ask for this, you can ignore this email.</p></body></html>",
+            s = escape(service),
+            u = escape(username),
+            l = escape(url)
+        ),
+    }
+}
+
 /// Sent instead of a code when someone signs up with an address that has an account already:
 /// the page the person sees is the same either way, so the form does not reveal who has one.
 pub fn existing_account_mail(to: &str, service: &str, username: &str) -> Mail {

@@ -13,5 +13,6 @@ pub mod guesses;
 pub mod http;
 pub mod limits;
 pub mod passkeys;
+pub mod recovery_mail;
 pub mod relying_party;
 pub mod signin;

@@ -237,15 +237,13 @@ impl Application {
             std::thread::available_parallelism().map_or(2, |n| n.get()),
         )
         .map_err(|e| StartupError::Other(e.to_string()))?;
-        let admin = web::Data::new(
-            AdminState::new(
-                config.clone(),
-                AdminAuth::new(admin_credentials(&settings), passwords.clone())
-                    .with_attempt_limits(store.clone(), settings.server.trusted_proxies.clone()),
-                settings.server.issuer.is_https(),
-            )
-            .map_err(|e| StartupError::Other(format!("admin templates: {e}")))?,
-        );
+        let admin = AdminState::new(
+            config.clone(),
+            AdminAuth::new(admin_credentials(&settings), passwords.clone())
+                .with_attempt_limits(store.clone(), settings.server.trusted_proxies.clone()),
+            settings.server.issuer.is_https(),
+        )
+        .map_err(|e| StartupError::Other(format!("admin templates: {e}")))?;
         let csrf_key = config
             .secrets()
             .subkey("tessera/login-csrf/v1")
@@ -275,6 +273,8 @@ impl Application {
             .with_mail(config.secrets().clone(), settings.server.issuer.as_str())
             .with_mail_drop(settings.mail.drop_folder.clone()),
         );
+        let admin =
+            web::Data::new(admin.with_recovery_mail(Arc::new(authn.recovery_invitations())));
         let scim = web::Data::new(tessera_scim::ScimState::new(
             store.clone(),
             settings.server.issuer.origin(),

@@ -26,6 +26,7 @@ pub(super) fn routes(cfg: &mut web::ServiceConfig) {
         .route("/accounts/{id}/disable", web::post().to(disable))
         .route("/accounts/{id}/enable", web::post().to(enable))
         .route("/accounts/{id}/sign-out", web::post().to(sign_out))
+        .route("/accounts/{id}/recovery", web::post().to(send_recovery))
         .route(
             "/accounts/{id}/passkeys/{passkey}/remove",
             web::post().to(remove_passkey),
@@ -152,6 +153,8 @@ fn notice(done: Option<&str>) -> Option<String> {
             "enabled" => "Enabled: the account can sign in again.",
             "signed-out" => "Every session of the account ended; its refresh tokens were revoked.",
             "passkey-removed" => "The passkey was removed; it can no longer sign in.",
+            "recovery-sent" => "A recovery email was sent to the account's address.",
+            "recovery-failed" => "The recovery email could not be sent; check the email provider.",
             "unchanged" => "Nothing to change.",
             _ => return None,
         }
@@ -205,6 +208,10 @@ async fn show(
     };
     let mut ctx = signed_in_context(&state, &session);
     ctx.insert("account", &Listed::from(&found.account));
+    ctx.insert(
+        "can_mail",
+        &(state.recovery_mail.is_some() && found.account.email.is_some()),
+    );
     let passkeys: Vec<_> = found
         .passkeys
         .iter()
@@ -276,23 +283,24 @@ where
     let outcome = state
         .store
         .run(move |conn| {
-            tessera_store::tx::transaction(conn, |conn| {
+            // The account's name, and what the change did (`None`: nothing to change).
+            let named_change = |conn: &mut PgConnection| {
                 let Some(account) = tessera_store::accounts::by_id(conn, id)? else {
                     return Ok(None);
                 };
-                let Some(detail) = change(conn, id, now)? else {
-                    return Ok(Some(false));
-                };
-                let entry = Entry {
+                Ok(Some((account.username, change(conn, id, now)?)))
+            };
+            audit::recorded(conn, now, named_change, |outcome| match outcome {
+                Some((username, Some(detail))) => Some(Entry {
                     actor,
                     action,
                     account_id: Some(id),
-                    subject: account.username,
-                    detail,
-                };
-                audit::record(conn, &entry, now)?;
-                Ok(Some(true))
+                    subject: username.clone(),
+                    detail: detail.clone(),
+                }),
+                _ => None,
             })
+            .map(|outcome| outcome.map(|(_, changed)| changed.is_some()))
         })
         .await;
     match outcome {
@@ -396,4 +404,53 @@ async fn remove_passkey(
         },
     )
     .await
+}
+
+/// Mails the account's owner the way back in (the recovery path they would start
+/// themselves), and records that it was sent.
+async fn send_recovery(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+    id: web::Path<String>,
+    form: web::Form<ActionForm>,
+) -> HttpResponse {
+    let session = match guarded(&state, &req, &form.csrf).await {
+        Ok(session) => session,
+        Err(response) => return response,
+    };
+    let (Ok(id), Some(mail)) = (Uuid::parse_str(&id), state.recovery_mail.clone()) else {
+        return see_other("/admin/accounts");
+    };
+    let account = match state
+        .store
+        .run(move |conn| tessera_store::accounts::by_id(conn, id))
+        .await
+    {
+        Ok(Some(account)) => account,
+        Ok(None) => return see_other("/admin/accounts"),
+        Err(e) => return unavailable(&state, &session, &e),
+    };
+    let Some(to) = account.email.clone() else {
+        return see_other(&format!("/admin/accounts/{id}"));
+    };
+    if let Err(e) = mail.send(&to, &account.username).await {
+        tracing::error!(error = %e, account = %id, "cannot send a recovery email");
+        return see_other(&format!("/admin/accounts/{id}?done=recovery-failed"));
+    }
+    let entry = Entry {
+        actor: format!("admin:{}", session.username),
+        action: "recovery.sent",
+        account_id: Some(id),
+        subject: account.username,
+        detail: String::new(),
+    };
+    let now = Utc::now();
+    let recorded = state
+        .store
+        .run(move |conn| audit::record(conn, &entry, now))
+        .await;
+    if let Err(e) = recorded {
+        tracing::error!(error = %e, "cannot record a sent recovery email");
+    }
+    see_other(&format!("/admin/accounts/{id}?done=recovery-sent"))
 }

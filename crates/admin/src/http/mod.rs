@@ -35,6 +35,8 @@ pub struct AdminState {
     pub(crate) session_key: Vec<u8>,
     /// Where admin sessions are kept.
     pub(crate) store: tessera_store::Store,
+    /// How to mail an account's owner the way back in; `None`: no mail can be sent.
+    pub(crate) recovery_mail: Option<std::sync::Arc<dyn crate::notify::RecoveryMail>>,
 }
 
 impl AdminState {
@@ -56,7 +58,17 @@ impl AdminState {
             auth,
             templates: pages::templates()?,
             secure_cookies,
+            recovery_mail: None,
         })
+    }
+
+    /// Lets the account pages mail an account's owner the way back in.
+    pub fn with_recovery_mail(
+        mut self,
+        mail: std::sync::Arc<dyn crate::notify::RecoveryMail>,
+    ) -> Self {
+        self.recovery_mail = Some(mail);
+        self
     }
 }
 

@@ -173,6 +173,17 @@ impl AuthnState {
         }
     }
 
+    /// What the admin pages send when an operator mails an account's owner the way back in.
+    pub fn recovery_invitations(&self) -> crate::recovery_mail::RecoveryInvitations {
+        crate::recovery_mail::RecoveryInvitations {
+            config: Arc::clone(&self.config),
+            secrets: self.secrets.clone(),
+            mail_drop: self.mail_drop.clone(),
+            service_name: self.service_name.clone(),
+            start_url: format!("{}/account", self.issuer),
+        }
+    }
+
     /// Development only: all mail goes to `folder` (and the log) instead of the configured
     /// providers.
     pub fn with_mail_drop(mut self, folder: Option<std::path::PathBuf>) -> Self {

@@ -3,6 +3,8 @@
 //! account's audit log. Screenshots go to `target/e2e/admin_accounts/`.
 
 use reqwest::StatusCode;
+use tessera_admin::config::UploadMode;
+use tessera_testkit::MailSink;
 
 use crate::browser::{Browser, dev_app};
 use crate::lifecycle::give_passkey;
@@ -11,6 +13,15 @@ use crate::oidc::{browser, create_kim, location, sign_in};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_finds_an_account_removes_its_lost_passkey_and_disables_it() {
     let app = dev_app().await;
+    let sink = MailSink::start();
+    app.config
+        .edit_and_commit(
+            crate::helpers::email_config(sink.smtp_port, ""),
+            UploadMode::Merge,
+            "test",
+        )
+        .await
+        .unwrap();
     create_kim(&app).await;
     for n in 0..60 {
         let line = serde_json::json!({"username": format!("user{n:02}")});
@@ -70,6 +81,22 @@ async fn an_operator_finds_an_account_removes_its_lost_passkey_and_disables_it()
     let again = signed_in.get(&authorize).send().await.unwrap();
     assert!(location(&again).contains("/login?flow="));
 
+    // Kim is mailed the way back in: a link to the account page, no secret in it.
+    b.click("form[action$='/recovery'] button").await;
+    b.wait_for("A recovery email was sent to the account's address.")
+        .await;
+    let mail = sink.wait_for("kim@example.com", 1).await;
+    assert!(
+        mail.subject.contains("Get back into your"),
+        "{}",
+        mail.subject
+    );
+    assert!(
+        mail.text.contains(&format!("{}/account", app.issuer)),
+        "{}",
+        mail.text
+    );
+
     b.click("form[action$='/disable'] button").await;
     let page = b.wait_for("Disabled: the account cannot sign in").await;
     assert!(page.contains("disabled since"), "{page}");
@@ -82,6 +109,7 @@ async fn an_operator_finds_an_account_removes_its_lost_passkey_and_disables_it()
     for action in [
         "passkey.removed",
         "sessions.ended",
+        "recovery.sent",
         "user.disabled",
         "user.enabled",
     ] {
