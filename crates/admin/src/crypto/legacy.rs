@@ -132,6 +132,88 @@ pub fn from_keycloak(algorithm: &str, iterations: u32, salt: &str, value: &str) 
     scheme(&stored).map(|_| stored)
 }
 
+/// The stored hash of a password credential as Keycloak's realm export writes it: current
+/// versions keep the fields in two JSON strings, `credentialData` (`algorithm`,
+/// `hashIterations`, `additionalParameters`) and `secretData` (`value`, `salt`); older exports
+/// and hand-written lines have them flat. PBKDF2-SHA-256/512 become `$pbkdf2-…$` hashes and
+/// argon2id (Keycloak 24's default) a PHC string; anything else is refused with the reason.
+pub fn from_keycloak_credential(credential: &serde_json::Value) -> Result<String, String> {
+    use serde_json::Value;
+    let nested = |name: &str| -> Result<Value, String> {
+        match credential.get(name) {
+            None | Some(Value::Null) => Ok(credential.clone()),
+            Some(Value::String(text)) => {
+                serde_json::from_str(text).map_err(|_| format!("{name} is not JSON"))
+            }
+            Some(object @ Value::Object(_)) => Ok(object.clone()),
+            Some(_) => Err(format!("{name} is not JSON text")),
+        }
+    };
+    if let Some(kind) = credential.get("type").and_then(Value::as_str)
+        && kind != "password"
+    {
+        return Err(format!("a {kind:?} credential is not a password"));
+    }
+    let (data, secret) = (nested("credentialData")?, nested("secretData")?);
+    let text = |from: &Value, name: &str| {
+        from.get(name)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| format!("the Keycloak credential has no {name}"))
+    };
+    let algorithm = text(&data, "algorithm")?;
+    let iterations = data
+        .get("hashIterations")
+        .and_then(Value::as_u64)
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or("the Keycloak credential has no hashIterations")?;
+    let (salt, value) = (text(&secret, "salt")?, text(&secret, "value")?);
+    let unchecked = || format!("Keycloak credential {algorithm:?} cannot be checked");
+    match algorithm.as_str() {
+        "pbkdf2-sha256" | "pbkdf2-sha512" => {
+            from_keycloak(&algorithm, iterations, &salt, &value).ok_or_else(unchecked)
+        }
+        "argon2" => keycloak_argon2(&data, iterations, &salt, &value).ok_or_else(unchecked),
+        _ => Err(unchecked()),
+    }
+}
+
+/// Keycloak's argon2 credential as a PHC string (argon2id only, as Tessera checks).
+fn keycloak_argon2(
+    data: &serde_json::Value,
+    iterations: u32,
+    salt: &str,
+    value: &str,
+) -> Option<String> {
+    use base64::engine::general_purpose::STANDARD_NO_PAD;
+    // Keycloak writes each parameter as a list of one string.
+    let parameter = |name: &str| {
+        data.get("additionalParameters")?
+            .get(name)?
+            .get(0)?
+            .as_str()
+            .map(str::to_owned)
+    };
+    if parameter("type").as_deref().unwrap_or("id") != "id" {
+        return None;
+    }
+    let version = match parameter("version").as_deref().unwrap_or("1.3") {
+        "1.3" => 19,
+        "1.0" => 16,
+        _ => return None,
+    };
+    let memory: u32 = parameter("memory")?.parse().ok()?;
+    let parallelism: u32 = parameter("parallelism")
+        .unwrap_or_else(|| "1".into())
+        .parse()
+        .ok()?;
+    let salt = STANDARD_NO_PAD.encode(STANDARD.decode(salt).ok()?);
+    let hash = STANDARD_NO_PAD.encode(STANDARD.decode(value).ok()?);
+    let stored =
+        format!("$argon2id$v={version}$m={memory},t={iterations},p={parallelism}${salt}${hash}");
+    (scheme(&stored) == Some(Scheme::Argon2)).then_some(stored)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,6 +222,58 @@ mod tests {
         let mut out = [0u8; 32];
         openssl::pkcs5::pbkdf2_hmac(password.as_bytes(), salt, iterations, md, &mut out).unwrap();
         STANDARD.encode(out)
+    }
+
+    #[test]
+    fn keycloak_credentials_are_read_as_current_exports_nest_them_and_older_ones_flatten_them() {
+        let salt = b"keycloak-salt-16";
+        let mut derived = [0u8; 32];
+        openssl::pkcs5::pbkdf2_hmac(
+            b"Old-pw-1",
+            salt,
+            27_500,
+            MessageDigest::sha256(),
+            &mut derived,
+        )
+        .unwrap();
+        let nested = serde_json::json!({
+            "type": "password", "userLabel": null, "createdDate": 1_700_000_000_000_u64,
+            "secretData": format!("{{\"value\":\"{}\",\"salt\":\"{}\",\"additionalParameters\":{{}}}}",
+                STANDARD.encode(derived), STANDARD.encode(salt)),
+            "credentialData": "{\"hashIterations\":27500,\"algorithm\":\"pbkdf2-sha256\",\"additionalParameters\":{}}",
+        });
+        let stored = from_keycloak_credential(&nested).unwrap();
+        assert_eq!(verify(b"Old-pw-1", &stored), Some(true));
+        assert_eq!(verify(b"old-pw-1", &stored), Some(false));
+        let flat = serde_json::json!({"algorithm": "pbkdf2-sha256", "hashIterations": 27500,
+            "salt": STANDARD.encode(salt), "value": STANDARD.encode(derived)});
+        assert_eq!(from_keycloak_credential(&flat).unwrap(), stored);
+
+        // Keycloak 24's argon2id, as its export writes it.
+        let argon2 = serde_json::json!({
+            "type": "password",
+            "secretData": "{\"value\":\"c2FsdHNhbHRzYWx0c2FsdHNhbHRzYWx0c2FsdHNhbHQ=\",\"salt\":\"c2FsdHNhbHRzYWx0c2FsdA==\"}",
+            "credentialData": "{\"hashIterations\":5,\"algorithm\":\"argon2\",\"additionalParameters\":{\"hashLength\":[\"32\"],\"memory\":[\"7168\"],\"type\":[\"id\"],\"version\":[\"1.3\"],\"parallelism\":[\"1\"]}}",
+        });
+        let stored = from_keycloak_credential(&argon2).unwrap();
+        assert!(
+            stored.starts_with("$argon2id$v=19$m=7168,t=5,p=1$"),
+            "{stored}"
+        );
+
+        let sha1 = serde_json::json!({"algorithm": "pbkdf2", "hashIterations": 20000,
+            "salt": STANDARD.encode(salt), "value": STANDARD.encode(derived)});
+        assert!(
+            from_keycloak_credential(&sha1)
+                .unwrap_err()
+                .contains("cannot be checked")
+        );
+        let otp = serde_json::json!({"type": "otp", "secretData": "{}", "credentialData": "{}"});
+        assert!(
+            from_keycloak_credential(&otp)
+                .unwrap_err()
+                .contains("not a password")
+        );
     }
 
     #[test]

@@ -54,8 +54,9 @@ pub struct ImportArgs {
     /// The file: one JSON object per line with `username` and optionally `email`,
     /// `email_verified`, `phone`, `given_name`, `family_name`, `legacy_subject` (the `sub`
     /// relying parties know the user by), and either `password_hash` (argon2, bcrypt, or
-    /// `$pbkdf2-sha256$i=N$SALT$HASH`) or `keycloak_credential` (Keycloak's exported PBKDF2
-    /// credential: `algorithm`, `hashIterations`, `salt`, `value`).
+    /// `$pbkdf2-sha256$i=N$SALT$HASH`, SHA-crypt `$5$`/`$6$`) or `keycloak_credential` (a
+    /// password credential of Keycloak's realm export, as it writes it: PBKDF2-SHA-256/512 or
+    /// argon2id).
     file: std::path::PathBuf,
 }
 
@@ -76,20 +77,11 @@ struct ImportLine {
     family_name: Option<String>,
     #[serde(default)]
     password_hash: Option<String>,
+    /// A password credential as Keycloak's realm export writes it (nested or flat).
     #[serde(default)]
-    keycloak_credential: Option<KeycloakCredential>,
+    keycloak_credential: Option<serde_json::Value>,
     #[serde(default)]
     legacy_subject: Option<String>,
-}
-
-/// Keycloak's PBKDF2 credential, as its realm export writes it.
-#[derive(Debug, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct KeycloakCredential {
-    algorithm: String,
-    hash_iterations: u32,
-    salt: String,
-    value: String,
 }
 
 impl ImportLine {
@@ -100,16 +92,8 @@ impl ImportLine {
                 return Err("give password_hash or keycloak_credential, not both".into());
             }
             (Some(hash), None) => Some(hash),
-            (None, Some(k)) => Some(
-                tessera_admin::crypto::legacy::from_keycloak(
-                    &k.algorithm,
-                    k.hash_iterations,
-                    &k.salt,
-                    &k.value,
-                )
-                .ok_or_else(|| {
-                    format!("Keycloak credential {:?} cannot be checked", k.algorithm)
-                })?,
+            (None, Some(credential)) => Some(
+                tessera_admin::crypto::legacy::from_keycloak_credential(&credential)?,
             ),
             (None, None) => None,
         };

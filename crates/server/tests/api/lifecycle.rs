@@ -151,6 +151,31 @@ async fn imported_bcrypt_and_keycloak_users_sign_in_with_their_old_passwords_and
     )
     .unwrap();
     let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    // An argon2id credential as Keycloak 24 exports it: its parameters and base64 salt and
+    // value in two JSON strings.
+    let phc = tessera_admin::crypto::passwords::hash_here("Old-keycloak-24").unwrap();
+    let parts: Vec<&str> = phc.split('$').collect(); // "", argon2id, v=19, m=…,t=…,p=…, salt, hash
+    let unpadded = |s: &str| {
+        base64::engine::general_purpose::STANDARD_NO_PAD
+            .decode(s)
+            .unwrap()
+    };
+    let param = |name: &str| {
+        parts[3]
+            .split(',')
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .unwrap()
+            .to_owned()
+    };
+    let keycloak24 = serde_json::json!({
+        "type": "password",
+        "createdDate": 1_733_000_000_000_u64,
+        "secretData": serde_json::json!({"value": b64(&unpadded(parts[5])), "salt": b64(&unpadded(parts[4])),
+            "additionalParameters": {}}).to_string(),
+        "credentialData": serde_json::json!({"hashIterations": param("t").parse::<u32>().unwrap(),
+            "algorithm": "argon2", "additionalParameters": {"hashLength": ["32"],
+            "memory": [param("m")], "type": ["id"], "version": ["1.3"], "parallelism": [param("p")]}}).to_string(),
+    });
     let lines = [
         serde_json::json!({ "username": "ada", "email": "ada@example.com", "password_hash": bcrypt_hash }),
         serde_json::json!({ "username": "kc", "given_name": "Kay", "keycloak_credential": {
@@ -158,6 +183,7 @@ async fn imported_bcrypt_and_keycloak_users_sign_in_with_their_old_passwords_and
             "salt": b64(salt), "value": b64(&derived) } }),
         serde_json::json!({ "username": "md5", "password_hash": "5f4dcc3b5aa765d61d8327deb882cf99" }),
         serde_json::json!({ "username": "nopass", "email": "nopass@example.com" }),
+        serde_json::json!({ "username": "kc24", "keycloak_credential": keycloak24 }),
     ];
     let mut text: String = lines.iter().map(|l| format!("{l}\n")).collect();
     text.push_str("{ not json\n");
@@ -174,11 +200,11 @@ async fn imported_bcrypt_and_keycloak_users_sign_in_with_their_old_passwords_and
         "bad lines make the import fail after the rest"
     );
     assert!(
-        stdout.contains("imported 3 accounts; 2 lines refused"),
+        stdout.contains("imported 4 accounts; 2 lines refused"),
         "{stdout}{stderr}"
     );
     assert!(
-        stderr.contains("line 3:") && stderr.contains("line 5:"),
+        stderr.contains("line 3:") && stderr.contains("line 6:"),
         "{stderr}"
     );
 
@@ -198,6 +224,8 @@ async fn imported_bcrypt_and_keycloak_users_sign_in_with_their_old_passwords_and
     );
     assert!(signs_in(&app, "kc", "Old-keycloak-1").await);
     assert!(stored_hash(&app, "kc").starts_with("$argon2id$"));
+    assert!(!signs_in(&app, "kc24", "old-keycloak-24").await);
+    assert!(signs_in(&app, "kc24", "Old-keycloak-24").await);
     let _ = std::fs::remove_file(file);
 }
 

@@ -27,6 +27,7 @@ mod passkey_http;
 mod processes;
 mod scim;
 mod scim_browser;
+mod scim_groups;
 mod signup_browser;
 mod spa_browser;
 mod tls;

@@ -10,8 +10,8 @@ use crate::oidc::{create_kim, refresh, tokens_for_kim};
 
 const PROVISIONER: &str = "hr-provisioning";
 const PROVISIONER_SECRET: &str = "Provisioning-Secret-0123456789-abcdefgh";
-const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
-const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+pub(crate) const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub(crate) const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const TESSERA: &str = "urn:ietf:params:scim:schemas:extension:tessera:2.0:User";
 
 /// A confidential client that may get `scim` tokens.
@@ -26,7 +26,7 @@ async fn add_provisioner(app: &TestApp) {
     .await;
 }
 
-async fn merge_clients(app: &TestApp, client: &str) {
+pub(crate) async fn merge_clients(app: &TestApp, client: &str) {
     let xml = format!(
         r#"<config xmlns="http://tail-f.com/ns/config/1.0"><profiles xmlns="https://curity.se/ns/conf/base"><profile><id>token-service</id><settings><authorization-server xmlns="https://curity.se/ns/conf/profile/oauth"><client-store><config-backed>{client}</config-backed></client-store></authorization-server></settings></profile></profiles></config>"#
     );
@@ -53,20 +53,20 @@ async fn client_token(app: &TestApp, client: &str, secret: &str, scope: &str) ->
 }
 
 /// A test server with the provisioning client, and a `scim` token for it.
-async fn scim_app() -> (TestApp, String) {
+pub(crate) async fn scim_app() -> (TestApp, String) {
     let app = spawn_admin_app().await;
     add_provisioner(&app).await;
     let token = client_token(&app, PROVISIONER, PROVISIONER_SECRET, "scim").await;
     (app, token)
 }
 
-struct Scim<'a> {
-    app: &'a TestApp,
-    token: &'a str,
+pub(crate) struct Scim<'a> {
+    pub(crate) app: &'a TestApp,
+    pub(crate) token: &'a str,
 }
 
 impl Scim<'_> {
-    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+    pub(crate) fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         self.app
             .client
             .request(method, format!("{}/scim/v2{path}", self.app.origin))
@@ -74,7 +74,7 @@ impl Scim<'_> {
             .header("Content-Type", "application/scim+json")
     }
 
-    async fn send(&self, request: reqwest::RequestBuilder) -> (StatusCode, Value) {
+    pub(crate) async fn send(&self, request: reqwest::RequestBuilder) -> (StatusCode, Value) {
         let res = request.send().await.unwrap();
         let status = res.status();
         let text = res.text().await.unwrap();
@@ -86,11 +86,11 @@ impl Scim<'_> {
         (status, body)
     }
 
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
+    pub(crate) async fn get(&self, path: &str) -> (StatusCode, Value) {
         self.send(self.request(reqwest::Method::GET, path)).await
     }
 
-    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+    pub(crate) async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
         self.send(
             self.request(reqwest::Method::POST, path)
                 .body(body.to_string()),
@@ -107,7 +107,7 @@ impl Scim<'_> {
         .await
     }
 
-    async fn create_user(&self, user: Value) -> Value {
+    pub(crate) async fn create_user(&self, user: Value) -> Value {
         let (status, body) = self.post("/Users", user).await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         body
@@ -126,7 +126,7 @@ impl Scim<'_> {
     }
 }
 
-fn encoded(filter: &str) -> String {
+pub(crate) fn encoded(filter: &str) -> String {
     url::form_urlencoded::byte_serialize(filter.as_bytes()).collect()
 }
 
@@ -659,77 +659,49 @@ async fn deactivating_through_scim_ends_refresh_tokens_and_introspection_of_issu
 }
 
 #[tokio::test]
-async fn groups_keep_members_added_and_removed_by_patch() {
+async fn a_put_that_does_not_speak_of_the_extension_or_active_keeps_them() {
     let (app, token) = scim_app().await;
     let scim = Scim {
         app: &app,
         token: &token,
     };
     let kim = scim
-        .create_user(json!({"schemas": [USER], "userName": "kim"}))
-        .await;
-    let lee = scim
-        .create_user(json!({"schemas": [USER], "userName": "lee"}))
-        .await;
-    let (status, group) = scim
-        .post(
-            "/Groups",
-            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Staff",
-                   "members": [{"value": kim["id"]}]}),
+        .create_user(
+            json!({"schemas": [USER, TESSERA], "userName": "kim", "active": false,
+                            TESSERA: {"legacySubject": "okta|00u1", "emailVerified": true}}),
         )
         .await;
-    assert_eq!(status, StatusCode::CREATED, "{group}");
-    let gid = group["id"].as_str().unwrap();
-    let patch = |operations: Value| {
-        scim.send(
-            scim.request(reqwest::Method::PATCH, &format!("/Groups/{gid}"))
-                .body(json!({"schemas": [PATCH], "Operations": operations}).to_string()),
-        )
-    };
-    let (status, body) =
-        patch(json!([{"op": "add", "path": "members", "value": [{"value": lee["id"]}]}])).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["members"].as_array().unwrap().len(), 2);
-    let (status, body) = patch(json!([{"op": "remove", "path": format!("members[value eq \"{}\"]", kim["id"].as_str().unwrap())}])).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(
-        body["members"],
-        json!([{"value": lee["id"], "$ref": lee["meta"]["location"], "type": "User"}])
-    );
-    // Entra ID's shape: remove with the members as the value takes only those.
-    let (status, body) =
-        patch(json!([{"op": "add", "path": "members", "value": [{"value": kim["id"]}]}])).await;
-    assert_eq!(
-        (status, body["members"].as_array().unwrap().len()),
-        (StatusCode::OK, 2)
-    );
-    let (status, body) =
-        patch(json!([{"op": "Remove", "path": "members", "value": [{"value": kim["id"]}]}])).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["members"][0]["value"], lee["id"], "{body}");
-    assert_eq!(body["members"].as_array().unwrap().len(), 1);
-    let (status, body) = patch(
-        json!([{"op": "add", "path": "members", "value": [{"value": uuid::Uuid::new_v4()}]}]),
-    )
-    .await;
-    assert_eq!(
-        (status, body["scimType"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalidValue"))
-    );
-    let (_, found) = scim
-        .get(&format!(
-            "/Groups?filter={}",
-            encoded(r#"displayName eq "staff""#)
-        ))
-        .await;
-    assert_eq!(found["totalResults"], 1);
+    let id = kim["id"].as_str().unwrap();
+    // What Okta or Entra ID send: the core schema only, no `active`.
     let (status, body) = scim
-        .post("/Groups", json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "STAFF"}))
+        .send(
+            scim.request(reqwest::Method::PUT, &format!("/Users/{id}"))
+                .body(
+                    json!({"schemas": [USER], "userName": "kim", "displayName": "Kim"}).to_string(),
+                ),
+        )
         .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body[TESSERA]["legacySubject"], "okta|00u1");
+    assert_eq!(body[TESSERA]["emailVerified"], true);
     assert_eq!(
-        (status, body["scimType"].as_str()),
-        (StatusCode::CONFLICT, Some("uniqueness"))
+        body["active"], false,
+        "a PUT without active leaves the account disabled"
     );
+    assert_eq!(body["displayName"], "Kim");
+    // A PUT that names the extension replaces it.
+    let (status, body) = scim
+        .send(
+            scim.request(reqwest::Method::PUT, &format!("/Users/{id}"))
+                .body(
+                    json!({"schemas": [USER, TESSERA], "userName": "kim", "active": true})
+                        .to_string(),
+                ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.get(TESSERA).is_none(), "{body}");
+    assert_eq!(body["active"], true);
 }
 
 /// Where scim2-tester's command line is: `SCIM2_CLI`, else the virtual environment `.ci/run`
@@ -782,107 +754,4 @@ async fn scim2_tester_finds_no_failure() {
         checks > 50,
         "scim2-tester ran only {checks} checks:\n{report}"
     );
-}
-
-#[tokio::test]
-async fn a_client_asking_for_the_groups_scope_gets_the_users_groups_in_its_tokens_and_userinfo() {
-    let (app, token) = scim_app().await;
-    merge_clients(
-        &app,
-        "<client><id>demo-web-client</id><scope>groups</scope></client>",
-    )
-    .await;
-    let scim = Scim {
-        app: &app,
-        token: &token,
-    };
-    create_kim(&app).await;
-    let (_, found) = scim
-        .get(&format!(
-            "/Users?filter={}",
-            encoded(r#"userName eq "kim""#)
-        ))
-        .await;
-    let kim = found["Resources"][0]["id"].clone();
-    for name in ["Staff", "Admins"] {
-        let (status, _) = scim
-            .post(
-                "/Groups",
-                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
-                       "displayName": name, "members": [{"value": kim}]}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED);
-    }
-
-    let tokens =
-        crate::token_claims::code_flow_in(&app, &crate::oidc::browser(), "openid groups").await;
-    let id = crate::token_claims::raw_payload(tokens["id_token"].as_str().unwrap());
-    let access = crate::token_claims::raw_payload(tokens["access_token"].as_str().unwrap());
-    assert_eq!(id["groups"], json!(["Admins", "Staff"]));
-    assert_eq!(access["groups"], json!(["Admins", "Staff"]));
-    let userinfo: Value = app
-        .client
-        .get(format!("{}/oauth/userinfo", app.issuer))
-        .bearer_auth(tokens["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(userinfo["groups"], json!(["Admins", "Staff"]));
-
-    let without = crate::token_claims::code_flow_in(&app, &crate::oidc::browser(), "openid").await;
-    let id = crate::token_claims::raw_payload(without["id_token"].as_str().unwrap());
-    assert!(
-        id.get("groups").is_none(),
-        "only with the groups scope: {id}"
-    );
-}
-
-#[tokio::test]
-async fn a_put_that_does_not_speak_of_the_extension_or_active_keeps_them() {
-    let (app, token) = scim_app().await;
-    let scim = Scim {
-        app: &app,
-        token: &token,
-    };
-    let kim = scim
-        .create_user(
-            json!({"schemas": [USER, TESSERA], "userName": "kim", "active": false,
-                            TESSERA: {"legacySubject": "okta|00u1", "emailVerified": true}}),
-        )
-        .await;
-    let id = kim["id"].as_str().unwrap();
-    // What Okta or Entra ID send: the core schema only, no `active`.
-    let (status, body) = scim
-        .send(
-            scim.request(reqwest::Method::PUT, &format!("/Users/{id}"))
-                .body(
-                    json!({"schemas": [USER], "userName": "kim", "displayName": "Kim"}).to_string(),
-                ),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body[TESSERA]["legacySubject"], "okta|00u1");
-    assert_eq!(body[TESSERA]["emailVerified"], true);
-    assert_eq!(
-        body["active"], false,
-        "a PUT without active leaves the account disabled"
-    );
-    assert_eq!(body["displayName"], "Kim");
-    // A PUT that names the extension replaces it.
-    let (status, body) = scim
-        .send(
-            scim.request(reqwest::Method::PUT, &format!("/Users/{id}"))
-                .body(
-                    json!({"schemas": [USER, TESSERA], "userName": "kim", "active": true})
-                        .to_string(),
-                ),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert!(body.get(TESSERA).is_none(), "{body}");
-    assert_eq!(body["active"], true);
 }
