@@ -1,7 +1,9 @@
 //! Secrets in the configuration: client secrets are stored only as keyed digests
 //! (HMAC-SHA-256, cheap enough for every token request, unlike argon2), and secrets Tessera must
 //! use itself (SMTP passwords) are sealed under the key-encryption key. Neither is ever exported
-//! in clear.
+//! in clear. A secret written as a placeholder, `#{NAME}` (as Curity exports carry them), is
+//! taken from the environment of the process that stages the configuration, and only its
+//! stored form is kept.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -10,11 +12,15 @@ pub use crate::secrets_kek::{KekError, KeyEncryptionKey};
 
 const DIGEST_PREFIX: &str = "hmac-sha256:";
 
+/// Where `#{NAME}` placeholders are looked up.
+pub type Environment = std::sync::Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 /// Turns configuration secrets into their stored forms and checks presented ones.
 #[derive(Clone)]
 pub struct ConfigSecrets {
     kek: KeyEncryptionKey,
     hmac_key: Vec<u8>,
+    environment: Environment,
 }
 
 impl std::fmt::Debug for ConfigSecrets {
@@ -32,7 +38,30 @@ impl ConfigSecrets {
     /// database (and therefore the key-encryption key) computes the same digests.
     pub fn new(kek: KeyEncryptionKey) -> Result<Self, KekError> {
         let hmac_key = kek.derive(b"tessera/client-secret-digest/v1")?;
-        Ok(ConfigSecrets { kek, hmac_key })
+        Ok(ConfigSecrets {
+            kek,
+            hmac_key,
+            // The edge: placeholders name variables of this process's environment.
+            environment: std::sync::Arc::new(|name: &str| std::env::var(name).ok()),
+        })
+    }
+
+    /// The same, with placeholders looked up in `environment` instead of the process's.
+    pub fn with_environment(mut self, environment: Environment) -> Self {
+        self.environment = environment;
+        self
+    }
+
+    /// The value a placeholder `#{name}` stands for, if the environment has it.
+    pub fn placeholder(&self, name: &str) -> Option<String> {
+        (self.environment)(name).filter(|value| !value.is_empty())
+    }
+
+    /// The name in a placeholder `#{NAME}`, when `value` is one.
+    pub fn placeholder_name(value: &str) -> Option<&str> {
+        let name = value.trim().strip_prefix("#{")?.strip_suffix('}')?;
+        (!name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+            .then_some(name)
     }
 
     /// A throw-away instance for offline validation, where digests are never compared.

@@ -326,6 +326,10 @@ pub enum ClientAuthentication {
     None,
     /// Confidential client with a shared secret, stored as a digest.
     SecretDigest(String),
+    /// Confidential client whose shared secret came as another system stored it: a password
+    /// hash (SHA-crypt `$5$`/`$6$`, as Curity exports client secrets, or bcrypt, PBKDF2,
+    /// argon2id), checked with its own scheme (`crypto::legacy`).
+    SecretHash(String),
     /// Confidential client authenticating with signed assertions (`private_key_jwt`,
     /// RFC 7523) verified against these public keys (a JWKS document).
     PrivateKeyJwt(String),

@@ -540,7 +540,33 @@ fn read_client(ctx: &mut Ctx, node: &Node, path: &str, _profile: TokenSettings) 
             return None;
         }
         (false, Some(secret), _) => {
-            let value = secret.text.as_deref().unwrap_or_default();
+            let written = secret.text.as_deref().unwrap_or_default();
+            let resolved = match ConfigSecrets::placeholder_name(written) {
+                Some(name) => match ctx.secrets.placeholder(name) {
+                    Some(value) => value,
+                    None => {
+                        ctx.problem(
+                            &format!("{path}/secret"),
+                            secret,
+                            format!("is the placeholder #{{{name}}}, but the environment variable {name} is not set where this configuration is staged (a placeholder is never stored as the secret)"),
+                        );
+                        return None;
+                    }
+                },
+                None => written.to_owned(),
+            };
+            let value = resolved.as_str();
+            // A Curity export carries client secrets hashed; the hash is kept and checked as
+            // one, never taken for the secret itself.
+            if crate::crypto::legacy::scheme(value).is_some() {
+                return read_client_rest(
+                    ctx,
+                    node,
+                    path,
+                    id,
+                    ClientAuthentication::SecretHash(value.to_owned()),
+                );
+            }
             if value.chars().count() < MIN_CLIENT_SECRET_LEN {
                 ctx.problem(
                     &format!("{path}/secret"),

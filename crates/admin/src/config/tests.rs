@@ -506,6 +506,82 @@ fn a_private_key_jwt_client_keeps_its_public_keys_and_refuses_private_ones() {
 }
 
 #[test]
+fn a_curity_hashed_client_secret_is_kept_as_a_hash_and_exported_as_curity_writes_it() {
+    let s = secrets();
+    let config = base(&s);
+    // Curity exports client secrets as SHA-256-crypt; this one is Drepper's test vector for
+    // the secret "This is just a test".
+    let hash = "$5$rounds=5000$toolongsaltstrin$Un/5jzAHMgOGZ5.mWJpuVolil07guHPvOW8mGRcvxa5";
+    let upload = doc(&format!(
+        "{CLIENTS}<client><id>gateway</id><secret>{hash}</secret><capabilities><client-credentials/></capabilities></client>{CLIENTS_END}"
+    ));
+    let merged = apply(&config, &upload, UploadMode::Merge, &s).unwrap();
+    assert_eq!(
+        merged.client("gateway").unwrap().authentication,
+        ClientAuthentication::SecretHash(hash.to_owned()),
+        "the hash is not taken for the secret"
+    );
+    validate(&merged).unwrap();
+    let exported = export(&merged, Root::Config);
+    assert!(
+        exported.contains(&format!("<secret>{hash}</secret>")),
+        "{exported}"
+    );
+    assert_eq!(parse(&exported, &s).unwrap(), merged);
+}
+
+#[test]
+fn a_secret_placeholder_is_taken_from_the_environment_when_staged_and_never_stored() {
+    let s = secrets().with_environment(std::sync::Arc::new(|name: &str| {
+        (name == "INTROSPECT_CLIENT_SECRET")
+            .then(|| "from-the-environment-0123456789-abcdef".to_owned())
+    }));
+    let config = base(&s);
+    let upload = |name: &str| {
+        doc(&format!(
+            "{CLIENTS}<client><id>introspector</id><secret>#{{{name}}}</secret><capabilities><client-credentials/></capabilities></client>{CLIENTS_END}"
+        ))
+    };
+    let merged = apply(
+        &config,
+        &upload("INTROSPECT_CLIENT_SECRET"),
+        UploadMode::Merge,
+        &s,
+    )
+    .unwrap();
+    let ClientAuthentication::SecretDigest(digest) =
+        &merged.client("introspector").unwrap().authentication
+    else {
+        panic!("a digest")
+    };
+    assert!(s.verify(
+        "introspector",
+        "from-the-environment-0123456789-abcdef",
+        digest
+    ));
+    assert!(!s.verify("introspector", "#{INTROSPECT_CLIENT_SECRET}", digest));
+    assert!(
+        !export(&merged, Root::Config).contains("#{"),
+        "never stored as written"
+    );
+
+    let p = problems(
+        apply(
+            &config,
+            &upload("MIGRATION_CLIENT_SECRET"),
+            UploadMode::Merge,
+            &s,
+        )
+        .unwrap_err(),
+    );
+    assert!(
+        p[0].message
+            .contains("environment variable MIGRATION_CLIENT_SECRET is not set"),
+        "{p:?}"
+    );
+}
+
+#[test]
 fn enable_registration_round_trips_and_only_email_verification_is_accepted() {
     let s = secrets();
     let manager = |registration: &str| {

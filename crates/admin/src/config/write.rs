@@ -220,6 +220,8 @@ fn write_client(c: &Client) -> Node {
     node = match &c.authentication {
         ClientAuthentication::None => node.with(bool_leaf("no-authentication", true)),
         ClientAuthentication::SecretDigest(d) => node.with(Node::leaf("secret-digest", d.clone())),
+        // Curity's own form: the hash in <secret>, read back as a hash.
+        ClientAuthentication::SecretHash(h) => node.with(Node::leaf("secret", h.clone())),
         ClientAuthentication::PrivateKeyJwt(jwks) => node.with(Node::leaf("jwks", jwks.clone())),
     };
     node = leaf_list(node, "redirect-uris", &c.redirect_uris);

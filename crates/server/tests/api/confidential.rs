@@ -463,3 +463,110 @@ mod pairwise {
         assert_ne!(for_spa, for_bff, "each client has its own");
     }
 }
+
+#[tokio::test]
+async fn a_client_imported_with_a_curity_hashed_secret_authenticates_with_the_secret_itself() {
+    let app = spawn_app().await;
+    // Curity's export form: the client secret as SHA-256-crypt (Drepper's test vector for
+    // "This is just a test").
+    let hash = "$5$rounds=5000$toolongsaltstrin$Un/5jzAHMgOGZ5.mWJpuVolil07guHPvOW8mGRcvxa5";
+    let xml = format!(
+        r#"<config xmlns="http://tail-f.com/ns/config/1.0"><profiles xmlns="https://curity.se/ns/conf/base"><profile><id>token-service</id><settings><authorization-server xmlns="https://curity.se/ns/conf/profile/oauth"><client-store><config-backed><client><id>gateway</id><secret>{hash}</secret><scope>introspect</scope><capabilities><client-credentials/></capabilities></client></config-backed></client-store></authorization-server></settings></profile></profiles></config>"#
+    );
+    app.config
+        .edit_and_commit(xml.into_bytes(), UploadMode::Merge, "test")
+        .await
+        .unwrap();
+    let token = |secret: &'static str| {
+        app.client
+            .post(format!("{}/oauth/token", app.issuer))
+            .basic_auth("gateway", Some(secret))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("scope", "introspect"),
+            ])
+            .send()
+    };
+    let granted = token("This is just a test").await.unwrap();
+    assert_eq!(granted.status(), StatusCode::OK);
+    let refused = token(hash).await.unwrap();
+    assert_eq!(
+        refused.status(),
+        StatusCode::UNAUTHORIZED,
+        "the hash itself is not the secret"
+    );
+    let wrong = token("This is just a tesT").await.unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn tessera_config_upload_resolves_a_secret_placeholder_from_its_environment() {
+    // The CLI digests the secret with the deployment's key: the same key-encryption key.
+    let kek = tessera_oauth_core::keys::KeyEncryptionKey::generate_base64().unwrap();
+    let app = crate::helpers::spawn_app_with(crate::helpers::Options {
+        kek: Some(kek.clone()),
+        ..crate::helpers::Options::default()
+    })
+    .await;
+    let xml = r#"<config xmlns="http://tail-f.com/ns/config/1.0"><profiles xmlns="https://curity.se/ns/conf/base"><profile><id>token-service</id><settings><authorization-server xmlns="https://curity.se/ns/conf/profile/oauth"><client-store><config-backed><client><id>backend-job</id><secret>#{BACKEND_JOB_CLIENT_SECRET}</secret><scope>introspect</scope><capabilities><client-credentials/></capabilities></client></config-backed></client-store></authorization-server></settings></profile></profiles></config>"#;
+    let file = std::env::temp_dir().join(format!("placeholder-{}.xml", uuid::Uuid::new_v4()));
+    std::fs::write(&file, xml).unwrap();
+    let tessera = || crate::helpers::tessera(app.db.url(), &kek);
+    // Unset: refused, with the variable named.
+    let refused = tessera()
+        .args(["config", "upload", "--merge"])
+        .arg(&file)
+        .env_remove("BACKEND_JOB_CLIENT_SECRET")
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr)
+            .contains("environment variable BACKEND_JOB_CLIENT_SECRET is not set"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    // Set where the operator stages it: the secret is that value, stored as a digest.
+    let staged = tessera()
+        .args(["config", "upload", "--merge"])
+        .arg(&file)
+        .env(
+            "BACKEND_JOB_CLIENT_SECRET",
+            "Job-Secret-0123456789-abcdefghijklmn",
+        )
+        .output()
+        .unwrap();
+    assert!(
+        staged.status.success(),
+        "{}",
+        String::from_utf8_lossy(&staged.stderr)
+    );
+    let committed = tessera()
+        .args(["config", "commit", "--message", "job client"])
+        .output()
+        .unwrap();
+    assert!(
+        committed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&committed.stderr)
+    );
+    let _ = std::fs::remove_file(file);
+    assert!(
+        crate::helpers::eventually(Duration::from_secs(5), || async {
+            app.config.active().load().client("backend-job").is_some()
+        })
+        .await
+    );
+    let res = app
+        .client
+        .post(format!("{}/oauth/token", app.issuer))
+        .basic_auth("backend-job", Some("Job-Secret-0123456789-abcdefghijklmn"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", "introspect"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}
