@@ -285,18 +285,35 @@ pub enum DeviceInsert {
     Duplicate,
 }
 
-/// Stores a new passkey.
+/// Stores a new passkey; the account counts as changed (its SCIM version moves on).
 pub fn insert_device(conn: &mut PgConnection, row: &DeviceRow) -> Result<DeviceInsert, StoreError> {
     let inserted = diesel::insert_into(devices::table)
         .values(row)
         .on_conflict(devices::credential_id)
         .do_nothing()
         .execute(conn)?;
-    Ok(if inserted == 1 {
-        DeviceInsert::Stored
-    } else {
-        DeviceInsert::Duplicate
-    })
+    if inserted != 1 {
+        return Ok(DeviceInsert::Duplicate);
+    }
+    touch_account(conn, row.account_id, row.created_at)?;
+    Ok(DeviceInsert::Stored)
+}
+
+/// Marks an account changed at `at` (never earlier than it last changed).
+fn touch_account(
+    conn: &mut PgConnection,
+    account_id: Uuid,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    use crate::schema::accounts;
+    diesel::update(
+        accounts::table
+            .find(account_id)
+            .filter(accounts::updated_at.lt(at)),
+    )
+    .set(accounts::updated_at.eq(at))
+    .execute(conn)?;
+    Ok(())
 }
 
 /// An account's passkeys, oldest first.
@@ -378,6 +395,7 @@ pub fn delete_device(
     account_id: Uuid,
     device_id: Uuid,
     confirmed: bool,
+    now: DateTime<Utc>,
 ) -> Result<Deletion, StoreError> {
     use crate::schema::{accounts, password_credentials};
     crate::tx::transaction(conn, |conn| {
@@ -402,6 +420,7 @@ pub fn delete_device(
             return Ok(Deletion::LastWay(name.clone()));
         }
         diesel::delete(devices::table.find(device_id)).execute(conn)?;
+        touch_account(conn, account_id, now)?;
         Ok(Deletion::Deleted)
     })
 }

@@ -396,9 +396,9 @@ async fn remove_passkey(
         &form,
         &id,
         ("passkey.removed", "passkey-removed"),
-        move |conn, id, _| {
+        move |conn, id, now| {
             // An operator removing the last way in has decided to: the user recovers by email.
-            let deleted = tessera_store::passkeys::delete_device(conn, id, passkey, true)?;
+            let deleted = tessera_store::passkeys::delete_device(conn, id, passkey, true, now)?;
             Ok((deleted == tessera_store::passkeys::Deletion::Deleted)
                 .then(|| format!("passkey {passkey}")))
         },

@@ -392,10 +392,11 @@ async fn delete(
     };
     let account_id = user.account.account_id;
     let confirmed = input.confirm == "yes";
+    let now = Utc::now();
     let deleted = state
         .store
         .run(move |conn| {
-            tessera_store::passkeys::delete_device(conn, account_id, device_id, confirmed)
+            tessera_store::passkeys::delete_device(conn, account_id, device_id, confirmed, now)
         })
         .await;
     match deleted {

@@ -36,27 +36,38 @@ pub(super) async fn grant(
         None
     };
     let row = redeem(state, client, code, refresh.as_ref().map(|(_, f)| f), now).await?;
-    if let Err(e) = check_redemption(&row, client, params) {
-        // The code is spent either way; the family its redemption started must not outlive it.
-        if let Some((_, first)) = refresh {
-            let family = first.family_id;
-            let revoked = state
-                .store
-                .run(move |conn| tessera_store::refresh::revoke_family(conn, family, now))
-                .await;
-            if let Err(e) = revoked {
-                tracing::warn!(error = %e, "cannot revoke the family of a refused code");
+    let checked = match check_redemption(&row, client, params) {
+        Ok(()) => super::groups_for(state, row.account_id, &row.scopes).await,
+        Err(e) => Err(e),
+    };
+    let groups = match checked {
+        Ok(groups) => groups,
+        Err(e) => {
+            // The code is spent either way; the family its redemption started must not
+            // outlive a redemption that issued nothing.
+            if let Some((_, first)) = refresh {
+                revoke(state, first.family_id, now).await;
             }
+            return Err(e);
         }
-        return Err(e);
-    }
+    };
     let refresh_token = refresh.map(|(token, _)| token);
-    let groups = super::groups_for(state, row.account_id, &row.scopes).await?;
     let issued = Issued {
         refresh_token,
         groups: groups.as_deref(),
     };
     respond(state, snapshot, client, &row, issued, now)
+}
+
+/// Revokes the family a refused redemption started.
+async fn revoke(state: &OAuthState, family: uuid::Uuid, now: chrono::DateTime<Utc>) {
+    let revoked = state
+        .store
+        .run(move |conn| tessera_store::refresh::revoke_family(conn, family, now))
+        .await;
+    if let Err(e) = revoked {
+        tracing::warn!(error = %e, "cannot revoke the family of a refused code");
+    }
 }
 
 /// What a redemption hands out besides the access and ID tokens.

@@ -510,10 +510,13 @@ fn remove_passkey(args: RemovePasskeyArgs, settings: &Settings) -> Result<(), Cl
             }
         };
         let confirmed = args.yes;
+        let now = chrono::Utc::now();
         let outcome = audited(
             &store,
             entry("passkey.removed", &row, format!("passkey {device}")),
-            move |conn| tessera_store::passkeys::delete_device(conn, account, device, confirmed),
+            move |conn| {
+                tessera_store::passkeys::delete_device(conn, account, device, confirmed, now)
+            },
             |outcome| *outcome == Deletion::Deleted,
         )
         .await

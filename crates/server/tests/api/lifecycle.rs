@@ -361,7 +361,19 @@ pub(crate) fn give_passkey(app: &TestApp, username: &str, name: &str) -> uuid::U
 async fn an_operator_removes_a_lost_passkey_and_is_asked_to_confirm_removing_the_last_way_in() {
     let app = spawn_app().await;
     create_kim(&app).await;
+    let changed_at = || {
+        tessera_store::accounts::by_username(&mut app.db.connect(), "kim")
+            .unwrap()
+            .unwrap()
+            .updated_at
+    };
+    let created = changed_at();
     let phone = give_passkey(&app, "kim", "Old phone");
+    let registered = changed_at();
+    assert!(
+        registered > created,
+        "a new passkey changes the account (its SCIM version)"
+    );
     give_passkey(&app, "kim", "Laptop");
     assert!(tessera_account(&app, &["show", "kim"]).contains("Old phone"));
 
@@ -370,6 +382,7 @@ async fn an_operator_removes_a_lost_passkey_and_is_asked_to_confirm_removing_the
         out.contains(&format!("removed passkey {phone} from kim")),
         "{out}"
     );
+    assert!(changed_at() > registered, "so does removing one");
     let shown = tessera_account(&app, &["show", "kim"]);
     assert!(
         !shown.contains("Old phone") && shown.contains("Laptop"),
