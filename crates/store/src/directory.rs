@@ -536,16 +536,42 @@ pub fn delete(
     account_id: Uuid,
     read: Option<DateTime<Utc>>,
 ) -> Result<Removal, StoreError> {
-    let mut target = diesel::delete(accounts::table.find(account_id)).into_boxed();
+    delete_versioned(conn, ("accounts", "account_id"), account_id, read)
+}
+
+#[derive(QueryableByName)]
+struct Present {
+    #[diesel(sql_type = Bool)]
+    present: bool,
+}
+
+/// Deletes the row `key = id` of `table` (a table whose rows carry `updated_at`), if it is
+/// still at version `read` when one is given; says which of the three happened.
+pub(crate) fn delete_versioned(
+    conn: &mut PgConnection,
+    (table, key): (&'static str, &'static str),
+    id: Uuid,
+    read: Option<DateTime<Utc>>,
+) -> Result<Removal, StoreError> {
+    use diesel::sql_types::Uuid as SqlUuid;
+    let mut delete = Sql::new(format!("DELETE FROM {table} WHERE {key} = ")).bind::<SqlUuid, _>(id);
     if let Some(read) = read {
-        target = target.filter(accounts::updated_at.eq(read));
+        delete = delete
+            .sql(" AND updated_at = ")
+            .bind::<Timestamptz, _>(read);
     }
-    if target.execute(conn)? == 1 {
+    if delete.query.execute(conn)? == 1 {
         return Ok(Removal::Removed);
     }
-    let exists = diesel::dsl::select(diesel::dsl::exists(accounts::table.find(account_id)))
-        .get_result::<bool>(conn)?;
-    Ok(if exists {
+    let present = Sql::new(format!(
+        "SELECT EXISTS (SELECT 1 FROM {table} WHERE {key} = "
+    ))
+    .bind::<SqlUuid, _>(id)
+    .sql(") AS present")
+    .query
+    .get_result::<Present>(conn)?
+    .present;
+    Ok(if present {
         Removal::Changed
     } else {
         Removal::NotFound

@@ -286,20 +286,7 @@ pub fn delete(
     group_id: Uuid,
     read: Option<DateTime<Utc>>,
 ) -> Result<Removal, StoreError> {
-    let mut target = diesel::delete(account_groups::table.find(group_id)).into_boxed();
-    if let Some(read) = read {
-        target = target.filter(account_groups::updated_at.eq(read));
-    }
-    if target.execute(conn)? == 1 {
-        return Ok(Removal::Removed);
-    }
-    let exists = diesel::dsl::select(diesel::dsl::exists(account_groups::table.find(group_id)))
-        .get_result::<bool>(conn)?;
-    Ok(if exists {
-        Removal::Changed
-    } else {
-        Removal::NotFound
-    })
+    crate::directory::delete_versioned(conn, ("account_groups", "group_id"), group_id, read)
 }
 
 /// The names of the groups an account belongs to, alphabetically.

@@ -145,6 +145,24 @@ impl Browser {
             .to_owned()
     }
 
+    /// Removes a virtual authenticator, retrying while the page is between navigations
+    /// (chromedriver then has no execution context to answer from) for up to 15 seconds.
+    pub async fn remove_virtual_authenticator_while_navigating(&self, id: &str) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while self
+            .client
+            .issue_cmd(RemoveVirtualAuthenticator(id.to_owned()))
+            .await
+            .is_err()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the authenticator could not be removed"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Removes a virtual authenticator and the credentials it holds (a lost device).
     pub async fn remove_virtual_authenticator(&self, id: &str) {
         self.client
