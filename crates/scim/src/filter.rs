@@ -359,6 +359,24 @@ pub fn parse_patch_path(input: &str) -> Result<PatchPath, FilterError> {
     })
 }
 
+/// `expr` as a directory search filter: its logic (`and`, `or`, `not`) kept as it is, and each
+/// leaf (a comparison, a presence test, a value filter) turned into a filter by `leaf`, which
+/// knows the resource's attributes.
+pub fn to_search<A, E>(
+    expr: &Expr,
+    leaf: &mut dyn FnMut(&Expr) -> Result<tessera_store::directory::Filter<A>, E>,
+) -> Result<tessera_store::directory::Filter<A>, E> {
+    use tessera_store::directory::Filter;
+    Ok(match expr {
+        Expr::And(a, b) => {
+            Filter::And(Box::new(to_search(a, leaf)?), Box::new(to_search(b, leaf)?))
+        }
+        Expr::Or(a, b) => Filter::Or(Box::new(to_search(a, leaf)?), Box::new(to_search(b, leaf)?)),
+        Expr::Not(inner) => Filter::Not(Box::new(to_search(inner, leaf)?)),
+        other => leaf(other)?,
+    })
+}
+
 /// Whether one value of a multi-valued attribute (a JSON object) matches `expr`, whose paths
 /// name its sub-attributes. Text compares case-insensitively.
 pub fn matches(expr: &Expr, value: &Map<String, Value>) -> bool {

@@ -106,10 +106,12 @@ fn attribute(path: &AttrPath) -> Result<GroupAttribute, ScimError> {
 
 /// A Group filter as a directory search filter.
 pub fn search_filter(expr: &Expr) -> Result<Filter<GroupAttribute>, ScimError> {
+    crate::filter::to_search(expr, &mut leaf)
+}
+
+fn leaf(expr: &Expr) -> Result<Filter<GroupAttribute>, ScimError> {
     Ok(match expr {
-        Expr::And(a, b) => Filter::And(Box::new(search_filter(a)?), Box::new(search_filter(b)?)),
-        Expr::Or(a, b) => Filter::Or(Box::new(search_filter(a)?), Box::new(search_filter(b)?)),
-        Expr::Not(inner) => Filter::Not(Box::new(search_filter(inner)?)),
+        Expr::And(..) | Expr::Or(..) | Expr::Not(..) => search_filter(expr)?,
         Expr::Present(path) => Filter::Present(attribute(path)?),
         Expr::Compare(path, op, literal) => {
             let attribute = attribute(path)?;

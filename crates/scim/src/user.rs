@@ -321,16 +321,12 @@ pub fn search_filter(expr: &Expr) -> Result<Filter, ScimError> {
 }
 
 fn translate(expr: &Expr, within: Option<&str>) -> Result<Filter, ScimError> {
+    crate::filter::to_search(expr, &mut |leaf| translate_leaf(leaf, within))
+}
+
+fn translate_leaf(expr: &Expr, within: Option<&str>) -> Result<Filter, ScimError> {
     Ok(match expr {
-        Expr::And(a, b) => Filter::And(
-            Box::new(translate(a, within)?),
-            Box::new(translate(b, within)?),
-        ),
-        Expr::Or(a, b) => Filter::Or(
-            Box::new(translate(a, within)?),
-            Box::new(translate(b, within)?),
-        ),
-        Expr::Not(inner) => Filter::Not(Box::new(translate(inner, within)?)),
+        Expr::And(..) | Expr::Or(..) | Expr::Not(..) => translate(expr, within)?,
         Expr::Present(path) => Filter::Present(attribute(path, within)?),
         Expr::Compare(path, op, literal) => {
             let attribute = attribute(path, within)?;

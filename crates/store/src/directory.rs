@@ -448,17 +448,14 @@ pub fn replace(
         else {
             return Ok(Written::NotFound);
         };
-        if read.is_some_and(|read| read != current.updated_at) {
+        let Some(now) = next_version(read, current.updated_at, now) else {
             return Ok(Written::Changed);
-        }
+        };
         if let Some(subject) = &profile.legacy_subject
             && crate::accounts::subject_issued_to_another(conn, subject, Some(account_id))?
         {
             return Ok(Written::Taken(Taken::LegacySubject));
         }
-        // Strictly later than the version read, so that a write in the same microsecond
-        // still changes the version.
-        let now = now.max(current.updated_at + chrono::Duration::microseconds(1));
         if !profile.active && current.disabled_at.is_none() {
             crate::accounts::disable(conn, account_id, now)?;
         }
@@ -537,6 +534,20 @@ pub fn delete(
     read: Option<DateTime<Utc>>,
 ) -> Result<Removal, StoreError> {
     delete_versioned(conn, ("accounts", "account_id"), account_id, read)
+}
+
+/// The version a write of a row now at version `current` stores, if the writer read version
+/// `read` (when it says): strictly later than `current`, so that two writes in the same
+/// microsecond still differ; `None` when the row changed since it was read.
+pub(crate) fn next_version(
+    read: Option<DateTime<Utc>>,
+    current: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    if read.is_some_and(|read| read != current) {
+        return None;
+    }
+    Some(now.max(current + chrono::Duration::microseconds(1)))
 }
 
 #[derive(QueryableByName)]

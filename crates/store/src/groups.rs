@@ -204,10 +204,9 @@ pub fn replace(
         else {
             return Ok(GroupWritten::NotFound);
         };
-        if read.is_some_and(|read| read != current.updated_at) {
+        let Some(now) = crate::directory::next_version(read, current.updated_at, now) else {
             return Ok(GroupWritten::Changed);
-        }
-        let now = now.max(current.updated_at + chrono::Duration::microseconds(1));
+        };
         let row: GroupRow = diesel::update(account_groups::table.find(group_id))
             .set((
                 account_groups::display_name.eq(&profile.display_name),

@@ -48,7 +48,11 @@ pub async fn list(
     state: web::Data<ScimState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ScimError> {
-    search(&state, ListParams::from_query(&req)?.check(&GROUPS)?).await
+    let listing = ListParams::from_query(&req)?.check(&GROUPS)?;
+    Ok(wire::listed(
+        listing.start_index,
+        page(&state, &listing).await?,
+    ))
 }
 
 /// `POST /Groups/.search`.
@@ -57,17 +61,11 @@ pub async fn search_post(
     state: web::Data<ScimState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ScimError> {
-    search(&state, ListParams::from_search(&body)?.check(&GROUPS)?).await
-}
-
-async fn search(state: &ScimState, listing: Listing) -> Result<HttpResponse, ScimError> {
-    let start_index = listing.start_index;
-    let (resources, total) = page(state, &listing).await?;
-    Ok(wire::document(document::list_response(
-        resources,
-        total,
-        start_index,
-    )))
+    let listing = ListParams::from_search(&body)?.check(&GROUPS)?;
+    Ok(wire::listed(
+        listing.start_index,
+        page(&state, &listing).await?,
+    ))
 }
 
 /// One page of groups, as `listing` asks, and how many match in all.

@@ -70,11 +70,10 @@ async fn search_everything(
     };
     let mut resources = found_users;
     resources.extend(found_groups);
-    Ok(wire::document(crate::document::list_response(
-        resources,
-        users_total + groups_total,
+    Ok(wire::listed(
         start_index,
-    )))
+        (resources, users_total + groups_total),
+    ))
 }
 
 /// A read-only discovery resource.

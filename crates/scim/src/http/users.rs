@@ -65,7 +65,11 @@ pub async fn list(
     state: web::Data<ScimState>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ScimError> {
-    search(&state, ListParams::from_query(&req)?.check(&USERS)?).await
+    let listing = ListParams::from_query(&req)?.check(&USERS)?;
+    Ok(wire::listed(
+        listing.start_index,
+        page(&state, &listing).await?,
+    ))
 }
 
 /// `POST /Users/.search`.
@@ -74,17 +78,11 @@ pub async fn search_post(
     state: web::Data<ScimState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ScimError> {
-    search(&state, ListParams::from_search(&body)?.check(&USERS)?).await
-}
-
-async fn search(state: &ScimState, listing: Listing) -> Result<HttpResponse, ScimError> {
-    let start_index = listing.start_index;
-    let (resources, total) = page(state, &listing).await?;
-    Ok(wire::document(document::list_response(
-        resources,
-        total,
-        start_index,
-    )))
+    let listing = ListParams::from_search(&body)?.check(&USERS)?;
+    Ok(wire::listed(
+        listing.start_index,
+        page(&state, &listing).await?,
+    ))
 }
 
 /// One page of users, as `listing` asks, and how many match in all.

@@ -68,6 +68,15 @@ pub fn document(body: Value) -> HttpResponse {
         .body(body.to_string())
 }
 
+/// A list response: one page of resources from `start_index`, and how many there are in all.
+pub fn listed(start_index: i64, (resources, total): (Vec<Value>, i64)) -> HttpResponse {
+    document(crate::document::list_response(
+        resources,
+        total,
+        start_index,
+    ))
+}
+
 /// The parameters of a list request, from the query or a `.search` body.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
