@@ -15,4 +15,6 @@ mod secrets_kek;
 mod service;
 
 pub use active::{ActiveConfig, Snapshot};
-pub use service::{CandidateView, CommitOutcome, ConfigError, ConfigService, VersionInfo};
+pub use service::{
+    CandidateView, CommitOutcome, ConfigError, ConfigService, ImportView, VersionInfo,
+};

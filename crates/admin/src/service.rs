@@ -13,6 +13,7 @@ use tessera_store::{Store, StoreError};
 use thiserror::Error;
 
 use crate::active::{ActiveConfig, Snapshot};
+use crate::config::import::{self, Report, Staging};
 use crate::config::model::Configuration;
 use crate::config::{self, Change, Problems, ReadError, Root, UploadMode};
 use crate::secrets::{ConfigSecrets, KekError};
@@ -29,6 +30,10 @@ pub enum ConfigError {
     /// Malformed, unsupported or inconsistent; every problem is listed.
     #[error("invalid configuration: {0}")]
     Invalid(Problems),
+    /// An import with in-scope problems: nothing staged; the report says what would not have
+    /// been carried over.
+    #[error("the import has {} in-scope problem(s): {}", .1.0.len(), .1)]
+    NotImported(Report, Problems),
     /// Based on a version that is no longer the newest.
     #[error("{0}")]
     Conflict(String),
@@ -81,6 +86,17 @@ pub struct CandidateView {
     /// Changes against its base.
     pub changes: Vec<Change>,
     /// What a commit would refuse (empty: it would succeed).
+    pub problems: Vec<config::Problem>,
+}
+
+/// What an import staged, and what it did not carry over as written.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ImportView {
+    /// Every element left out, refused or changed, with its line and why.
+    pub report: Report,
+    /// The staged candidate (`None` for a dry run).
+    pub candidate: Option<CandidateView>,
+    /// For a dry run: what a commit of the result would refuse.
     pub problems: Vec<config::Problem>,
 }
 
@@ -174,21 +190,75 @@ impl ConfigService {
         }
     }
 
-    /// Stages an upload and returns what the candidate would change. A merge goes onto the
-    /// staged candidate when there is one (as Curity's candidate datastore does: two merged
-    /// files are both in the diff), else onto the active version; a replace stages the upload
-    /// alone, on the active version.
+    /// Stages an upload and returns what the candidate would change (see
+    /// [`Self::staging_base`] for what it goes onto).
     pub async fn upload(
         &self,
         document: Vec<u8>,
         mode: UploadMode,
         author: &str,
     ) -> Result<CandidateView, ConfigError> {
+        let (base_version, base, stored_mode) = self.staging_base(mode).await?;
+        let candidate = config::apply(&base, &document, mode, &self.secrets)?;
+        self.stage(&candidate, base_version, stored_mode, author)
+            .await
+    }
+
+    /// Imports a Curity file (an export or a fragment) as [`Self::upload`] stages an upload:
+    /// what Tessera understands becomes the candidate, the rest is in the report. A dry run
+    /// stages nothing and says what a commit would refuse.
+    pub async fn import(
+        &self,
+        document: Vec<u8>,
+        mode: UploadMode,
+        author: &str,
+        dry_run: bool,
+    ) -> Result<ImportView, ConfigError> {
+        let (base_version, base, stored_mode) = self.staging_base(mode).await?;
+        let staging = if dry_run {
+            Staging::DryRun
+        } else {
+            Staging::Stage
+        };
+        let imported = import::import(&base, &document, mode, &self.secrets, staging)?;
+        let Some(candidate) = imported.config else {
+            return Err(ConfigError::NotImported(
+                imported.report,
+                Problems(imported.problems),
+            ));
+        };
+        if dry_run {
+            return Ok(ImportView {
+                report: imported.report,
+                candidate: None,
+                problems: config::validate(&candidate)
+                    .err()
+                    .map(|p| p.0)
+                    .unwrap_or_default(),
+            });
+        }
+        let view = self
+            .stage(&candidate, base_version, stored_mode, author)
+            .await?;
+        Ok(ImportView {
+            report: imported.report,
+            candidate: Some(view),
+            problems: Vec::new(),
+        })
+    }
+
+    /// What an upload in `mode` goes onto: a merge onto the staged candidate when there is one
+    /// (as Curity's candidate datastore does: two merged files are both in the diff), else onto
+    /// the active version; a replace stages the upload alone, on the active version.
+    async fn staging_base(
+        &self,
+        mode: UploadMode,
+    ) -> Result<(i32, Configuration, String), ConfigError> {
         let staged = match mode {
             UploadMode::Merge => self.store.run(|conn| rows::candidate(conn)).await?,
             UploadMode::Replace => None,
         };
-        let (base_version, base, stored_mode) = match staged {
+        Ok(match staged {
             Some(row) => (
                 row.base_version,
                 config::parse(&row.xml, &self.secrets)?,
@@ -198,9 +268,17 @@ impl ConfigService {
                 let (version, active) = self.newest().await?;
                 (version, active, mode.as_str().to_owned())
             }
-        };
-        let candidate = config::apply(&base, &document, mode, &self.secrets)?;
-        let xml = config::export(&candidate, Root::Config);
+        })
+    }
+
+    async fn stage(
+        &self,
+        candidate: &Configuration,
+        base_version: i32,
+        stored_mode: String,
+        author: &str,
+    ) -> Result<CandidateView, ConfigError> {
+        let xml = config::export(candidate, Root::Config);
         let author = author.to_owned();
         self.store
             .run(move |conn| rows::put_candidate(conn, base_version, &stored_mode, &xml, &author))

@@ -61,7 +61,7 @@ pub async fn revoke(
     }
 }
 
-/// `POST /oauth/introspect`: for confidential clients.
+/// `POST /oauth/introspect`: for confidential clients with the `introspection` capability.
 pub async fn introspect(
     state: web::Data<OAuthState>,
     req: HttpRequest,
@@ -75,6 +75,12 @@ pub async fn introspect(
         return Err(TokenError::new(
             TokenErrorCode::InvalidClient,
             "Introspection requires client authentication.",
+        ));
+    }
+    if !client.capabilities.introspection {
+        return Err(TokenError::new(
+            TokenErrorCode::UnauthorizedClient,
+            "This client may not introspect tokens: give it the introspection capability.",
         ));
     }
     let token = params.require("token")?.to_owned();

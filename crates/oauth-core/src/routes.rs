@@ -95,6 +95,12 @@ fn cacheable(seconds: u32) -> CacheControl {
 }
 
 async fn metadata(state: web::Data<OAuthState>) -> HttpResponse {
+    // Curity's `openid-connect` without `expose-metadata`: no discovery document.
+    if !state.config.load().config.token_settings.expose_metadata {
+        return HttpResponse::NotFound()
+            .content_type("application/json")
+            .body(r#"{"error":"not_found","error_description":"This server does not publish its metadata."}"#);
+    }
     HttpResponse::Ok()
         .insert_header(cacheable(3600))
         .content_type("application/json")

@@ -86,38 +86,24 @@ pub async fn userinfo(
         Ok(_) => return invalid(),
         Err(_) => return HttpResponse::ServiceUnavailable().finish(),
     };
+    // Which claims the granted scopes release: the token profile's scope definitions, else
+    // the standard ones (OpenID Connect Core §5.4).
+    let released: Vec<String> = state
+        .config
+        .load()
+        .config
+        .claims_for(&scopes)
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
     let mut out = Map::new();
     out.insert("sub".into(), json!(subject));
-    let attribute = |name: &str| account.attributes.get(name).cloned();
-    if scopes.iter().any(|s| s == "profile") {
-        out.insert("preferred_username".into(), json!(account.username));
-        for name in ["given_name", "family_name", "name"] {
-            if let Some(value) = attribute(name) {
-                out.insert(name.into(), value);
-            }
-        }
-        if !out.contains_key("name")
-            && let (Some(Value::String(g)), Some(Value::String(f))) =
-                (attribute("given_name"), attribute("family_name"))
-        {
-            out.insert("name".into(), json!(format!("{g} {f}")));
+    for claim in &released {
+        if let Some(value) = account_claim(&account, claim) {
+            out.insert(claim.clone(), value);
         }
     }
-    if scopes.iter().any(|s| s == "email")
-        && let Some(email) = &account.email
-    {
-        out.insert("email".into(), json!(email));
-        out.insert(
-            "email_verified".into(),
-            attribute("email_verified").unwrap_or(json!(false)),
-        );
-    }
-    if scopes.iter().any(|s| s == "phone")
-        && let Some(phone) = &account.phone
-    {
-        out.insert("phone_number".into(), json!(phone));
-    }
-    if scopes.iter().any(|s| s == crate::scope::GROUPS) {
+    if released.iter().any(|c| c == "groups") {
         let id = account.account_id;
         match state
             .store
@@ -133,4 +119,27 @@ pub async fn userinfo(
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(Value::Object(out))
+}
+
+/// The value of one claim from the account, if it has one.
+fn account_claim(account: &tessera_store::accounts::AccountRow, claim: &str) -> Option<Value> {
+    let attribute = |name: &str| account.attributes.get(name).cloned();
+    match claim {
+        "preferred_username" => Some(json!(account.username)),
+        "email" => account.email.as_ref().map(|e| json!(e)),
+        "email_verified" => account
+            .email
+            .as_ref()
+            .map(|_| attribute("email_verified").unwrap_or(json!(false))),
+        "phone_number" => account.phone.as_ref().map(|p| json!(p)),
+        "name" => attribute("name").or_else(|| {
+            match (attribute("given_name"), attribute("family_name")) {
+                (Some(Value::String(g)), Some(Value::String(f))) => Some(json!(format!("{g} {f}"))),
+                _ => None,
+            }
+        }),
+        // Resolved from the account's groups, not its attributes.
+        "groups" => None,
+        other => attribute(other),
+    }
 }

@@ -40,6 +40,7 @@ fn clean(node: &Node) -> Node {
         op: None,
         text: node.text.clone(),
         children: node.children.iter().map(clean).collect(),
+        foreign: None,
     }
 }
 

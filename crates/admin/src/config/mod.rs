@@ -2,12 +2,13 @@
 //! and diffs. Pure functions; storage and the live snapshot live elsewhere in this crate.
 
 mod diff;
+pub mod import;
 mod merge;
 pub mod model;
-mod read;
+pub(crate) mod read;
 pub mod schema;
 mod tree;
-mod validate;
+pub(crate) mod validate;
 mod write;
 pub mod xml;
 

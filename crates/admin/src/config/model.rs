@@ -19,8 +19,18 @@ pub struct Configuration {
     pub authenticators: Vec<Authenticator>,
     /// Id of the token-service profile (holding the clients).
     pub token_profile: Option<String>,
+    /// The authentication profile the token profile names as its own (Curity's
+    /// `authorization-server/authentication-service/authentication-profile`).
+    pub token_authentication_profile: Option<String>,
     /// Issuer-wide token settings.
     pub token_settings: TokenSettings,
+    /// The capabilities the token profile switches on (`client-capabilities`); `None` allows
+    /// every capability Tessera has.
+    pub profile_capabilities: Option<Capabilities>,
+    /// Scopes the token profile defines, with the claims each releases.
+    pub scopes: Vec<ScopeDefinition>,
+    /// Claims the token profile defines (their values come from the account).
+    pub claims: Vec<ClaimDefinition>,
     /// OAuth clients, in document order.
     pub clients: Vec<Client>,
 }
@@ -287,12 +297,44 @@ pub struct Lifetimes {
 }
 
 /// Issuer-wide token settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TokenSettings {
     /// Lifetimes explicitly configured at the profile level.
     pub lifetimes: Lifetimes,
     /// Pairwise subjects for every client unless it says otherwise.
     pub require_pairwise_subject_identifiers: bool,
+    /// Publish the discovery document (`openid-connect/expose-metadata`).
+    pub expose_metadata: bool,
+}
+
+impl Default for TokenSettings {
+    fn default() -> Self {
+        TokenSettings {
+            lifetimes: Lifetimes::default(),
+            require_pairwise_subject_identifiers: false,
+            expose_metadata: true,
+        }
+    }
+}
+
+/// A scope the token profile defines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeDefinition {
+    /// The scope value.
+    pub id: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// Claims a token or userinfo answer for this scope carries (when the account has them).
+    pub claims: Vec<String>,
+}
+
+/// A claim the token profile defines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimDefinition {
+    /// The claim name.
+    pub name: String,
+    /// Free text.
+    pub description: Option<String>,
 }
 
 impl TokenSettings {
@@ -315,7 +357,10 @@ pub struct Capabilities {
     pub code: bool,
     /// Client credentials grant.
     pub client_credentials: bool,
-    /// Refresh tokens.
+    /// May introspect tokens (RFC 7662).
+    pub introspection: bool,
+    /// Refresh tokens with the code flow: Curity's rule, on unless the client's
+    /// `refresh-token-ttl` is `disabled`.
     pub refresh: bool,
 }
 
@@ -410,6 +455,25 @@ impl Configuration {
         self.clients.iter().find(|c| c.id == id)
     }
 
+    /// The claims a set of granted scopes releases: for a scope the profile defines, its
+    /// claims; for a standard OpenID Connect scope it does not define, the standard ones
+    /// (OpenID Connect Core §5.4).
+    pub fn claims_for<'a>(&'a self, scopes: &'a [String]) -> Vec<&'a str> {
+        let mut claims: Vec<&str> = Vec::new();
+        for scope in scopes {
+            let released: Vec<&str> = match self.scopes.iter().find(|s| &s.id == scope) {
+                Some(defined) => defined.claims.iter().map(String::as_str).collect(),
+                None => standard_claims(scope).to_vec(),
+            };
+            for claim in released {
+                if !claims.contains(&claim) {
+                    claims.push(claim);
+                }
+            }
+        }
+        claims
+    }
+
     /// The authenticators a client may use, in configuration order (all when it lists none).
     pub fn allowed_authenticators<'a>(&'a self, client: &'a Client) -> Vec<&'a Authenticator> {
         if client.allowed_authenticators.is_empty() {
@@ -421,5 +485,33 @@ impl Configuration {
                 .filter_map(|id| self.authenticator(id))
                 .collect()
         }
+    }
+}
+
+/// The claims of a standard OpenID Connect scope (OpenID Connect Core §5.4), and Tessera's
+/// `groups`.
+pub fn standard_claims(scope: &str) -> &'static [&'static str] {
+    match scope {
+        "profile" => &[
+            "name",
+            "family_name",
+            "given_name",
+            "middle_name",
+            "nickname",
+            "preferred_username",
+            "profile",
+            "picture",
+            "website",
+            "gender",
+            "birthdate",
+            "zoneinfo",
+            "locale",
+            "updated_at",
+        ],
+        "email" => &["email", "email_verified"],
+        "address" => &["address"],
+        "phone" => &["phone_number", "phone_number_verified"],
+        "groups" => &["groups"],
+        _ => &[],
     }
 }

@@ -97,13 +97,54 @@ impl Ctx<'_> {
             authorization_code: self.seconds(node, path, "authorization-code-ttl"),
             access_token: self.seconds(node, path, "access-token-ttl"),
             id_token: self.seconds(node, path, "id-token-ttl"),
-            refresh_token: self.seconds(node, path, "refresh-token-ttl"),
+            refresh_token: if refresh_disabled(node) {
+                None
+            } else {
+                self.seconds(node, path, "refresh-token-ttl")
+            },
             refresh_token_max_rolling_lifetime: self.seconds(
                 node,
                 path,
                 "refresh-token-max-rolling-lifetime",
             ),
         }
+    }
+
+    /// A presence flag that older Tessera files wrote as a value: empty or `true` is on,
+    /// `false` off.
+    fn presence(&mut self, node: &Node, path: &str, name: &str) -> bool {
+        match node
+            .child(name)
+            .map(|c| c.text.as_deref().unwrap_or_default())
+        {
+            None | Some("false") => false,
+            Some("" | "true") => true,
+            Some(other) => {
+                self.problem(
+                    &format!("{path}/{name}"),
+                    node.child(name).unwrap_or(node),
+                    format!("{other:?}: write the element empty to switch it on"),
+                );
+                false
+            }
+        }
+    }
+}
+
+/// `refresh-token-ttl` set to `disabled`: Curity's way to give a client no refresh tokens.
+fn refresh_disabled(node: &Node) -> bool {
+    node.child_text("refresh-token-ttl") == Some(REFRESH_DISABLED)
+}
+
+/// The `refresh-token-ttl` value that turns refresh tokens off for a client.
+pub const REFRESH_DISABLED: &str = "disabled";
+
+fn capabilities(node: &Node) -> Capabilities {
+    Capabilities {
+        code: node.child("code").is_some(),
+        client_credentials: node.child("client-credentials").is_some(),
+        introspection: node.child("introspection").is_some(),
+        refresh: false,
     }
 }
 
@@ -185,7 +226,7 @@ fn read_registration(ctx: &mut Ctx, node: &Node, path: &str) -> bool {
             &format!("{path}/enable-registration/account-verification-method"),
             block,
             format!(
-                "only {EMAIL_VERIFICATION} is supported: an account is created once its email address is verified"
+                "{method:?}: only {EMAIL_VERIFICATION} is supported: an account is created once its email address is verified (the address is how a passwordless account signs in and recovers; `tessera config import` carries Curity's no-verification over as {EMAIL_VERIFICATION})"
             ),
         );
     }
@@ -352,30 +393,12 @@ fn read_profile(ctx: &mut Ctx, node: &Node, config: &mut Configuration) {
             }
             config.token_profile = Some(id.clone());
             if let Some(server) = settings.and_then(|s| s.child("authorization-server")) {
-                let spath = format!("{path}/settings/authorization-server");
-                config.token_settings = TokenSettings {
-                    lifetimes: ctx.lifetimes(server, &spath),
-                    require_pairwise_subject_identifiers: server
-                        .child("openid-connect")
-                        .map(|oidc| {
-                            ctx.boolean(
-                                oidc,
-                                &format!("{spath}/openid-connect"),
-                                "require-pairwise-subject-identifiers",
-                                false,
-                            )
-                        })
-                        .unwrap_or(false),
-                };
-                if let Some(clients) = server.at(&["client-store", "config-backed"]) {
-                    for c in clients.children_named("client") {
-                        let cpath =
-                            format!("{spath}/client-store/config-backed/client[{}]", key(c));
-                        if let Some(client) = read_client(ctx, c, &cpath, config.token_settings) {
-                            config.clients.push(client);
-                        }
-                    }
-                }
+                read_authorization_server(
+                    ctx,
+                    server,
+                    &format!("{path}/settings/authorization-server"),
+                    config,
+                );
             }
         }
         Some(other) => ctx.problem(
@@ -384,6 +407,76 @@ fn read_profile(ctx: &mut Ctx, node: &Node, config: &mut Configuration) {
             format!("unsupported profile type {other:?} (authentication-service or oauth-service)"),
         ),
         None => ctx.problem(&path, node, "a profile needs a <type>"),
+    }
+}
+
+/// The token profile's settings: lifetimes, OpenID Connect switches, capabilities, scopes,
+/// claims and clients.
+fn read_authorization_server(
+    ctx: &mut Ctx,
+    server: &Node,
+    spath: &str,
+    config: &mut Configuration,
+) {
+    let mut lifetimes = ctx.lifetimes(server, spath);
+    if refresh_disabled(server) {
+        ctx.problem(
+            &format!("{spath}/refresh-token-ttl"),
+            server,
+            "disabled is a client setting: give the client <refresh-token-ttl>disabled</refresh-token-ttl>",
+        );
+    }
+    let oidc = server.child("openid-connect");
+    let opath = format!("{spath}/openid-connect");
+    if let Some(oidc) = oidc
+        && let Some(ttl) = ctx.seconds(oidc, &opath, "id-token-ttl")
+    {
+        if lifetimes.id_token.is_some() {
+            ctx.problem(
+                &format!("{spath}/id-token-ttl"),
+                server,
+                "is also set as openid-connect/id-token-ttl: set it once",
+            );
+        }
+        lifetimes.id_token = Some(ttl);
+    }
+    config.token_settings = TokenSettings {
+        lifetimes,
+        require_pairwise_subject_identifiers: oidc
+            .map(|o| ctx.presence(o, &opath, "require-pairwise-subject-identifiers"))
+            .unwrap_or(false),
+        // Files written before Tessera knew the switch have no <openid-connect> at all.
+        expose_metadata: oidc.is_none_or(|o| o.child("expose-metadata").is_some()),
+    };
+    config.token_authentication_profile = server
+        .at(&["authentication-service", "authentication-profile"])
+        .and_then(|p| p.text.clone())
+        .filter(|p| !p.is_empty());
+    config.profile_capabilities = server.child("client-capabilities").map(capabilities);
+    if let Some(scopes) = server.child("scopes") {
+        for scope in scopes.children_named("scope") {
+            config.scopes.push(ScopeDefinition {
+                id: key(scope),
+                description: scope.child_text("description").map(str::to_owned),
+                claims: Ctx::values(scope, "claims"),
+            });
+        }
+    }
+    if let Some(claims) = server.child("claims") {
+        for claim in claims.children_named("claim") {
+            config.claims.push(ClaimDefinition {
+                name: claim.child_text("name").unwrap_or_default().to_owned(),
+                description: claim.child_text("description").map(str::to_owned),
+            });
+        }
+    }
+    if let Some(clients) = server.at(&["client-store", "config-backed"]) {
+        for c in clients.children_named("client") {
+            let cpath = format!("{spath}/client-store/config-backed/client[{}]", key(c));
+            if let Some(client) = read_client(ctx, c, &cpath) {
+                config.clients.push(client);
+            }
+        }
     }
 }
 
@@ -499,7 +592,7 @@ fn read_authenticator(ctx: &mut Ctx, node: &Node, path: &str) -> Option<Authenti
     })
 }
 
-fn read_client(ctx: &mut Ctx, node: &Node, path: &str, _profile: TokenSettings) -> Option<Client> {
+fn read_client(ctx: &mut Ctx, node: &Node, path: &str) -> Option<Client> {
     let id = key(node);
     let public = ctx.boolean(node, path, "no-authentication", false);
     if let Some(jwks) = node.child("jwks") {
@@ -632,14 +725,13 @@ fn read_client_rest(
     id: String,
     authentication: ClientAuthentication,
 ) -> Option<Client> {
-    let capabilities = node
+    let mut capabilities = node
         .child("capabilities")
-        .map(|c| Capabilities {
-            code: c.child("code").is_some(),
-            client_credentials: c.child("client-credentials").is_some(),
-            refresh: c.child("refresh").is_some(),
-        })
+        .map(capabilities)
         .unwrap_or_default();
+    // Curity's rule: a code-flow client gets refresh tokens unless its refresh-token-ttl is
+    // `disabled`. (Tessera's older <refresh/> flag is still read; it adds nothing.)
+    capabilities.refresh = capabilities.code && !refresh_disabled(node);
     let require_pkce = node
         .child("proof-key")
         .map(|p| ctx.boolean(p, &format!("{path}/proof-key"), "require-proof-key", true))

@@ -91,10 +91,13 @@ const fn container_ns(name: &'static str, ns: &'static str, fields: &'static [Fi
     }
 }
 const fn list(name: &'static str, fields: &'static [Field]) -> Field {
+    list_by(name, "id", fields)
+}
+const fn list_by(name: &'static str, key: &'static str, fields: &'static [Field]) -> Field {
     Field {
         name,
         ns: None,
-        kind: Kind::List { key: "id", fields },
+        kind: Kind::List { key, fields },
     }
 }
 
@@ -172,7 +175,12 @@ const CLIENT: &[Field] = &[
     leaf_list("audience"),
     container(
         "capabilities",
-        &[flag("code"), flag("client-credentials"), flag("refresh")],
+        &[
+            flag("code"),
+            flag("client-credentials"),
+            flag("introspection"),
+            flag("refresh"),
+        ],
     ),
     container("proof-key", &[leaf("require-proof-key")]),
     container(
@@ -195,15 +203,43 @@ const CLIENT: &[Field] = &[
     leaf("validate-port-on-loopback-interfaces"),
 ];
 
+/// The capabilities a client can have, and a profile can switch on.
+const CAPABILITIES: &[Field] = &[
+    flag("code"),
+    flag("client-credentials"),
+    flag("introspection"),
+];
+
 const AUTHORIZATION_SERVER: &[Field] = &[
+    container("authentication-service", &[leaf("authentication-profile")]),
     leaf("authorization-code-ttl"),
     leaf("access-token-ttl"),
     leaf("id-token-ttl"),
     leaf("refresh-token-ttl"),
     leaf("refresh-token-max-rolling-lifetime"),
+    container("client-capabilities", CAPABILITIES),
+    container(
+        "scopes",
+        &[list(
+            "scope",
+            &[leaf("id"), leaf("description"), leaf_list("claims")],
+        )],
+    ),
+    container(
+        "claims",
+        &[list_by(
+            "claim",
+            "name",
+            &[leaf("name"), leaf("description")],
+        )],
+    ),
     container(
         "openid-connect",
-        &[leaf("require-pairwise-subject-identifiers")],
+        &[
+            flag("expose-metadata"),
+            leaf("id-token-ttl"),
+            leaf("require-pairwise-subject-identifiers"),
+        ],
     ),
     container(
         "client-store",

@@ -48,6 +48,9 @@ pub struct Node {
     pub text: Option<String>,
     /// Child elements in document order.
     pub children: Vec<Node>,
+    /// For an element outside the supported subset, kept only by a lenient reading (an
+    /// import, which reports it): its namespace. `None` for every element of the subset.
+    pub foreign: Option<String>,
 }
 
 impl Node {
@@ -59,6 +62,7 @@ impl Node {
             op: None,
             text: None,
             children: Vec::new(),
+            foreign: None,
         }
     }
 

@@ -83,6 +83,7 @@ pub fn validate(config: &Configuration) -> Result<(), Problems> {
             }
         }
     }
+    check_token_profile(config, &mut p);
     if config.token_profile.is_some()
         && config.authentication_profile.is_none()
         && config.clients.iter().any(|c| c.capabilities.code)
@@ -106,11 +107,36 @@ pub fn validate(config: &Configuration) -> Result<(), Problems> {
                 "needs a confidential client (a <secret>)".into(),
             );
         }
-        if !c.capabilities.code && !c.capabilities.client_credentials {
+        let caps = c.capabilities;
+        if !caps.code && !caps.client_credentials && !caps.introspection {
             p(
                 format!("{path}/capabilities"),
-                "grants nothing: add <code/> and/or <client-credentials/>".into(),
+                "grants nothing: add <code/>, <client-credentials/> and/or <introspection/>".into(),
             );
+        }
+        if caps.introspection && c.is_public() {
+            p(
+                format!("{path}/capabilities/introspection"),
+                "needs a confidential client (a <secret> or <jwks>)".into(),
+            );
+        }
+        if let Some(allowed) = config.profile_capabilities {
+            for (name, has, on) in [
+                ("code", caps.code, allowed.code),
+                (
+                    "client-credentials",
+                    caps.client_credentials,
+                    allowed.client_credentials,
+                ),
+                ("introspection", caps.introspection, allowed.introspection),
+            ] {
+                if has && !on {
+                    p(
+                        format!("{path}/capabilities/{name}"),
+                        format!("the profile's client-capabilities do not switch on {name}"),
+                    );
+                }
+            }
         }
         for id in &c.allowed_authenticators {
             if !authenticators.contains(id.as_str()) {
@@ -164,6 +190,37 @@ pub fn validate(config: &Configuration) -> Result<(), Problems> {
         Ok(())
     } else {
         Err(Problems(problems))
+    }
+}
+
+/// The token profile's own settings: the authentication profile it names, and the claims its
+/// scopes release.
+fn check_token_profile(config: &Configuration, p: &mut impl FnMut(String, String)) {
+    let base = format!(
+        "/profiles/profile[{}]/settings/authorization-server",
+        config.token_profile.as_deref().unwrap_or("?")
+    );
+    if let Some(named) = &config.token_authentication_profile
+        && config.authentication_profile.as_ref() != Some(named)
+    {
+        p(
+            format!("{base}/authentication-service/authentication-profile"),
+            format!("refers to authentication profile {named:?}, which is not defined"),
+        );
+    }
+    if config.claims.is_empty() {
+        return; // no claim definitions: every scope claim comes from the account as named
+    }
+    let defined: HashSet<&str> = config.claims.iter().map(|c| c.name.as_str()).collect();
+    for scope in &config.scopes {
+        for claim in &scope.claims {
+            if !defined.contains(claim.as_str()) {
+                p(
+                    format!("{base}/scopes/scope[{}]/claims", scope.id),
+                    format!("refers to claim {claim:?}, which is not defined under <claims>"),
+                );
+            }
+        }
     }
 }
 

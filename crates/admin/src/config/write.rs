@@ -124,17 +124,8 @@ pub fn write_model(config: &Configuration) -> Node {
         for c in &config.clients {
             clients = clients.with(write_client(c));
         }
-        let mut server = lifetimes(
-            Node::new("authorization-server"),
-            &config.token_settings.lifetimes,
-        );
-        if config.token_settings.require_pairwise_subject_identifiers {
-            server = server.with(
-                Node::new("openid-connect")
-                    .with(bool_leaf("require-pairwise-subject-identifiers", true)),
-            );
-        }
-        server = server.with(Node::new("client-store").with(clients));
+        let server =
+            write_authorization_server(config).with(Node::new("client-store").with(clients));
         profiles = profiles.with(
             Node::new("profile")
                 .with(Node::leaf("id", id.clone()))
@@ -146,6 +137,73 @@ pub fn write_model(config: &Configuration) -> Node {
         root = root.with(profiles);
     }
     root
+}
+
+/// The token profile's settings except its clients, in schema order.
+fn write_authorization_server(config: &Configuration) -> Node {
+    let settings = &config.token_settings;
+    let mut server = Node::new("authorization-server").with_opt(
+        config.token_authentication_profile.as_ref().map(|p| {
+            Node::new("authentication-service")
+                .with(Node::leaf("authentication-profile", p.clone()))
+        }),
+    );
+    // The ID token's lifetime is written where Curity keeps it, under <openid-connect>.
+    server = lifetimes(
+        server,
+        &Lifetimes {
+            id_token: None,
+            ..settings.lifetimes
+        },
+    );
+    if let Some(caps) = &config.profile_capabilities {
+        server = server.with(write_capabilities(Node::new("client-capabilities"), caps));
+    }
+    if !config.scopes.is_empty() {
+        let mut scopes = Node::new("scopes");
+        for scope in &config.scopes {
+            let entry = Node::new("scope")
+                .with(Node::leaf("id", scope.id.clone()))
+                .with_opt(opt_leaf("description", scope.description.as_deref()));
+            scopes = scopes.with(leaf_list(entry, "claims", &scope.claims));
+        }
+        server = server.with(scopes);
+    }
+    if !config.claims.is_empty() {
+        let mut claims = Node::new("claims");
+        for claim in &config.claims {
+            claims = claims.with(
+                Node::new("claim")
+                    .with(Node::leaf("name", claim.name.clone()))
+                    .with_opt(opt_leaf("description", claim.description.as_deref())),
+            );
+        }
+        server = server.with(claims);
+    }
+    // An <openid-connect> without <expose-metadata/> is what hides the discovery document.
+    server.with(
+        Node::new("openid-connect")
+            .with_opt(
+                settings
+                    .expose_metadata
+                    .then(|| Node::new("expose-metadata")),
+            )
+            .with_opt(secs("id-token-ttl", settings.lifetimes.id_token))
+            .with_opt(
+                settings
+                    .require_pairwise_subject_identifiers
+                    .then(|| Node::leaf("require-pairwise-subject-identifiers", "")),
+            ),
+    )
+}
+
+fn write_capabilities(node: Node, caps: &Capabilities) -> Node {
+    node.with_opt(caps.code.then(|| Node::new("code")))
+        .with_opt(
+            caps.client_credentials
+                .then(|| Node::new("client-credentials")),
+        )
+        .with_opt(caps.introspection.then(|| Node::new("introspection")))
 }
 
 fn write_authenticator(a: &Authenticator) -> Node {
@@ -228,14 +286,7 @@ fn write_client(c: &Client) -> Node {
     node = leaf_list(node, "allowed-origins", &c.allowed_origins);
     node = leaf_list(node, "scope", &c.scopes);
     node = leaf_list(node, "audience", &c.audience);
-    let caps = Node::new("capabilities")
-        .with_opt(c.capabilities.code.then(|| Node::new("code")))
-        .with_opt(
-            c.capabilities
-                .client_credentials
-                .then(|| Node::new("client-credentials")),
-        )
-        .with_opt(c.capabilities.refresh.then(|| Node::new("refresh")));
+    let caps = write_capabilities(Node::new("capabilities"), &c.capabilities);
     node = node
         .with(caps)
         .with(Node::new("proof-key").with(bool_leaf("require-proof-key", c.require_pkce)));
@@ -253,7 +304,21 @@ fn write_client(c: &Client) -> Node {
                 .with(Node::leaf("sector-identifier", sector.clone())),
         );
     }
-    node = lifetimes(node, &c.lifetimes);
+    let refresh_off = c.capabilities.code && !c.capabilities.refresh;
+    node = lifetimes(
+        node,
+        &Lifetimes {
+            refresh_token: c.lifetimes.refresh_token.filter(|_| !refresh_off),
+            ..c.lifetimes
+        },
+    );
+    // Curity's form of "no refresh tokens" (refresh is otherwise implied by the code flow).
+    if refresh_off {
+        node = node.with(Node::leaf(
+            "refresh-token-ttl",
+            super::read::REFRESH_DISABLED,
+        ));
+    }
     node.with(Node::leaf(
         "id-token-signing-algorithm",
         c.id_token_algorithm.as_str(),

@@ -42,6 +42,13 @@ pub enum ReadError {
     Invalid(Problems),
 }
 
+/// What a reading collects besides the tree.
+struct Reading {
+    problems: Vec<Problem>,
+    /// Keep unknown elements, marked foreign (import), rather than refuse them (upload).
+    lenient: bool,
+}
+
 struct Frame {
     node: Node,
     path: String,
@@ -64,7 +71,25 @@ pub fn read_bytes(bytes: &[u8]) -> Result<(Root, Node), ReadError> {
 /// Reads and checks a document of any size (stored versions; uploads go through
 /// [`read_bytes`], which enforces the upload limit).
 pub fn read(text: &str) -> Result<(Root, Node), ReadError> {
-    let mut problems = Vec::new();
+    read_document(text, false)
+}
+
+/// Reads a document as an import does: elements outside the supported subset are kept whole,
+/// marked [`Node::foreign`], with their lines (for the migration report), not refused.
+/// Everything else is checked as strictly as [`read_bytes`] checks.
+pub fn read_lenient(bytes: &[u8]) -> Result<(Root, Node), ReadError> {
+    if bytes.len() > MAX_DOCUMENT_BYTES {
+        return Err(ReadError::TooLarge);
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| ReadError::NotUtf8)?;
+    read_document(text, true)
+}
+
+fn read_document(text: &str, lenient: bool) -> Result<(Root, Node), ReadError> {
+    let mut reading = Reading {
+        problems: Vec::new(),
+        lenient,
+    };
     let mut reader = NsReader::from_str(text);
     reader.config_mut().trim_text(true);
     let mut lines = LineCounter::new(text);
@@ -77,7 +102,7 @@ pub fn read(text: &str) -> Result<(Root, Node), ReadError> {
         let (ns, event) = match event {
             Ok((ns, event)) => (ns_of(&ns), event),
             Err(e) => {
-                problems.push(Problem::new(
+                reading.problems.push(Problem::new(
                     current_path(&stack),
                     line,
                     format!("malformed XML: {e}"),
@@ -87,7 +112,7 @@ pub fn read(text: &str) -> Result<(Root, Node), ReadError> {
         };
         match event {
             Event::DocType(_) => {
-                problems.push(Problem::new(
+                reading.problems.push(Problem::new(
                     "/",
                     line,
                     "document type declarations (DTDs) and entities are not allowed",
@@ -95,11 +120,13 @@ pub fn read(text: &str) -> Result<(Root, Node), ReadError> {
                 break;
             }
             Event::Start(_) | Event::Empty(_) if root.is_some() => {
-                problems.push(Problem::new("/", line, "content after the root element"));
+                reading
+                    .problems
+                    .push(Problem::new("/", line, "content after the root element"));
                 break;
             }
             Event::Start(_) if stack.len() >= MAX_DEPTH => {
-                problems.push(Problem::new(
+                reading.problems.push(Problem::new(
                     current_path(&stack),
                     line,
                     format!("elements are nested more than {MAX_DEPTH} levels deep"),
@@ -107,23 +134,23 @@ pub fn read(text: &str) -> Result<(Root, Node), ReadError> {
                 break;
             }
             Event::Start(e) => {
-                let frame = open(&reader, &ns, &e, line, &mut stack, &mut problems);
+                let frame = open(&reader, &ns, &e, line, &mut stack, &mut reading);
                 match frame {
                     Some(frame) => stack.push(frame),
                     None => break,
                 }
             }
             Event::Empty(e) => {
-                let Some(frame) = open(&reader, &ns, &e, line, &mut stack, &mut problems) else {
+                let Some(frame) = open(&reader, &ns, &e, line, &mut stack, &mut reading) else {
                     break;
                 };
-                if let Some(done) = close(frame, &mut stack, &mut problems) {
+                if let Some(done) = close(frame, &mut stack, &mut reading) {
                     root = Some(done);
                 }
             }
             Event::End(_) => {
                 let Some(frame) = stack.pop() else { break };
-                if let Some(done) = close(frame, &mut stack, &mut problems) {
+                if let Some(done) = close(frame, &mut stack, &mut reading) {
                     root = Some(done);
                 }
             }
@@ -131,7 +158,7 @@ pub fn read(text: &str) -> Result<(Root, Node), ReadError> {
                 let value = match t.unescape() {
                     Ok(v) => v.into_owned(),
                     Err(e) => {
-                        problems.push(Problem::new(
+                        reading.problems.push(Problem::new(
                             current_path(&stack),
                             line,
                             format!(
@@ -141,15 +168,15 @@ pub fn read(text: &str) -> Result<(Root, Node), ReadError> {
                         continue;
                     }
                 };
-                add_text(&mut stack, value, line, &mut problems);
+                add_text(&mut stack, value, line, &mut reading.problems);
             }
             Event::CData(t) => {
                 let value = String::from_utf8_lossy(&t.into_inner()).into_owned();
-                add_text(&mut stack, value, line, &mut problems);
+                add_text(&mut stack, value, line, &mut reading.problems);
             }
             Event::Eof => {
                 if !stack.is_empty() {
-                    problems.push(Problem::new(
+                    reading.problems.push(Problem::new(
                         current_path(&stack),
                         line,
                         "unexpected end of document",
@@ -160,6 +187,7 @@ pub fn read(text: &str) -> Result<(Root, Node), ReadError> {
             Event::Decl(_) | Event::Comment(_) | Event::PI(_) => {}
         }
     }
+    let mut problems = reading.problems;
     match root {
         Some(root) if problems.is_empty() => Ok(root),
         Some(_) => Err(ReadError::Invalid(Problems(problems))),
@@ -193,14 +221,14 @@ fn open(
     e: &BytesStart,
     line: u32,
     stack: &mut [Frame],
-    problems: &mut Vec<Problem>,
+    reading: &mut Reading,
 ) -> Option<Frame> {
     let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
     let ns = ns.to_owned();
     let mut op = None;
     for attr in e.attributes() {
         let Ok(attr) = attr else {
-            problems.push(Problem::new(
+            reading.problems.push(Problem::new(
                 format!("/{name}"),
                 line,
                 "malformed attribute",
@@ -216,7 +244,7 @@ fn open(
         if local.as_ref() == b"operation" && ns_of(&attr_ns) == schema::NS_NETCONF {
             match Op::parse(&value) {
                 Some(parsed) => op = Some(parsed),
-                None => problems.push(Problem::new(
+                None => reading.problems.push(Problem::new(
                     format!("/{name}"),
                     line,
                     format!(
@@ -225,7 +253,7 @@ fn open(
                 )),
             }
         } else {
-            problems.push(Problem::new(
+            reading.problems.push(Problem::new(
                 format!("/{name}"),
                 line,
                 format!(
@@ -241,12 +269,13 @@ fn open(
         op,
         text: None,
         children: Vec::new(),
+        foreign: None,
     };
     let Some(parent) = stack.last_mut() else {
         let ok = (name == "config" && ns == schema::NS_CONFIG)
             || (name == "data" && ns == schema::NS_RESTCONF);
         if !ok {
-            problems.push(Problem::new(
+            reading.problems.push(Problem::new(
                 format!("/{name}"),
                 line,
                 format!(
@@ -267,7 +296,10 @@ fn open(
     };
     let path = format!("{}/{}", parent.path, name);
     let skip = |stack_ns: String| Frame {
-        node: Node::new(&name),
+        node: Node {
+            line,
+            ..Node::new(&name)
+        },
         path: path.clone(),
         ns: stack_ns,
         field: None,
@@ -280,7 +312,7 @@ fn open(
     let children: &'static [Field] = match parent.field.map(|f| &f.kind) {
         None => schema::ROOT,
         Some(Kind::Container(fields)) | Some(Kind::List { fields, .. }) => fields,
-        Some(Kind::Leaf) if parent.node.name == "account-manager" && name == "id" => {
+        Some(Kind::Leaf) if REFERENCES.contains(&parent.node.name.as_str()) && name == "id" => {
             // The container shape of a reference: <account-manager><id>x</id></account-manager>.
             return Some(Frame {
                 node,
@@ -291,7 +323,7 @@ fn open(
             });
         }
         Some(_) => {
-            problems.push(Problem::new(
+            reading.problems.push(Problem::new(
                 &parent.path,
                 line,
                 format!(
@@ -309,11 +341,13 @@ fn open(
         } else {
             format!("<{}>", parent.node.name)
         };
-        problems.push(Problem::new(
-            &path,
-            line,
-            format!("unknown or unsupported element <{name}> in {where_}"),
-        ));
+        if !reading.lenient {
+            reading.problems.push(Problem::new(
+                &path,
+                line,
+                format!("unknown or unsupported element <{name}> in {where_}"),
+            ));
+        }
         return Some(skip(ns));
     };
     let expected = field
@@ -321,7 +355,7 @@ fn open(
         .map(str::to_owned)
         .unwrap_or_else(|| parent.ns.clone());
     if !is_root && ns != expected || is_root && field.ns.is_some_and(|n| n != ns) {
-        problems.push(Problem::new(
+        reading.problems.push(Problem::new(
             &path,
             line,
             format!(
@@ -338,6 +372,9 @@ fn open(
         seen_keys: Vec::new(),
     })
 }
+
+/// References Curity also writes as a container holding the referenced `<id>`.
+const REFERENCES: &[&str] = &["account-manager", "email-provider", "credential-manager"];
 
 static ID_IN_REFERENCE: Field = Field {
     name: "id",
@@ -378,7 +415,12 @@ fn add_text(stack: &mut [Frame], value: String, line: u32, problems: &mut Vec<Pr
                 "unexpected text in the root element",
             ));
         }
-        None => {}
+        // Inside an element set aside: kept for the migration report.
+        None => frame
+            .node
+            .text
+            .get_or_insert_with(String::new)
+            .push_str(value),
         Some(_) => problems.push(Problem::new(
             &frame.path,
             line,
@@ -388,7 +430,7 @@ fn add_text(stack: &mut [Frame], value: String, line: u32, problems: &mut Vec<Pr
 }
 
 /// Ends an element: final checks, then attaches it to its parent. Returns the root when done.
-fn close(frame: Frame, stack: &mut [Frame], problems: &mut Vec<Problem>) -> Option<(Root, Node)> {
+fn close(frame: Frame, stack: &mut [Frame], reading: &mut Reading) -> Option<(Root, Node)> {
     let Frame {
         mut node,
         path,
@@ -405,13 +447,18 @@ fn close(frame: Frame, stack: &mut [Frame], problems: &mut Vec<Problem>) -> Opti
         return Some((root, node));
     };
     let Some(field) = field else {
-        return None; // skipped subtree, already reported
+        // An element outside the subset: refused already, or (lenient) set aside whole.
+        if reading.lenient {
+            node.foreign = Some(ns);
+            parent.node.children.push(node);
+        }
+        return None;
     };
     match &field.kind {
         Kind::List { key, .. } => {
             let key_text = node.child_text(key).map(str::to_owned);
             match key_text {
-                None => problems.push(Problem::new(
+                None => reading.problems.push(Problem::new(
                     &path,
                     node.line,
                     format!("<{}> entry has no <{key}>", node.name),
@@ -422,7 +469,7 @@ fn close(frame: Frame, stack: &mut [Frame], problems: &mut Vec<Problem>) -> Opti
                         .iter()
                         .any(|(n, v)| *n == node.name && *v == k)
                     {
-                        problems.push(Problem::new(
+                        reading.problems.push(Problem::new(
                             format!("{path}[{k}]"),
                             node.line,
                             format!("duplicate <{}> with {key} {k:?}", node.name),
@@ -454,7 +501,7 @@ fn close(frame: Frame, stack: &mut [Frame], problems: &mut Vec<Problem>) -> Opti
     if !matches!(field.kind, Kind::List { .. } | Kind::LeafList)
         && parent.node.children.iter().any(|c| c.name == node.name)
     {
-        problems.push(Problem::new(
+        reading.problems.push(Problem::new(
             &path,
             node.line,
             format!("<{}> appears more than once", node.name),
@@ -467,7 +514,7 @@ fn close(frame: Frame, stack: &mut [Frame], problems: &mut Vec<Problem>) -> Opti
             .iter()
             .any(|c| c.name == *key && c.op.is_some())
     {
-        problems.push(Problem::new(
+        reading.problems.push(Problem::new(
             format!("{path}/{key}"),
             node.line,
             format!(

@@ -49,6 +49,7 @@ impl ResponseError for AdminError {
             AdminError::Config(e) => match e {
                 ConfigError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
                 ConfigError::NotUtf8 | ConfigError::Invalid(_) => StatusCode::BAD_REQUEST,
+                ConfigError::NotImported(..) => StatusCode::UNPROCESSABLE_ENTITY,
                 ConfigError::Conflict(_) => StatusCode::CONFLICT,
                 ConfigError::NotFound(_) => StatusCode::NOT_FOUND,
                 ConfigError::Store(s) if s.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
@@ -68,6 +69,12 @@ impl ResponseError for AdminError {
                 "error": "invalid_configuration",
                 "error_description": format!("{} problem(s) in the configuration", problems.0.len()),
                 "problems": problems.0,
+            }),
+            AdminError::Config(ConfigError::NotImported(report, problems)) => json!({
+                "error": "invalid_configuration",
+                "error_description": format!("{} in-scope problem(s) in the imported file; nothing was staged", problems.0.len()),
+                "problems": problems.0,
+                "report": report,
             }),
             AdminError::Config(ConfigError::Store(_) | ConfigError::Secret(_)) => {
                 tracing::error!(error = %self, "admin request failed");

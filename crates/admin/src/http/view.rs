@@ -54,6 +54,7 @@ pub(super) fn status_of(e: &ConfigError) -> StatusCode {
         ConfigError::NotFound(_) => StatusCode::NOT_FOUND,
         ConfigError::Store(_) | ConfigError::Secret(_) => StatusCode::SERVICE_UNAVAILABLE,
         ConfigError::Invalid(_) | ConfigError::NotUtf8 => StatusCode::BAD_REQUEST,
+        ConfigError::NotImported(..) => StatusCode::UNPROCESSABLE_ENTITY,
     }
 }
 

@@ -5,9 +5,10 @@ use std::io::Read;
 use std::path::PathBuf;
 
 use clap::Subcommand;
+use tessera_admin::config::import::{self, Staging};
 use tessera_admin::config::{self as language, Problems, Root, UploadMode};
 use tessera_admin::secrets::ConfigSecrets;
-use tessera_admin::{ConfigError, ConfigService};
+use tessera_admin::{ConfigError, ConfigService, ImportView};
 
 use super::CliError;
 use crate::settings::Settings;
@@ -34,6 +35,22 @@ pub enum ConfigCommand {
         /// Replace the whole configuration.
         #[arg(long)]
         replace: bool,
+    },
+    /// Import a Curity configuration file (an export or a fragment): what Tessera understands
+    /// is staged as the candidate; everything else is listed in a migration report.
+    Import {
+        /// The XML file.
+        file: PathBuf,
+        /// Merge onto the active configuration (NETCONF rules).
+        #[arg(long, conflicts_with = "replace")]
+        merge: bool,
+        /// Replace the whole configuration.
+        #[arg(long)]
+        replace: bool,
+        /// Print the report and what a commit of the file alone would refuse; change nothing
+        /// (no database needed). Exit 0 when the import is possible, 2 when not.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Show what the candidate changes.
     Diff,
@@ -72,6 +89,17 @@ pub enum AdminCommand {
 }
 
 fn failed(what: &str, e: ConfigError) -> CliError {
+    if let ConfigError::NotImported(report, Problems(problems)) = &e {
+        print_report(report);
+        eprintln!("in-scope problems (nothing was staged):");
+        for p in problems {
+            eprintln!("  {p}");
+        }
+        return CliError::Failed(format!(
+            "{what}: {} in-scope problem(s) (listed above); fix them and import again",
+            problems.len()
+        ));
+    }
     if let ConfigError::Invalid(Problems(problems)) = &e {
         for p in problems {
             eprintln!("  {p}");
@@ -127,13 +155,8 @@ async fn run_online(command: ConfigCommand, service: &ConfigService) -> Result<(
         ConfigCommand::Upload { file, replace, .. } => {
             let document = std::fs::read(&file)
                 .map_err(|e| CliError::Failed(format!("{}: {e}", file.display())))?;
-            let mode = if replace {
-                UploadMode::Replace
-            } else {
-                UploadMode::Merge
-            };
             let view = service
-                .upload(document, mode, &author())
+                .upload(document, mode_of(replace), &author())
                 .await
                 .map_err(|e| failed(&file.display().to_string(), e))?;
             println!(
@@ -142,6 +165,22 @@ async fn run_online(command: ConfigCommand, service: &ConfigService) -> Result<(
                 view.changes.len()
             );
             print_candidate(&view);
+            Ok(())
+        }
+        ConfigCommand::Import {
+            file,
+            replace,
+            dry_run: true,
+            ..
+        } => import_dry_run(&file, replace),
+        ConfigCommand::Import { file, replace, .. } => {
+            let document = std::fs::read(&file)
+                .map_err(|e| CliError::Failed(format!("{}: {e}", file.display())))?;
+            let view = service
+                .import(document, mode_of(replace), &author(), false)
+                .await
+                .map_err(|e| failed(&file.display().to_string(), e))?;
+            print_import(&view);
             Ok(())
         }
         ConfigCommand::Diff => match service.candidate().await.map_err(|e| failed("diff", e))? {
@@ -213,6 +252,71 @@ async fn run_online(command: ConfigCommand, service: &ConfigService) -> Result<(
             Ok(())
         }
     }
+}
+
+fn mode_of(replace: bool) -> UploadMode {
+    if replace {
+        UploadMode::Replace
+    } else {
+        UploadMode::Merge
+    }
+}
+
+fn print_report(report: &import::Report) {
+    if report.entries.is_empty() {
+        println!("migration report: everything was carried over");
+    } else {
+        println!("migration report ({} element(s)):", report.entries.len());
+        for line in report.render().lines() {
+            println!("  {line}");
+        }
+    }
+}
+
+fn print_import(view: &ImportView) {
+    print_report(&view.report);
+    if let Some(candidate) = &view.candidate {
+        println!(
+            "staged a candidate based on version {} ({} change(s)):",
+            candidate.base_version,
+            candidate.changes.len()
+        );
+        print_candidate(candidate);
+    }
+}
+
+/// `config import --dry-run`: the file alone, offline. A commit's cross-checks are shown but
+/// do not fail it (a fragment names what the configuration it joins provides).
+pub(super) fn import_dry_run(file: &std::path::Path, replace: bool) -> Result<(), CliError> {
+    let document =
+        std::fs::read(file).map_err(|e| CliError::Failed(format!("{}: {e}", file.display())))?;
+    let secrets = ConfigSecrets::ephemeral().map_err(|e| CliError::Failed(e.to_string()))?;
+    let what = file.display().to_string();
+    let imported = import::import(
+        &Default::default(),
+        &document,
+        mode_of(replace),
+        &secrets,
+        Staging::DryRun,
+    )
+    .map_err(|e| failed(&what, ConfigError::from(e)))?;
+    let Some(config) = imported.config else {
+        return Err(failed(
+            &what,
+            ConfigError::NotImported(imported.report, Problems(imported.problems)),
+        ));
+    };
+    print_report(&imported.report);
+    if let Err(Problems(problems)) = language::validate(&config) {
+        println!(
+            "a commit of this file alone would refuse (a fragment's references must be met by the configuration it joins):"
+        );
+        for p in problems {
+            println!("  {p}");
+        }
+    }
+    println!("{what}: the import is possible (dry run: nothing staged)");
+    Ok(())
 }
 
 fn print_candidate(view: &tessera_admin::CandidateView) {

@@ -110,6 +110,15 @@ impl Cli {
             Command::Config {
                 action: ConfigCommand::Validate { file, partial },
             } => return config::validate(&file, partial),
+            Command::Config {
+                action:
+                    ConfigCommand::Import {
+                        file,
+                        replace,
+                        dry_run: true,
+                        ..
+                    },
+            } => return config::import_dry_run(&file, replace),
             _ => {}
         }
         let settings = self.settings()?;

@@ -1,0 +1,262 @@
+//! Importing real Curity files (`fixtures/curity-corpus/`, unmodified exports from the curityio
+//! organisation's public repositories; sources in its `SOURCES.md`): every one imports, its
+//! migration report is pinned next to it (`<file>.report`), and what comes over means what it
+//! meant in Curity.
+//!
+//! To see a changed report: `UPDATE_CURITY_REPORTS=1 cargo nextest run -p tessera-admin
+//! --test curity_import`, then review the diff of the `.report` files.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tessera_admin::config::import::{self, Imported, Outcome, Staging};
+use tessera_admin::config::model::{ClientAuthentication, Configuration};
+use tessera_admin::config::{self, Root, UploadMode};
+use tessera_admin::crypto::legacy;
+use tessera_admin::secrets::ConfigSecrets;
+
+fn corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/curity-corpus")
+}
+
+fn files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(corpus())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "xml"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn secrets(environment: &[(&str, &str)]) -> ConfigSecrets {
+    let environment: HashMap<String, String> = environment
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    ConfigSecrets::ephemeral()
+        .unwrap()
+        .with_environment(Arc::new(move |name: &str| environment.get(name).cloned()))
+}
+
+fn import(name: &str, environment: &[(&str, &str)], staging: Staging) -> (Imported, ConfigSecrets) {
+    let secrets = secrets(environment);
+    let document = std::fs::read(corpus().join(name)).unwrap();
+    let imported = import::import(
+        &Configuration::default(),
+        &document,
+        UploadMode::Replace,
+        &secrets,
+        staging,
+    )
+    .unwrap();
+    (imported, secrets)
+}
+
+/// The text pinned per file: the report, then what a commit of the file alone would refuse.
+fn pinned_text(imported: &Imported, config: &Configuration) -> String {
+    let mut text = imported.report.render();
+    if let Err(problems) = config::validate(config) {
+        text.push_str("-- a commit of this file alone would refuse:\n");
+        for p in problems.0 {
+            text.push_str(&format!("{p}\n"));
+        }
+    }
+    text
+}
+
+#[test]
+fn every_corpus_file_imports_in_a_dry_run_with_its_pinned_report_and_round_trips() {
+    let update = std::env::var_os("UPDATE_CURITY_REPORTS").is_some();
+    let files = files();
+    assert_eq!(files.len(), 20, "the corpus has 20 files");
+    let mut differences = Vec::new();
+    for file in files {
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        let (imported, secrets) = import(&name, &[], Staging::DryRun);
+        assert!(
+            imported.problems.is_empty(),
+            "{name}: in-scope problems {:?}",
+            imported.problems
+        );
+        let config = imported.config.clone().expect("a configuration");
+        // Only what Tessera leaves out, refuses or strengthens is reported.
+        for entry in &imported.report.entries {
+            assert!(entry.line.is_some(), "{name}: {entry:?} has no line");
+        }
+
+        let text = pinned_text(&imported, &config);
+        let pinned = file.with_extension("report");
+        if update {
+            std::fs::write(&pinned, &text).unwrap();
+        } else if std::fs::read_to_string(&pinned).ok().as_deref() != Some(text.as_str()) {
+            differences.push(name.clone());
+        }
+
+        // Export, then a strict upload of the export: the same model.
+        let exported = config::export(&config, Root::Config);
+        let again = config::parse(&exported, &secrets)
+            .unwrap_or_else(|e| panic!("{name}: the export does not read back: {e}\n{exported}"));
+        assert_eq!(again, config, "{name}: export → upload changed the model");
+    }
+    assert!(
+        differences.is_empty(),
+        "reports differ from the pinned ones (UPDATE_CURITY_REPORTS=1 to rewrite, then review): {differences:?}"
+    );
+}
+
+const TOKEN_HANDLER: &str =
+    "spa-using-token-handler__deployments_standard_components_idsvr_config-backup.xml";
+
+#[test]
+fn an_imported_export_keeps_curitys_clients_hashed_secrets_refresh_rule_and_pairwise_subjects() {
+    let (imported, _) = import(
+        TOKEN_HANDLER,
+        &[("WEB_DOMAIN", "localhost")],
+        Staging::Stage,
+    );
+    let config = imported.config.expect("imported");
+    let ids: Vec<&str> = config.clients.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["api-gateway-client", "spa-client"]);
+
+    // The gateway only introspects: no grant, no refresh tokens.
+    let gateway = config.client("api-gateway-client").unwrap();
+    assert!(gateway.capabilities.introspection);
+    assert!(!gateway.capabilities.code && !gateway.capabilities.client_credentials);
+    assert!(!gateway.capabilities.refresh);
+
+    // The SPA's backend uses the code flow and, by Curity's rule, gets refresh tokens.
+    let spa = config.client("spa-client").unwrap();
+    assert!(spa.capabilities.code && spa.capabilities.refresh);
+    assert_eq!(spa.redirect_uris, ["http://localhost/"]);
+    // <use-pairwise-subject-identifiers/> alone: pairwise, sector of its own.
+    assert_eq!(spa.sector_identifier.as_deref(), Some("spa-client"));
+
+    // Curity's hashed secrets stay hashes and verify the secret, and only it.
+    for client in [gateway, spa] {
+        let ClientAuthentication::SecretHash(hash) = &client.authentication else {
+            panic!("{}: {:?}", client.id, client.authentication);
+        };
+        assert!(hash.starts_with("$5$"));
+        assert_eq!(legacy::verify(b"Password1", hash), Some(true));
+        assert_eq!(legacy::verify(b"Password2", hash), Some(false));
+    }
+    // The profile's scopes keep their claims; the discovery document stays published.
+    let email = config.scopes.iter().find(|s| s.id == "email").unwrap();
+    assert_eq!(email.claims, ["email", "email_verified"]);
+    assert!(config.token_settings.expose_metadata);
+}
+
+#[test]
+fn refresh_token_ttl_disabled_gives_a_code_client_no_refresh_tokens() {
+    let (imported, _) = import(
+        "kafka-zero-trust__idsvr_config-backup.xml",
+        &[],
+        Staging::Stage,
+    );
+    let config = imported.config.expect("imported");
+    let console = config.client("console-client").unwrap();
+    assert!(console.is_public() && console.capabilities.code);
+    assert!(!console.capabilities.refresh);
+    let introspect = config.client("introspect-client").unwrap();
+    assert!(introspect.capabilities.introspection && !introspect.capabilities.code);
+    // Exported in Curity's form, and read back the same.
+    let exported = config::export(&config, Root::Config);
+    assert!(exported.contains("<refresh-token-ttl>disabled</refresh-token-ttl>"));
+    assert!(!exported.contains("<refresh/>"));
+}
+
+#[test]
+fn placeholders_are_resolved_where_the_import_is_staged_and_never_stored() {
+    const FILE: &str =
+        "kubernetes-quick-start__resources_curity_idsvr-final_config_oauth-clients.xml";
+    let spa_secret = "Spa-Secret-From-The-Environment-0123456789";
+    let (imported, secrets) = import(
+        FILE,
+        &[
+            ("SPA_CLIENT_SECRET", spa_secret),
+            (
+                "INTROSPECTION_CLIENT_SECRET",
+                "Gateway-Secret-From-The-Environment-0123",
+            ),
+            ("SPA_BASE_URL", "https://spa.example.com"),
+        ],
+        Staging::Stage,
+    );
+    let config = imported.config.expect("imported");
+    let spa = config.client("spa-client").unwrap();
+    assert_eq!(spa.redirect_uris, ["https://spa.example.com/callback"]);
+    let ClientAuthentication::SecretDigest(digest) = &spa.authentication else {
+        panic!("{:?}", spa.authentication);
+    };
+    assert!(secrets.verify("spa-client", spa_secret, digest));
+    let exported = config::export(&config, Root::Config);
+    assert!(!exported.contains(spa_secret) && !exported.contains("#{"));
+
+    // Unset where staged: nothing imported, the variable named with its line.
+    let (refused, _) = import(
+        FILE,
+        &[("SPA_BASE_URL", "https://spa.example.com")],
+        Staging::Stage,
+    );
+    assert!(refused.config.is_none());
+    let said: Vec<String> = refused.problems.iter().map(ToString::to_string).collect();
+    assert!(
+        said.iter()
+            .any(|p| p.starts_with("line ") && p.contains("SPA_CLIENT_SECRET is not set")),
+        "{said:?}"
+    );
+
+    // A dry run says what it needs instead.
+    let (dry, _) = import(FILE, &[], Staging::DryRun);
+    assert!(dry.problems.is_empty());
+    assert!(
+        dry.report
+            .entries
+            .iter()
+            .any(|e| e.outcome == Outcome::NeedsEnvironment && e.reason.contains("SPA_BASE_URL"))
+    );
+}
+
+#[test]
+fn objects_weaker_without_what_tessera_cannot_carry_are_refused_whole() {
+    let (imported, _) = import(
+        "database-client-migration-example__example-clients.xml",
+        &[],
+        Staging::DryRun,
+    );
+    let config = imported.config.expect("imported");
+    let refused: Vec<&str> = imported
+        .report
+        .entries
+        .iter()
+        .filter(|e| e.outcome == Outcome::Refused)
+        .map(|e| e.path.rsplit('/').next().unwrap())
+        .collect();
+    for client in [
+        "client[haapi-android-client]",
+        "client[haapi-ios-client]",
+        "client[unsupported-assertion-client]",
+        "client[implicit_client]",
+    ] {
+        assert!(
+            refused.contains(&client),
+            "{client} not refused: {refused:?}"
+        );
+        let id = client.trim_start_matches("client[").trim_end_matches(']');
+        assert!(config.client(id).is_none(), "{id} was imported");
+    }
+
+    // A second-step authenticator is not imported as a single factor, and a client that
+    // allowed only it does not fall back to every authenticator.
+    let (routing, _) = import(
+        "dynamic-user-routing__idsvr_config-backup.xml",
+        &[],
+        Staging::DryRun,
+    );
+    let config = routing.config.expect("imported");
+    assert!(config.authenticator("UserName-Password").is_none());
+    assert!(config.client("tools-client").is_none());
+}
