@@ -10,6 +10,7 @@ use crate::config::{Root, UploadMode};
 
 pub(super) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/candidate", web::post().to(upload))
+        .route("/candidate/import", web::post().to(import))
         .route("/candidate", web::get().to(candidate))
         .route("/candidate", web::delete().to(discard))
         .route("/commit", web::post().to(commit))
@@ -78,6 +79,21 @@ fn json_request(req: &HttpRequest) -> Result<(), AdminError> {
 #[derive(Deserialize)]
 struct ModeQuery {
     mode: Option<String>,
+    /// Import only: report and check, stage nothing.
+    #[serde(default)]
+    dry_run: bool,
+}
+
+impl ModeQuery {
+    fn mode(&self) -> Result<UploadMode, AdminError> {
+        match self.mode.as_deref() {
+            Some("merge") | None => Ok(UploadMode::Merge),
+            Some("replace") => Ok(UploadMode::Replace),
+            Some(other) => Err(AdminError::BadRequest(format!(
+                "mode must be merge or replace, not {other:?}"
+            ))),
+        }
+    }
 }
 
 fn xml_body(req: &HttpRequest) -> Result<(), AdminError> {
@@ -108,16 +124,28 @@ async fn upload(
 ) -> Result<HttpResponse, AdminError> {
     let author = changer(&state, &req).await?;
     xml_body(&req)?;
-    let mode = match query.mode.as_deref() {
-        Some("merge") | None => UploadMode::Merge,
-        Some("replace") => UploadMode::Replace,
-        Some(other) => {
-            return Err(AdminError::BadRequest(format!(
-                "mode must be merge or replace, not {other:?}"
-            )));
-        }
-    };
-    let view = state.service.upload(body.to_vec(), mode, &author).await?;
+    let view = state
+        .service
+        .upload(body.to_vec(), query.mode()?, &author)
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// `POST /admin/api/candidate/import?mode=merge|replace&dry_run=true|false` with a Curity
+/// file: stage what Tessera understands (or, dry run, only check it) and answer the
+/// migration report.
+async fn import(
+    state: web::Data<AdminState>,
+    req: HttpRequest,
+    query: web::Query<ModeQuery>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AdminError> {
+    let author = changer(&state, &req).await?;
+    xml_body(&req)?;
+    let view = state
+        .service
+        .import(body.to_vec(), query.mode()?, &author, query.dry_run)
+        .await?;
     Ok(HttpResponse::Ok().json(view))
 }
 

@@ -14,6 +14,7 @@ mod authorize;
 mod browser;
 mod confidential;
 mod cors;
+mod curity_import;
 mod discovery;
 mod fuzz;
 mod helpers;
