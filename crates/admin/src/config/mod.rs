@@ -81,6 +81,48 @@ pub fn parse(document: &str, secrets: &ConfigSecrets) -> Result<Configuration, R
     )
 }
 
+/// Checks a file offline and lists every problem at once, each with its line where it has one:
+/// structure (unknown elements, namespaces, duplicates), values, and, unless `partial` (a file
+/// meant to be merged into another), the whole configuration's references and rules.
+pub fn check(document: &[u8], partial: bool, secrets: &ConfigSecrets) -> Result<(), ReadError> {
+    let mut problems = match xml::read_bytes(document) {
+        Ok(_) => Vec::new(),
+        Err(ReadError::Invalid(found)) => found.0,
+        Err(other) => return Err(other),
+    };
+    // Keep going past unknown elements: the rest still has values to check.
+    let tree = match xml::read_lenient(document) {
+        Ok((_, mut tree)) => {
+            drop_foreign(&mut tree);
+            tree
+        }
+        Err(_) => return Err(ReadError::Invalid(Problems(problems))),
+    };
+    let mut merged = Node::new("config");
+    if let Err(found) = merge::merge(&mut merged, &tree) {
+        problems.extend(found.0);
+    }
+    let (config, found) = read::read_model_with_problems(&merged, secrets);
+    problems.extend(found);
+    if !partial && let Err(found) = validate(&config) {
+        let lines = tree::lines_by_path(&tree);
+        problems.extend(found.0.into_iter().map(|mut p| {
+            p.line = p.line.or_else(|| tree::nearest_line(&lines, &p.path));
+            p
+        }));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(ReadError::Invalid(Problems(problems)))
+    }
+}
+
+fn drop_foreign(node: &mut Node) {
+    node.children.retain(|c| c.foreign.is_none());
+    node.children.iter_mut().for_each(drop_foreign);
+}
+
 /// The configuration as XML with the given root, secrets only in stored form.
 pub fn export(config: &Configuration, root: Root) -> String {
     xml::write(&write::write_model(config), root)

@@ -155,6 +155,20 @@ fn key(node: &Node) -> String {
 /// Builds the typed configuration from a tree. Client secrets given in clear become digests
 /// and SMTP passwords are sealed here, so no clear secret outlives the upload.
 pub fn read_model(root: &Node, secrets: &ConfigSecrets) -> Result<Configuration, Problems> {
+    let (config, problems) = read_model_with_problems(root, secrets);
+    if problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(Problems(problems))
+    }
+}
+
+/// [`read_model`] that keeps going: the configuration of everything that read well, and every
+/// problem (for a validation that lists all of them at once).
+pub fn read_model_with_problems(
+    root: &Node,
+    secrets: &ConfigSecrets,
+) -> (Configuration, Vec<Problem>) {
     let mut ctx = Ctx {
         problems: Vec::new(),
         secrets,
@@ -206,11 +220,7 @@ pub fn read_model(root: &Node, secrets: &ConfigSecrets) -> Result<Configuration,
             read_profile(&mut ctx, node, &mut config);
         }
     }
-    if ctx.problems.is_empty() {
-        Ok(config)
-    } else {
-        Err(Problems(ctx.problems))
-    }
+    (config, ctx.problems)
 }
 
 /// `<enable-registration>`: present means on. Its verification method can only be the email

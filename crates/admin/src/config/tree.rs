@@ -156,3 +156,52 @@ impl fmt::Display for Problems {
         Ok(())
     }
 }
+
+/// The line of every element of an uploaded tree by its path (list entries by key, as problems
+/// name them).
+pub fn lines_by_path(root: &Node) -> std::collections::HashMap<String, u32> {
+    fn walk(
+        node: &Node,
+        fields: &[super::schema::Field],
+        path: &str,
+        out: &mut std::collections::HashMap<String, u32>,
+    ) {
+        for child in &node.children {
+            let Some(field) = super::schema::find(fields, &child.name) else {
+                continue;
+            };
+            let (p, sub): (String, &[super::schema::Field]) = match &field.kind {
+                super::schema::Kind::List { key, fields } => (
+                    format!(
+                        "{path}/{}[{}]",
+                        child.name,
+                        child.child_text(key).unwrap_or_default()
+                    ),
+                    fields,
+                ),
+                super::schema::Kind::Container(fields) => {
+                    (format!("{path}/{}", child.name), fields)
+                }
+                _ => (format!("{path}/{}", child.name), &[]),
+            };
+            if child.line > 0 {
+                out.entry(p.clone()).or_insert(child.line);
+            }
+            walk(child, sub, &p, out);
+        }
+    }
+    let mut out = std::collections::HashMap::new();
+    walk(root, super::schema::ROOT, "", &mut out);
+    out
+}
+
+/// The line of the element at `path`, or of its nearest ancestor that has one.
+pub fn nearest_line(lines: &std::collections::HashMap<String, u32>, path: &str) -> Option<u32> {
+    let mut path = path;
+    loop {
+        if let Some(line) = lines.get(path) {
+            return Some(*line);
+        }
+        path = &path[..path.rfind('/')?];
+    }
+}

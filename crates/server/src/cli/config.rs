@@ -21,7 +21,8 @@ pub enum ConfigCommand {
     Validate {
         /// The XML file.
         file: PathBuf,
-        /// The file is a partial file meant to be merged: check structure and values only.
+        /// The file is a partial file meant to be merged: check its structure and every value,
+        /// but not references to what the configuration it joins provides.
         #[arg(long)]
         partial: bool,
     },
@@ -338,18 +339,8 @@ pub(super) fn validate(file: &std::path::Path, partial: bool) -> Result<(), CliE
         std::fs::read(file).map_err(|e| CliError::Failed(format!("{}: {e}", file.display())))?;
     let secrets = ConfigSecrets::ephemeral().map_err(|e| CliError::Failed(e.to_string()))?;
     let what = file.display().to_string();
-    if partial {
-        language::xml::read_bytes(&document).map_err(|e| failed(&what, ConfigError::from(e)))?;
-    } else {
-        let config = language::apply(
-            &Default::default(),
-            &document,
-            UploadMode::Replace,
-            &secrets,
-        )
+    language::check(&document, partial, &secrets)
         .map_err(|e| failed(&what, ConfigError::from(e)))?;
-        language::validate(&config).map_err(|p| failed(&what, ConfigError::Invalid(p)))?;
-    }
     println!("{what}: valid");
     Ok(())
 }

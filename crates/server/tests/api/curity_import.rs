@@ -185,3 +185,77 @@ async fn an_imported_curity_export_commits_and_its_introspection_only_gateway_in
         .unwrap();
     assert_eq!(grant["error"], "unauthorized_client", "{grant}");
 }
+
+/// A file with a problem at every stage: an unknown element, a bad value, a dangling reference.
+const FLAWED: &str = r#"<config xmlns="http://tail-f.com/ns/config/1.0">
+  <profiles xmlns="https://curity.se/ns/conf/base">
+    <profile>
+      <id>token-service</id>
+      <type xmlns:as="https://curity.se/ns/conf/profile/oauth">as:oauth-service</type>
+      <settings>
+        <authorization-server xmlns="https://curity.se/ns/conf/profile/oauth">
+          <no-such-setting/>
+          <access-token-ttl>soon</access-token-ttl>
+          <client-store>
+            <config-backed>
+              <client>
+                <id>app</id>
+                <no-authentication>true</no-authentication>
+                <redirect-uris>https://app.example.com/cb</redirect-uris>
+                <capabilities><code/></capabilities>
+                <user-authentication>
+                  <allowed-authenticators>missing</allowed-authenticators>
+                </user-authentication>
+              </client>
+            </config-backed>
+          </client-store>
+        </authorization-server>
+      </settings>
+    </profile>
+  </profiles>
+</config>
+"#;
+
+fn validate(extra: &[&str]) -> (Option<i32>, String) {
+    let file = std::env::temp_dir().join(format!("flawed-{}.xml", uuid::Uuid::new_v4()));
+    std::fs::write(&file, FLAWED).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .current_dir(std::env::temp_dir())
+        .args(["config", "validate"])
+        .args(extra)
+        .arg(&file)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(file);
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn config_validate_lists_the_problems_of_every_stage_at_once_each_with_its_line() {
+    let (code, said) = validate(&[]);
+    assert_eq!(code, Some(2));
+    assert!(
+        said.contains("line 8: ") && said.contains("<no-such-setting>"),
+        "{said}"
+    );
+    assert!(
+        said.contains("line 9: ") && said.contains("\"soon\""),
+        "{said}"
+    );
+    assert!(
+        said.contains("line 18: ") && said.contains("authenticator \"missing\""),
+        "{said}"
+    );
+
+    // --partial checks values too, but not what another file may provide.
+    let (code, said) = validate(&["--partial"]);
+    assert_eq!(code, Some(2));
+    assert!(
+        said.contains("\"soon\"") && said.contains("<no-such-setting>"),
+        "{said}"
+    );
+    assert!(!said.contains("\"missing\""), "{said}");
+}
