@@ -167,12 +167,15 @@ fn decode_basic(req: &HttpRequest) -> Result<Option<(String, String)>, TokenErro
 
 /// The authenticated client, looked up in the configuration snapshot; for `private_key_jwt`
 /// also the assertion use the caller must record (replay protection needs the database).
+/// `published` is the key set of a client that publishes its keys at a URI (see
+/// [`published_keys_uri`]), fetched by the caller.
 pub fn authenticate<'a>(
     req: &HttpRequest,
     params: &Params,
     snapshot: &'a Snapshot,
     secrets: &ConfigSecrets,
     issuer: &str,
+    published: Option<&str>,
 ) -> Result<(&'a Client, AuthMethod, Option<AssertionUse>), TokenError> {
     if let Some(kind) = params.get("client_assertion_type") {
         if kind != JWT_BEARER {
@@ -199,14 +202,31 @@ pub fn authenticate<'a>(
         let client = snapshot
             .client(&client_id)
             .ok_or_else(|| invalid_client(false))?;
-        let ClientAuthentication::PrivateKeyJwt(jwks) = &client.authentication else {
-            return Err(invalid_client(false));
+        let jwks = match &client.authentication {
+            ClientAuthentication::PrivateKeyJwt(jwks) => jwks.as_str(),
+            ClientAuthentication::PrivateKeyJwtUri(_) => {
+                published.ok_or_else(|| invalid_client(false))?
+            }
+            _ => return Err(invalid_client(false)),
         };
         let used = verify_assertion(assertion, client, jwks, issuer, chrono::Utc::now())?;
         return Ok((client, AuthMethod::PrivateKeyJwt, Some(used)));
     }
     let (client, method) = authenticate_shared(req, params, snapshot, secrets)?;
     Ok((client, method, None))
+}
+
+/// Where the client of a `private_key_jwt` request publishes its keys, when it does.
+pub fn published_keys_uri<'a>(params: &Params, snapshot: &'a Snapshot) -> Option<&'a str> {
+    params.get("client_assertion_type")?;
+    let client_id = match params.get("client_id") {
+        Some(id) => id.to_owned(),
+        None => unverified_issuer(params.get("client_assertion")?)?,
+    };
+    match &snapshot.client(&client_id)?.authentication {
+        ClientAuthentication::PrivateKeyJwtUri(uri) => Some(uri.as_str()),
+        _ => None,
+    }
 }
 
 fn authenticate_shared<'a>(

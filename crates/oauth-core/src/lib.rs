@@ -20,6 +20,7 @@ mod issuer;
 pub mod keys;
 mod logout;
 pub mod params;
+pub mod remote_jwks;
 mod revocation;
 mod routes;
 pub mod scope;

@@ -29,6 +29,8 @@ pub struct OAuthState {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Sign-ins one client address may start per window.
     pub sign_ins_per_address: u32,
+    /// Key sets clients publish at a URI, for `private_key_jwt`.
+    pub remote_jwks: Arc<crate::remote_jwks::RemoteJwks>,
 }
 
 impl OAuthState {
@@ -54,6 +56,7 @@ impl OAuthState {
             subjects,
             trusted_proxies: Vec::new(),
             sign_ins_per_address: tessera_authn::flow::FLOWS_PER_ADDRESS,
+            remote_jwks: Arc::new(crate::remote_jwks::RemoteJwks::new()?),
         })
     }
 

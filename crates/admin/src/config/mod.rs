@@ -13,7 +13,7 @@ mod write;
 pub mod xml;
 
 pub use diff::{Change, diff};
-pub use read::MIN_CLIENT_SECRET_LEN;
+pub use read::{MIN_CLIENT_SECRET_LEN, read_jwks};
 pub use tree::{Problem, Problems};
 pub use validate::{check_redirect_uri, validate};
 pub use xml::{MAX_DOCUMENT_BYTES, ReadError, Root};

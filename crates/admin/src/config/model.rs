@@ -378,6 +378,9 @@ pub enum ClientAuthentication {
     /// Confidential client authenticating with signed assertions (`private_key_jwt`,
     /// RFC 7523) verified against these public keys (a JWKS document).
     PrivateKeyJwt(String),
+    /// `private_key_jwt` with the public keys published by the client at this URI (Curity's
+    /// `<jwks-uri>`), fetched by the server when it needs them.
+    PrivateKeyJwtUri(String),
 }
 
 /// ID token signature algorithm.

@@ -605,6 +605,34 @@ fn read_authenticator(ctx: &mut Ctx, node: &Node, path: &str) -> Option<Authenti
 fn read_client(ctx: &mut Ctx, node: &Node, path: &str) -> Option<Client> {
     let id = key(node);
     let public = ctx.boolean(node, path, "no-authentication", false);
+    if let Some(published) = node.child("jwks-uri") {
+        if public
+            || node.child("jwks").is_some()
+            || node.child("secret").is_some()
+            || node.child("secret-digest").is_some()
+        {
+            ctx.problem(
+                path,
+                node,
+                "a client authenticates one way: <jwks-uri>, <jwks>, <secret> or <no-authentication>",
+            );
+            return None;
+        }
+        let uri = published.child_text("uri").unwrap_or_default();
+        return match check_jwks_uri(uri) {
+            Ok(()) => read_client_rest(
+                ctx,
+                node,
+                path,
+                id,
+                ClientAuthentication::PrivateKeyJwtUri(uri.to_owned()),
+            ),
+            Err(why) => {
+                ctx.problem(&format!("{path}/jwks-uri/uri"), published, why);
+                None
+            }
+        };
+    }
     if let Some(jwks) = node.child("jwks") {
         if public || node.child("secret").is_some() || node.child("secret-digest").is_some() {
             ctx.problem(
@@ -705,8 +733,24 @@ fn read_client(ctx: &mut Ctx, node: &Node, path: &str) -> Option<Client> {
     read_client_rest(ctx, node, path, id, authentication)
 }
 
-/// A client's public keys for `private_key_jwt`: a JWKS with at least one public key.
-fn read_jwks(text: &str) -> Result<String, String> {
+/// Where a client publishes its keys: https, or http on loopback (a key set travels in clear
+/// otherwise, and anyone on the path could swap it).
+fn check_jwks_uri(uri: &str) -> Result<(), String> {
+    let url = url::Url::parse(uri).map_err(|e| format!("{uri:?} is not an absolute URL ({e})"))?;
+    match (url.scheme(), url.host()) {
+        ("https", Some(_)) => Ok(()),
+        ("http", Some(url::Host::Domain("localhost"))) => Ok(()),
+        ("http", Some(url::Host::Ipv4(ip))) if ip.is_loopback() => Ok(()),
+        ("http", Some(url::Host::Ipv6(ip))) if ip.is_loopback() => Ok(()),
+        _ => Err(format!(
+            "{uri:?} must be an https URL (http only on loopback)"
+        )),
+    }
+}
+
+/// A client's public keys for `private_key_jwt`: a JWKS with at least one public key,
+/// normalised (also used for key sets fetched from a client's `jwks-uri`).
+pub fn read_jwks(text: &str) -> Result<String, String> {
     let value: serde_json::Value =
         serde_json::from_str(text).map_err(|e| format!("is not a JSON Web Key Set ({e})"))?;
     let keys = value

@@ -168,6 +168,7 @@ const CLIENT: &[Field] = &[
     leaf("secret"),
     leaf("secret-digest"),
     leaf("jwks"),
+    container("jwks-uri", &[leaf("uri")]),
     leaf("no-authentication"),
     leaf_list("redirect-uris"),
     leaf_list("allowed-origins"),

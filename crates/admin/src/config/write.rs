@@ -281,6 +281,9 @@ fn write_client(c: &Client) -> Node {
         // Curity's own form: the hash in <secret>, read back as a hash.
         ClientAuthentication::SecretHash(h) => node.with(Node::leaf("secret", h.clone())),
         ClientAuthentication::PrivateKeyJwt(jwks) => node.with(Node::leaf("jwks", jwks.clone())),
+        ClientAuthentication::PrivateKeyJwtUri(uri) => {
+            node.with(Node::new("jwks-uri").with(Node::leaf("uri", uri.clone())))
+        }
     };
     node = leaf_list(node, "redirect-uris", &c.redirect_uris);
     node = leaf_list(node, "allowed-origins", &c.allowed_origins);

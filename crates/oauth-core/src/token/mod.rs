@@ -13,6 +13,7 @@ use tessera_admin::config::model::Client;
 use crate::access_token::{self, AccessTokenClaims};
 use crate::client_auth::{self, AuthMethod};
 use crate::params::Params;
+use crate::remote_jwks::Freshness;
 use crate::state::OAuthState;
 use crate::token_error::{TokenError, TokenErrorCode};
 
@@ -100,6 +101,47 @@ pub async fn token(
     }
 }
 
+/// [`client_auth::authenticate`], with the key set of a client that publishes its keys: a
+/// cached copy first, a fresh one when the assertion does not verify against an older copy.
+async fn authenticate<'a>(
+    state: &OAuthState,
+    req: &HttpRequest,
+    params: &Params,
+    snapshot: &'a tessera_admin::Snapshot,
+) -> Result<(&'a Client, AuthMethod, Option<client_auth::AssertionUse>), TokenError> {
+    let issuer = state.issuer.as_str();
+    let Some(uri) = client_auth::published_keys_uri(params, snapshot) else {
+        return client_auth::authenticate(req, params, snapshot, &state.secrets, issuer, None);
+    };
+    let unavailable = || {
+        TokenError::new(
+            TokenErrorCode::InvalidClient,
+            "The client's published keys could not be fetched.",
+        )
+    };
+    let (keys, fetched_now) = state
+        .remote_jwks
+        .keys(uri, Freshness::Cached)
+        .await
+        .ok_or_else(unavailable)?;
+    let first =
+        client_auth::authenticate(req, params, snapshot, &state.secrets, issuer, Some(&keys));
+    if first.is_ok() || fetched_now {
+        return first;
+    }
+    match state.remote_jwks.keys(uri, Freshness::Renewed).await {
+        Some((renewed, true)) => client_auth::authenticate(
+            req,
+            params,
+            snapshot,
+            &state.secrets,
+            issuer,
+            Some(&renewed),
+        ),
+        _ => first,
+    }
+}
+
 /// Authenticates the client of a token, revocation or introspection request; a
 /// `private_key_jwt` assertion's `jti` is recorded so that it cannot be used twice.
 pub(crate) async fn authenticated_client<'a>(
@@ -108,8 +150,7 @@ pub(crate) async fn authenticated_client<'a>(
     params: &Params,
     snapshot: &'a tessera_admin::Snapshot,
 ) -> Result<(&'a Client, AuthMethod), TokenError> {
-    let (client, method, assertion) =
-        client_auth::authenticate(req, params, snapshot, &state.secrets, state.issuer.as_str())?;
+    let (client, method, assertion) = authenticate(state, req, params, snapshot).await?;
     check_browser_origin(req, snapshot, client)?;
     if let Some(used) = assertion {
         let client_id = client.id.clone();

@@ -43,7 +43,11 @@ pub enum ConfigCommand {
         /// The XML file.
         file: PathBuf,
         /// Merge onto the active configuration (NETCONF rules).
-        #[arg(long, conflicts_with = "replace")]
+        #[arg(
+            long,
+            conflicts_with = "replace",
+            required_unless_present_any = ["replace", "dry_run"]
+        )]
         merge: bool,
         /// Replace the whole configuration.
         #[arg(long)]

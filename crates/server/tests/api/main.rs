@@ -26,6 +26,7 @@ mod operations;
 mod passkey_browser;
 mod passkey_http;
 mod processes;
+mod published_keys;
 mod scim;
 mod scim_browser;
 mod scim_groups;

@@ -29,6 +29,9 @@ fn by_name(name: &str) -> Option<&'static str> {
         "crypto" => {
             "keys and certificates: Tessera keeps its own signing keys (`tessera keys`) and its TLS certificate in its settings"
         }
+        "http-client" => {
+            "Tessera fetches a client's published keys with its own HTTP client (system trust roots, five-second timeout, no redirects)"
+        }
         "http-clients" => "outgoing HTTP clients: nothing carried over needs one",
         "sms-providers" => {
             "SMS providers: Tessera signs in with passkeys, email and passwords, not SMS"

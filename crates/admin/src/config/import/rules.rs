@@ -24,7 +24,6 @@ const FOREIGN_CLIENT_AUTHENTICATION: &[&str] = &[
     "mutual-tls",
     "mutual-tls-by-proxy",
     "symmetric-key",
-    "jwks-uri",
     "credential-manager",
     "client-authentication-method",
 ];
@@ -343,7 +342,7 @@ fn client_refusal(
     {
         return Some("a HAAPI client proves its app with attestation; Tessera has no HAAPI, and without it the client would be weaker".into());
     }
-    if !has("secret") && !has("no-authentication") && !has("jwks") {
+    if !has("secret") && !has("no-authentication") && !has("jwks") && !has("jwks-uri") {
         let methods: Vec<String> = c
             .children
             .iter()
@@ -352,7 +351,7 @@ fn client_refusal(
             .collect();
         if !methods.is_empty() {
             return Some(format!(
-                "it authenticates only with {}, which Tessera does not support (it has client secrets, private_key_jwt with <jwks>, and public clients)",
+                "it authenticates only with {}, which Tessera does not support (it has client secrets, private_key_jwt with <jwks> or <jwks-uri>, and public clients)",
                 methods.join(", ")
             ));
         }
