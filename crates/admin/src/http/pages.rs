@@ -268,8 +268,9 @@ async fn upload(
     if session::current(&state, &req).await.is_none() {
         return see_other("/admin/login");
     }
-    let (mut csrf, mut mode, mut file) = (String::new(), String::new(), None);
-    let mut budget = MAX_DOCUMENT_BYTES + 4096; // the file plus two small fields
+    let (mut csrf, mut mode, mut format, mut file) =
+        (String::new(), String::new(), String::new(), None);
+    let mut budget = MAX_DOCUMENT_BYTES + 4096; // the file plus three small fields
     loop {
         let field = match payload.try_next().await {
             Ok(Some(field)) => field,
@@ -293,6 +294,7 @@ async fn upload(
         match name.as_str() {
             "csrf" => csrf = String::from_utf8_lossy(&data).into_owned(),
             "mode" => mode = String::from_utf8_lossy(&data).into_owned(),
+            "format" => format = String::from_utf8_lossy(&data).into_owned(),
             "file" => file = Some(data),
             _ => {}
         }
@@ -313,6 +315,26 @@ async fn upload(
         };
         return dashboard_page(&state, &session, StatusCode::BAD_REQUEST, message).await;
     };
+    if format == "curity" {
+        return match state
+            .service
+            .import(file, mode, &session.username, false)
+            .await
+        {
+            Ok(view) => {
+                let message = Message {
+                    notice: Some(format!(
+                        "Imported. {} element(s) of the file were not carried over as written: see the migration report. Review the changes, then commit.",
+                        view.report.entries.len()
+                    )),
+                    report: view.report.entries,
+                    ..Message::default()
+                };
+                changes_page(&state, &session, StatusCode::OK, message).await
+            }
+            Err(e) => dashboard_page(&state, &session, status_of(&e), Message::error(&e)).await,
+        };
+    }
     match state.service.upload(file, mode, &session.username).await {
         Ok(_) => see_other("/admin/changes?done=uploaded"),
         Err(e) => dashboard_page(&state, &session, status_of(&e), Message::error(&e)).await,

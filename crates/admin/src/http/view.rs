@@ -9,6 +9,7 @@ use super::AdminState;
 use super::session::{self, Session};
 use crate::ConfigError;
 use crate::config::Problem;
+use crate::config::import::Entry;
 
 /// What a page shows besides its own data.
 #[derive(Default)]
@@ -16,6 +17,8 @@ pub(super) struct Message {
     pub(super) notice: Option<String>,
     pub(super) error: Option<String>,
     pub(super) problems: Vec<Problem>,
+    /// An import's migration report.
+    pub(super) report: Vec<Entry>,
 }
 
 impl Message {
@@ -27,6 +30,15 @@ impl Message {
                     problems.0.len()
                 )),
                 problems: problems.0.clone(),
+                ..Message::default()
+            },
+            ConfigError::NotImported(report, problems) => Message {
+                error: Some(format!(
+                    "The import has {} problem(s) in what it carries over; nothing was staged.",
+                    problems.0.len()
+                )),
+                problems: problems.0.clone(),
+                report: report.entries.clone(),
                 ..Message::default()
             },
             ConfigError::Store(_) | ConfigError::Secret(_) => {
@@ -68,6 +80,7 @@ pub(super) fn render(
     ctx.insert("notice", &message.notice);
     ctx.insert("error", &message.error);
     ctx.insert("problems", &message.problems);
+    ctx.insert("report", &message.report);
     match state.templates.render(template, &ctx) {
         Ok(html) => HttpResponse::build(status)
             .content_type("text/html; charset=utf-8")

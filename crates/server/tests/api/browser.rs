@@ -311,6 +311,50 @@ async fn the_admin_page_uploads_reviews_commits_and_rolls_back_a_configuration()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_page_imports_a_curity_export_and_shows_its_migration_report() {
+    let app = dev_app().await;
+    let mut b = Browser::start("admin_curity_import").await;
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../admin/tests/fixtures/curity-corpus/kafka-zero-trust__idsvr_config-backup.xml");
+    b.client
+        .goto(&format!("{}/admin/login", app.origin))
+        .await
+        .unwrap();
+    b.fill("#username", "admin").await;
+    b.fill("#password", "admin").await;
+    b.click("button[type=submit]").await;
+    b.wait_for("Active version 1").await;
+    b.fill("#file", file.canonicalize().unwrap().to_str().unwrap())
+        .await;
+    b.click("#mode-merge").await;
+    b.click("#format-curity").await;
+    b.shot("import-form").await;
+    b.click("form[action='/admin/upload'] button[type=submit]")
+        .await;
+    let page = b.wait_for("Migration report").await;
+    assert!(page.contains("were not carried over as written"), "{page}");
+    // Refused whole, with its line and why; out-of-scope sections listed, not silently lost.
+    assert!(page.contains("client[orders-api-client]"), "{page}");
+    assert!(page.contains("/facilities/data-sources"), "{page}");
+    assert!(page.contains("client[introspect-client]"), "{page}");
+    b.shot("import-report").await;
+
+    b.fill("#comment", "imported from Curity").await;
+    b.click("form[action='/admin/commit'] button[type=submit]")
+        .await;
+    b.wait_for("Committed version 2").await;
+    let active = app.config.active().load();
+    assert!(
+        active
+            .client("introspect-client")
+            .unwrap()
+            .capabilities
+            .introspection
+    );
+    assert!(active.client("orders-api-client").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_upload_shows_its_problems_on_the_page_and_changes_nothing() {
     let app = dev_app().await;
     let mut b = Browser::start("admin_invalid_upload").await;

@@ -105,7 +105,15 @@ fn by_name(name: &str) -> Option<&'static str> {
         }
         "authentication-service" => "not carried over",
         "device-data-source" => "device data sources: passkeys live in Tessera's PostgreSQL",
-        "account-domain" => "account domains are not supported",
+        "account-domain" | "account-domains" => "account domains are not supported",
+        "expose-detailed-error-messages" => {
+            "Tessera's errors are OAuth error codes with a short description; internal details are never shown"
+        }
+        "caching-services" => "caching services: Tessera keeps its state in PostgreSQL and memory",
+        "license-key" => "Tessera needs no license key",
+        "client-attestation" => "client attestation (HAAPI) is not supported",
+        "persisted-sso-session" => "Tessera always keeps single sign-on sessions in PostgreSQL",
+        "http" => "HTTP settings of the runtime live in tessera.toml",
         _ => return None,
     })
 }
