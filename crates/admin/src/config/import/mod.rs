@@ -8,6 +8,7 @@
 //! `#{NAME}` placeholders, decide about whole objects ([`rules`]), strip what is left foreign,
 //! then merge and read exactly as an upload is read.
 
+mod keys;
 mod reasons;
 mod rules;
 

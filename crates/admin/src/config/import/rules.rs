@@ -142,12 +142,14 @@ pub fn objects(root: &mut Node, report: &mut Report) {
             }
         });
     });
+    let verification_keys = super::keys::verification_keys(root);
     for_each_profile(root, CLIENTS, |base, list| {
         list.children.retain_mut(|c| {
             if c.name != "client" || c.foreign.is_some() {
                 return true;
             }
             let path = entry_path(base, c, "id");
+            super::keys::carry_asymmetric_key(c, &path, &verification_keys, report);
             match client_refusal(c, &refused, &path, report) {
                 Some(why) => {
                     report.add(path, c.line, Outcome::Refused, why);
