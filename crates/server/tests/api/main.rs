@@ -30,6 +30,7 @@ mod published_keys;
 mod scim;
 mod scim_browser;
 mod scim_groups;
+mod scope_claims;
 mod signup_browser;
 mod spa_browser;
 mod tls;
