@@ -261,36 +261,60 @@ fn objects_weaker_without_what_tessera_cannot_carry_are_refused_whole() {
     assert!(config.client("tools-client").is_none());
 }
 
-#[test]
-fn a_clients_asymmetric_key_comes_over_as_its_jwks_and_verifies_its_assertions() {
-    use josekit::jws::{ES256, JwsHeader};
-    let pair = ES256.generate_key_pair().unwrap();
-    let public_pem = String::from_utf8(pair.to_pem_public_key()).unwrap();
+/// Imports a file holding these signature verification keys (id, keystore) and one
+/// client-credentials client per key, named as the key without `-key`, using it.
+fn import_clients_with_keys(keys: &[(&str, &str)]) -> Imported {
+    let mut stored = String::new();
+    let mut clients = String::new();
+    for (id, keystore) in keys {
+        stored.push_str(&format!(
+            "<signature-verification-key><id>{id}</id><keystore>{keystore}</keystore></signature-verification-key>"
+        ));
+        clients.push_str(&format!(
+            "<client><id>{}</id><asymmetric-key>{id}</asymmetric-key><capabilities><client-credentials/></capabilities></client>",
+            id.trim_end_matches("-key")
+        ));
+    }
     let document = format!(
         r#"<config xmlns="http://tail-f.com/ns/config/1.0">
-  <facilities xmlns="https://curity.se/ns/conf/base"><crypto><signature-verification-keys><signature-verification-key><id>backend-key</id><keystore>{public_pem}</keystore></signature-verification-key><signature-verification-key><id>sealed-key</id><keystore>data:application/pem;aes,v:S.c3k5.leYJ.Q0oT.K38W</keystore></signature-verification-key></signature-verification-keys></crypto></facilities>
-  <profiles xmlns="https://curity.se/ns/conf/base"><profile><id>token-service</id><type xmlns:as="https://curity.se/ns/conf/profile/oauth">as:oauth-service</type><settings><authorization-server xmlns="https://curity.se/ns/conf/profile/oauth"><client-store><config-backed>
-    <client><id>backend</id><asymmetric-key>backend-key</asymmetric-key><capabilities><client-credentials/></capabilities></client>
-    <client><id>sealed</id><asymmetric-key>sealed-key</asymmetric-key><capabilities><client-credentials/></capabilities></client>
-  </config-backed></client-store></authorization-server></settings></profile></profiles>
+  <facilities xmlns="https://curity.se/ns/conf/base"><crypto><signature-verification-keys>{stored}</signature-verification-keys></crypto></facilities>
+  <profiles xmlns="https://curity.se/ns/conf/base"><profile><id>token-service</id><type xmlns:as="https://curity.se/ns/conf/profile/oauth">as:oauth-service</type><settings><authorization-server xmlns="https://curity.se/ns/conf/profile/oauth"><client-store><config-backed>{clients}</config-backed></client-store></authorization-server></settings></profile></profiles>
 </config>"#
     );
-    let imported = import::import(
+    import::import(
         &Configuration::default(),
         document.as_bytes(),
         UploadMode::Replace,
         &secrets(&[]),
         Staging::Stage,
     )
-    .unwrap();
-    let config = imported.config.expect("imported");
-    let ClientAuthentication::PrivateKeyJwt(jwks) =
-        &config.client("backend").unwrap().authentication
+    .unwrap()
+}
+
+/// The key set a client authenticates with.
+fn jwks_of(config: &Configuration, id: &str) -> josekit::jwk::JwkSet {
+    let ClientAuthentication::PrivateKeyJwt(jwks) = &config.client(id).unwrap().authentication
     else {
-        panic!("backend authenticates with private_key_jwt");
+        panic!("{id} authenticates with private_key_jwt");
     };
+    josekit::jwk::JwkSet::from_bytes(jwks.as_bytes()).unwrap()
+}
+
+#[test]
+fn a_clients_asymmetric_key_comes_over_as_its_jwks_and_verifies_its_assertions() {
+    use josekit::jws::{ES256, JwsHeader};
+    let pair = ES256.generate_key_pair().unwrap();
+    let public_pem = String::from_utf8(pair.to_pem_public_key()).unwrap();
+    let imported = import_clients_with_keys(&[
+        ("backend-key", &public_pem),
+        (
+            "sealed-key",
+            "data:application/pem;aes,v:S.c3k5.leYJ.Q0oT.K38W",
+        ),
+    ]);
+    let config = imported.config.expect("imported");
     // An assertion signed with the client's private key verifies against the carried key.
-    let set = josekit::jwk::JwkSet::from_bytes(jwks.as_bytes()).unwrap();
+    let set = jwks_of(&config, "backend");
     let jwk = set.get("backend-key").first().copied().expect("kid kept");
     let signer = ES256.signer_from_der(pair.to_der_private_key()).unwrap();
     let mut payload = josekit::jwt::JwtPayload::new();
@@ -327,29 +351,9 @@ fn an_asymmetric_key_given_as_a_curity_certificate_comes_over_as_an_rsa_jwk() {
     let start = export.find("-----BEGIN CERTIFICATE-----").unwrap();
     let end = export.find("-----END CERTIFICATE-----").unwrap() + "-----END CERTIFICATE-----".len();
     let certificate = &export[start..end];
-    let document = format!(
-        r#"<config xmlns="http://tail-f.com/ns/config/1.0">
-  <facilities xmlns="https://curity.se/ns/conf/base"><crypto><signature-verification-keys><signature-verification-key><id>default-signature-verification-key</id><keystore>{certificate}</keystore></signature-verification-key></signature-verification-keys></crypto></facilities>
-  <profiles xmlns="https://curity.se/ns/conf/base"><profile><id>token-service</id><type xmlns:as="https://curity.se/ns/conf/profile/oauth">as:oauth-service</type><settings><authorization-server xmlns="https://curity.se/ns/conf/profile/oauth"><client-store><config-backed>
-    <client><id>backend</id><asymmetric-key>default-signature-verification-key</asymmetric-key><capabilities><client-credentials/></capabilities></client>
-  </config-backed></client-store></authorization-server></settings></profile></profiles>
-</config>"#
-    );
-    let imported = import::import(
-        &Configuration::default(),
-        document.as_bytes(),
-        UploadMode::Replace,
-        &secrets(&[]),
-        Staging::Stage,
-    )
-    .unwrap();
+    let imported = import_clients_with_keys(&[("default-signature-verification-key", certificate)]);
     let config = imported.config.expect("imported");
-    let ClientAuthentication::PrivateKeyJwt(jwks) =
-        &config.client("backend").unwrap().authentication
-    else {
-        panic!("backend authenticates with private_key_jwt");
-    };
-    let set = josekit::jwk::JwkSet::from_bytes(jwks.as_bytes()).unwrap();
+    let set = jwks_of(&config, "default-signature-verification");
     let jwk = set.get("default-signature-verification-key")[0];
     assert_eq!(jwk.key_type(), "RSA");
     assert!(josekit::jws::RS256.verifier_from_jwk(jwk).is_ok());
