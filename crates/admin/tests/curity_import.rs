@@ -358,3 +358,62 @@ fn an_asymmetric_key_given_as_a_curity_certificate_comes_over_as_an_rsa_jwk() {
     assert_eq!(jwk.key_type(), "RSA");
     assert!(josekit::jws::RS256.verifier_from_jwk(jwk).is_ok());
 }
+
+/// Real Curity files mutated byte by byte, and byte soup: an import answers every one with a
+/// configuration and its report or with problems, never a panic (`cargo xtask fuzz` runs it
+/// longer), in time linear in the file's size.
+#[test]
+fn fuzz_the_curity_import_never_panics() {
+    use tessera_testkit::fuzz::{self, proptest::prelude::*};
+    let seeds: Vec<Vec<u8>> = files().iter().map(|f| std::fs::read(f).unwrap()).collect();
+    let inputs = prop_oneof![
+        8 => fuzz::mutations(seeds),
+        1 => prop::collection::vec(any::<u8>(), 0..2048),
+    ];
+    let secrets = secrets(&[]);
+    let mut imported = 0u64;
+    fuzz::run("Curity import", inputs, Vec::len, |document| {
+        for staging in [Staging::DryRun, Staging::Stage] {
+            if let Ok(outcome) = import::import(
+                &Configuration::default(),
+                document,
+                UploadMode::Replace,
+                &secrets,
+                staging,
+            ) {
+                let _ = outcome.report.render();
+                if let Some(config) = outcome.config {
+                    imported += 1;
+                    let _ = config::validate(&config);
+                    let _ = config::export(&config, Root::Config);
+                }
+            }
+        }
+    });
+    eprintln!("fuzz Curity import: {imported} documents imported");
+    assert!(imported > 0, "no mutated file was ever imported");
+}
+
+#[test]
+fn a_file_of_a_thousand_clients_each_with_unsupported_settings_reports_every_one() {
+    let mut clients = String::new();
+    for i in 0..1000 {
+        clients.push_str(&format!(
+            "<client><id>c{i}</id><no-authentication>true</no-authentication><logo>x</logo><properties><property><key>k</key><value>v</value></property></properties><capabilities><client-credentials/></capabilities></client>"
+        ));
+    }
+    let document = format!(
+        r#"<config xmlns="http://tail-f.com/ns/config/1.0"><profiles xmlns="https://curity.se/ns/conf/base"><profile><id>token-service</id><type xmlns:as="https://curity.se/ns/conf/profile/oauth">as:oauth-service</type><settings><authorization-server xmlns="https://curity.se/ns/conf/profile/oauth"><client-store><config-backed>{clients}</config-backed></client-store></authorization-server></settings></profile></profiles></config>"#
+    );
+    let imported = import::import(
+        &Configuration::default(),
+        document.as_bytes(),
+        UploadMode::Replace,
+        &secrets(&[]),
+        Staging::DryRun,
+    )
+    .unwrap();
+    assert_eq!(imported.report.entries.len(), 2000);
+    assert_eq!(imported.report.render().lines().count(), 2000);
+    assert_eq!(imported.config.unwrap().clients.len(), 1000);
+}

@@ -12,6 +12,8 @@ mod keys;
 mod reasons;
 mod rules;
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use super::model::Configuration;
@@ -21,7 +23,7 @@ use super::{ReadError, UploadMode, merge, read, write, xml};
 use crate::secrets::ConfigSecrets;
 
 /// What happened to one element of the imported file that was not carried over as written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     /// Outside what Tessera does; left out.
@@ -88,43 +90,57 @@ impl Report {
     /// The report as text, one line per kind of entry: entries with the same outcome, reason
     /// and path shape (list keys aside) are grouped, with every line they come from.
     pub fn render(&self) -> String {
-        let mut groups: Vec<(Outcome, String, String, Vec<u32>, usize)> = Vec::new();
+        // One group per (outcome, path shape, reason), found through an index: a report of
+        // many thousand entries renders in time linear in its size.
+        struct Group<'a> {
+            outcome: Outcome,
+            shape: String,
+            reason: &'a str,
+            lines: Vec<u32>,
+            count: usize,
+        }
+        let mut groups: Vec<Group> = Vec::new();
+        let mut index: HashMap<(Outcome, String, &str), usize> = HashMap::new();
         for e in &self.entries {
             let shape = shape_of(&e.path);
-            match groups
-                .iter_mut()
-                .find(|(o, s, r, _, _)| *o == e.outcome && *s == shape && *r == e.reason)
-            {
-                Some(group) => {
-                    group.3.extend(e.line);
-                    group.4 += 1;
-                }
-                None => groups.push((
-                    e.outcome,
-                    shape,
-                    e.reason.clone(),
-                    e.line.into_iter().collect(),
-                    1,
-                )),
-            }
+            let at = *index
+                .entry((e.outcome, shape.clone(), e.reason.as_str()))
+                .or_insert_with(|| {
+                    groups.push(Group {
+                        outcome: e.outcome,
+                        shape,
+                        reason: &e.reason,
+                        lines: Vec::new(),
+                        count: 0,
+                    });
+                    groups.len() - 1
+                });
+            groups[at].lines.extend(e.line);
+            groups[at].count += 1;
         }
-        groups.sort_by(|a, b| a.0.cmp(&b.0).then(a.3.first().cmp(&b.3.first())));
+        groups.sort_by(|a, b| {
+            a.outcome
+                .cmp(&b.outcome)
+                .then(a.lines.first().cmp(&b.lines.first()))
+        });
         let mut out = String::new();
-        for (outcome, shape, reason, lines, count) in groups {
-            let lines: Vec<String> = lines.iter().map(u32::to_string).collect();
+        for g in groups {
+            let lines: Vec<String> = g.lines.iter().map(u32::to_string).collect();
             let at = match lines.len() {
                 0 => String::new(),
                 1 => format!("line {}: ", lines[0]),
                 _ => format!("lines {}: ", lines.join(", ")),
             };
-            let times = if count > 1 {
-                format!(" (×{count})")
+            let times = if g.count > 1 {
+                format!(" (×{})", g.count)
             } else {
                 String::new()
             };
             out.push_str(&format!(
-                "{}: {at}{shape}{times}: {reason}\n",
-                outcome.as_str()
+                "{}: {at}{}{times}: {}\n",
+                g.outcome.as_str(),
+                g.shape,
+                g.reason
             ));
         }
         out
