@@ -8,10 +8,20 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::admin::token_sha256;
-use crate::helpers::{Options, eventually, spawn_app_with, tessera};
+use crate::helpers::{Options, TestApp, eventually, spawn_app_with, tessera};
 
 fn corpus() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../admin/tests/fixtures/curity-corpus")
+}
+
+/// `POST /admin/api/candidate/import?{query}` with an XML body.
+async fn import_through_api(app: &TestApp, query: &str, document: Vec<u8>) -> reqwest::Response {
+    app.admin(reqwest::Method::POST, &format!("/candidate/import?{query}"))
+        .header("Content-Type", "application/xml")
+        .body(document)
+        .send()
+        .await
+        .unwrap()
 }
 
 const TOKEN_HANDLER: &str =
@@ -81,13 +91,7 @@ async fn an_imported_curity_export_commits_and_its_introspection_only_gateway_in
     assert!(entries.iter().all(|e| e["line"].as_u64().is_some()));
 
     // Staged where WEB_DOMAIN is unset (this server): refused, with the report and the line.
-    let refused = app
-        .admin(reqwest::Method::POST, "/candidate/import?mode=merge")
-        .header("Content-Type", "application/xml")
-        .body(document)
-        .send()
-        .await
-        .unwrap();
+    let refused = import_through_api(&app, "mode=merge", document).await;
     assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let refused: Value = refused.json().await.unwrap();
     assert!(
